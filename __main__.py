@@ -1,0 +1,42 @@
+"""The driftless Pulumi program: what `pulumi up` runs for a stack.
+
+It is the only place that reads ``pulumi.Config``. Everything else receives typed values.
+"""
+
+from pathlib import Path
+
+import pulumi
+
+from components.context import ProgramSettings, StackContext
+from components.documents import load_stack_file
+from components.observations import Observations
+from components.program import run_stack
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    config = pulumi.Config("driftless")
+    stack = pulumi.get_stack()
+    stack_file = config.get("stackFile") or f"stacks/{stack}.yaml"
+    stack_path = Path(stack_file)
+    if not stack_path.is_absolute():
+        stack_path = PROJECT_DIR / stack_path
+    observations_file = config.get("observationsFile")
+
+    settings = ProgramSettings(
+        project_dir=PROJECT_DIR,
+        vault_address=config.get("vaultAddress"),
+        vault_token=config.get_secret("vaultToken"),
+        options={key: value for key in ("kapsaClusterBuilder",) if (value := config.get(key)) is not None},
+    )
+    context = StackContext(
+        stack=stack,
+        documents=load_stack_file(stack_path),
+        observations=Observations.load(observations_file),
+        settings=settings,
+    )
+    run_stack(context)
+
+
+main()

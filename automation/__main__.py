@@ -1,0 +1,7 @@
+"""``python -m automation``: see :mod:`automation.cli`."""
+
+import sys
+
+from automation.cli import main
+
+sys.exit(main())

@@ -1,0 +1,112 @@
+"""Review diff: what a change to a stack adds, updates (field by field) and removes.
+
+The offline counterpart of ``pulumi preview`` for pull requests: it compares two ``render --format
+json`` outputs and writes Markdown fit for a review comment. Render output is already masked, so
+a secret shows as ``[secret]`` on both sides and its value never reaches the comment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ResourceKey = tuple[str, str, str]  # (type, name, parent)
+_MISSING = object()
+_MAX_VALUE = 120
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class StackDiff:
+    stack: str
+    added: list[Mapping[str, Any]] = field(default_factory=list)
+    removed: list[Mapping[str, Any]] = field(default_factory=list)
+    updated: list[tuple[Mapping[str, Any], list[FieldChange]]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.updated)
+
+
+def diff_renders(old: Mapping[str, Any], new: Mapping[str, Any]) -> StackDiff:
+    """Compare two render outputs (SPEC §3 JSON objects)."""
+    before = {_key(r): r for r in old.get("resources", [])}
+    after = {_key(r): r for r in new.get("resources", [])}
+    result = StackDiff(str(new.get("stack") or old.get("stack") or ""))
+    for key, resource in after.items():
+        if key not in before:
+            result.added.append(resource)
+        else:
+            changes = list(_field_changes(before[key].get("inputs", {}), resource.get("inputs", {}), ""))
+            if changes:
+                result.updated.append((resource, changes))
+    result.removed = [resource for key, resource in before.items() if key not in after]
+    return result
+
+
+def to_markdown(diff: StackDiff) -> str:
+    """A review comment: a summary line, then adds, updates field by field, and deletes."""
+    title = f"### driftless: stack `{diff.stack}`"
+    if diff.empty:
+        return f"{title}\n\nNo changes.\n"
+    lines = [
+        title,
+        "",
+        f"**{len(diff.added)} to add, {len(diff.updated)} to update, {len(diff.removed)} to delete**",
+    ]
+    if diff.added:
+        lines += ["", "#### Add", ""]
+        lines += [f"- `+` {_label(r)}" for r in diff.added]
+    if diff.updated:
+        lines += ["", "#### Update", ""]
+        for resource, changes in diff.updated:
+            lines.append(f"- `~` {_label(resource)}")
+            for change in changes:
+                lines.append(f"  - `{change.path}`: {_show(change.old)} → {_show(change.new)}")
+    if diff.removed:
+        lines += ["", "#### Delete", ""]
+        lines += [f"- `-` {_label(r)}" for r in diff.removed]
+    return "\n".join(lines) + "\n"
+
+
+def diff_files(old_path: str, new_path: str) -> str:
+    with open(old_path, encoding="utf-8") as old_file, open(new_path, encoding="utf-8") as new_file:
+        return to_markdown(diff_renders(json.load(old_file), json.load(new_file)))
+
+
+def _key(resource: Mapping[str, Any]) -> ResourceKey:
+    return (str(resource.get("type")), str(resource.get("name")), str(resource.get("parent")))
+
+
+def _label(resource: Mapping[str, Any]) -> str:
+    parent = f" (in `{resource['parent']}`)" if resource.get("parent") else ""
+    return f"`{resource.get('type')}` **{resource.get('name')}**{parent}"
+
+
+def _field_changes(old: Any, new: Any, path: str) -> Iterator[FieldChange]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            child = f"{path}.{key}" if path else str(key)
+            yield from _field_changes(old.get(key, _MISSING), new.get(key, _MISSING), child)
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            yield from _field_changes(a, b, f"{path}[{index}]")
+    elif old != new:
+        yield FieldChange(path, old, new)
+
+
+def _show(value: Any) -> str:
+    if value is _MISSING:
+        return "_(absent)_"
+    text = json.dumps(value, sort_keys=True)
+    if len(text) > _MAX_VALUE:
+        text = text[: _MAX_VALUE - 1] + "…"
+    return f"`{text}`"

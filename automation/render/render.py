@@ -1,0 +1,225 @@
+"""Offline render: the stack's program run under mocks, every object checked against its schema.
+
+``render_stack`` is what ``python -m automation render`` prints and what the daemon's offline
+(``--dry-run``) driver diffs between runs. It runs the same ``__main__.py`` that ``pulumi up``
+runs, with the stack file and observations handed over as stack config, so review sees exactly
+what an update would register.
+"""
+
+from __future__ import annotations
+
+import runpy
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pulumi.runtime import mocks
+
+from automation.render import values
+from automation.render.runtime import RecordedResource, Recording, run_program
+from automation.render.schemas import SchemaValidator
+from components.documents import SpecError, StackDocuments, StackFileError, load_stack_file
+from components.observations import Observations
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROGRAM = PROJECT_DIR / "__main__.py"
+
+# Types that are Kubernetes objects of their own; the provider itself and helpers are not.
+_KUBERNETES_PREFIX = "kubernetes:"
+_NOT_OBJECTS = ("kubernetes:yaml", "kubernetes:helm", "kubernetes:kustomize")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that makes the stack unfit to apply."""
+
+    resource: str
+    path: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"resource": self.resource, "path": self.path, "message": self.message}
+        if self.file is not None:
+            data["file"] = self.file
+            data["line"] = self.line
+        return data
+
+    def __str__(self) -> str:
+        if self.file is not None:
+            return str(SpecError(self.file, self.line or 0, self.resource, self.path, self.message))
+        where = ": ".join(p for p in (self.resource, self.path) if p)
+        return f"{where}: {self.message}" if where else self.message
+
+
+@dataclass(frozen=True)
+class RenderedResource:
+    type: str
+    name: str
+    parent: str | None
+    inputs: Mapping[str, Any]  # display view: secrets masked
+    read: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "inputs": self.inputs,
+        }
+        if self.read is not None:
+            data["read"] = self.read
+        return data
+
+
+@dataclass
+class RenderResult:
+    """The desired state of one stack, or why there is none."""
+
+    stack: str
+    resources: list[RenderedResource] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    outputs: Mapping[str, Any] = field(default_factory=dict)  # stack outputs, display view
+    documents: StackDocuments | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "resources": [r.to_json() for r in self.resources],
+            "problems": [p.to_json() for p in self.problems],
+            "warnings": [w.to_json() for w in self.warnings],
+            "outputs": self.outputs,
+        }
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to render: schema checks, and (for tests) mocks with realistic outputs."""
+
+    validator: SchemaValidator | None = None
+    mock: mocks.Mocks | None = None
+    preview: bool = True
+    config: Mapping[str, str] = field(default_factory=dict)  # extra driftless:* stack config
+
+
+def render_stack(
+    stack_file: str | Path,
+    *,
+    stack: str | None = None,
+    observations: Observations | str | Path | None = None,
+    options: RenderOptions | None = None,
+) -> RenderResult:
+    """Render a stack file by running ``__main__.py`` under the mock runtime."""
+    stack_file = Path(stack_file)
+    stack = stack or stack_file.stem
+    options = options or RenderOptions()
+    try:
+        documents = load_stack_file(stack_file)
+    except StackFileError as exc:
+        return _rejected(stack, exc)
+
+    with tempfile.TemporaryDirectory(prefix="driftless-render-") as scratch:
+        config = {f"driftless:{key}": value for key, value in options.config.items()}
+        config["driftless:stackFile"] = str(stack_file.resolve())
+        if observations is not None:
+            config["driftless:observationsFile"] = _observations_file(observations, Path(scratch))
+        result = render_program(
+            lambda: runpy.run_path(str(PROGRAM), run_name="__main__"),
+            stack=stack,
+            config=config,
+            options=options,
+        )
+    result.documents = documents
+    return result
+
+
+def render_program(
+    program: Callable[[], Any],
+    *,
+    stack: str,
+    config: Mapping[str, str] | None = None,
+    options: RenderOptions | None = None,
+) -> RenderResult:
+    """Render any program callable (the harness uses it with a test registry)."""
+    options = options or RenderOptions()
+    try:
+        recording = run_program(
+            program, stack=stack, config=config, mock=options.mock, preview=options.preview
+        )
+    except StackFileError as exc:
+        return _rejected(stack, exc)
+    except Exception as exc:  # noqa: BLE001 (a failing program is a problem to report, not a crash)
+        return RenderResult(stack, problems=[Problem("", "", f"program failed: {type(exc).__name__}: {exc}")])
+    return _result(recording, options.validator or SchemaValidator())
+
+
+def _rejected(stack: str, exc: StackFileError) -> RenderResult:
+    return RenderResult(
+        stack,
+        problems=[Problem(e.subject, e.path, e.message, e.file, e.line) for e in exc.errors],
+    )
+
+
+def _observations_file(observations: Observations | str | Path, scratch: Path) -> str:
+    if isinstance(observations, Observations):
+        path = scratch / "observations.json"
+        path.write_text(observations.to_json(), encoding="utf-8")
+        return str(path)
+    return str(Path(observations).resolve())
+
+
+def _result(recording: Recording, validator: SchemaValidator) -> RenderResult:
+    names = {r.urn: r.name for r in recording.resources}
+    ordered = _tree_order(recording.resources)
+    result = RenderResult(recording.stack)
+    for recorded in ordered:
+        result.resources.append(
+            RenderedResource(
+                type=recorded.type,
+                name=recorded.name,
+                parent=names.get(recorded.parent_urn or ""),
+                inputs=values.display(dict(recorded.inputs)),
+                read=recorded.read_id,
+            )
+        )
+        if recorded.read_id is None and _is_kubernetes_object(recorded):
+            for finding in validator.validate(values.for_validation(dict(recorded.inputs))):
+                target = result.problems if finding.severity == "error" else result.warnings
+                target.append(Problem(recorded.name, finding.path, finding.message))
+    result.outputs = values.display(dict(recording.stack_outputs()))
+    return result
+
+
+def _is_kubernetes_object(resource: RecordedResource) -> bool:
+    return (
+        resource.custom
+        and resource.type.startswith(_KUBERNETES_PREFIX)
+        and not resource.type.startswith(_NOT_OBJECTS)
+        and "apiVersion" in resource.inputs
+    )
+
+
+def _tree_order(resources: Iterable[RecordedResource]) -> list[RecordedResource]:
+    """Depth first from the stack, siblings by (type, name): stable whatever the thread timing."""
+    children: dict[str | None, list[RecordedResource]] = {}
+    urns = {r.urn for r in resources}
+    for resource in resources:
+        parent = resource.parent_urn if resource.parent_urn in urns else None
+        children.setdefault(parent, []).append(resource)
+    ordered: list[RecordedResource] = []
+
+    def visit(parent: str | None) -> None:
+        for resource in sorted(children.get(parent, []), key=lambda r: (r.type, r.name, r.urn)):
+            ordered.append(resource)
+            visit(resource.urn)
+
+    visit(None)
+    return ordered

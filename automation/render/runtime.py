@@ -1,0 +1,171 @@
+"""Run a Pulumi program under Pulumi's own mock runtime and record what it registers.
+
+This is how driftless renders offline: the program is the real one, resources are registered with
+a :class:`RecordingMonitor` (a :class:`pulumi.runtime.mocks.MockMonitor` that keeps every
+registration), and no engine, CLI or provider is involved. By default it runs as a *preview*: a
+value that only a provider could compute (a generated key, a server-assigned id, live status)
+stays unknown, which is honest about what review can know. Tests pass realistic per-type outputs
+instead, through :class:`OfflineMocks`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.settings import ROOT, SETTINGS
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+OutputsFor = Callable[[mocks.MockResourceArgs], Mapping[str, Any]]
+"""Given a registration, the output properties a provider would report (beyond its inputs)."""
+
+CallResult = Callable[[mocks.MockCallArgs], Mapping[str, Any]]
+"""Given a provider function call, its result."""
+
+
+@dataclass(frozen=True)
+class RecordedResource:
+    """One registration as the engine would have received it."""
+
+    type: str
+    name: str
+    urn: str
+    parent_urn: str | None
+    custom: bool
+    inputs: Mapping[str, Any]  # deserialized: secrets wrapped, unknowns as pulumi Unknown
+    read_id: str | None = None  # set for a read of an existing resource (``Resource.get``)
+
+
+@dataclass
+class Recording:
+    """Everything one program run registered."""
+
+    stack: str
+    resources: list[RecordedResource] = field(default_factory=list)
+    # URN -> outputs registered with register_outputs (components and the stack itself)
+    outputs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    calls: list[mocks.MockCallArgs] = field(default_factory=list)
+
+    def stack_outputs(self) -> Mapping[str, Any]:
+        return next((outs for urn, outs in self.outputs.items() if urn.split("::")[2] == STACK_TYPE), {})
+
+
+class OfflineMocks(mocks.Mocks):
+    """Mocks that echo inputs and add per-type outputs; calls are answered per function token.
+
+    With no entry for a type, a resource's outputs are its inputs: under a preview every other
+    output property is then unknown, as the engine would report it before the provider runs.
+    An unanswered call returns an empty result.
+    """
+
+    def __init__(
+        self,
+        outputs: Mapping[str, OutputsFor] | None = None,
+        calls: Mapping[str, CallResult] | None = None,
+    ):
+        self._outputs = dict(outputs or {})
+        self._calls = dict(calls or {})
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        extra = self._outputs.get(args.typ)
+        if extra is not None:
+            state.update(extra(args))
+        return args.resource_id or f"{args.name}-id", state
+
+    def call(self, args: mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        answer = self._calls.get(args.token)
+        return dict(answer(args)) if answer else {}
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A mock monitor that keeps every registration, read, call and registered output."""
+
+    def __init__(self, mock: mocks.Mocks, recording: Recording):
+        super().__init__(mock)
+        self.recording = recording
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != STACK_TYPE:
+            self._record(request, response.urn, read_id=None)
+        return response
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802
+        response = super().ReadResource(request)
+        self._record(request, response.urn, read_id=request.id)
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+        with self._lock:
+            self.recording.outputs[request.urn] = outputs
+        return super().RegisterResourceOutputs(request)
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802
+        response = super().Invoke(request)
+        with self._lock:
+            self.recording.calls.append(
+                mocks.MockCallArgs(
+                    token=request.tok,
+                    args=rpc.deserialize_properties(request.args),
+                    provider=request.provider,
+                )
+            )
+        return response
+
+    def _record(self, request: Any, urn: str, read_id: str | None) -> None:
+        source = request.properties if read_id is not None else request.object
+        inputs = rpc.deserialize_properties(source, keep_unknowns=True)
+        resource = RecordedResource(
+            type=request.type,
+            name=request.name,
+            urn=urn,
+            parent_urn=request.parent or None,
+            custom=read_id is not None or bool(request.custom),
+            inputs=inputs,
+            read_id=read_id,
+        )
+        with self._lock:
+            self.recording.resources.append(resource)
+
+
+def run_program(
+    program: Callable[[], None],
+    *,
+    stack: str,
+    project: str = "driftless",
+    config: Mapping[str, str] | None = None,
+    mock: mocks.Mocks | None = None,
+    preview: bool = True,
+) -> Recording:
+    """Run ``program`` once under the mock runtime and return what it registered.
+
+    Exceptions raised by the program propagate unchanged. Each run starts from a clean runtime,
+    so runs in one process do not see each other's resources.
+    """
+    recording = Recording(stack=stack)
+    mock = mock or OfflineMocks()
+    monitor = RecordingMonitor(mock, recording)
+    set_all_config(dict(config or {}), [])
+    ROOT.set(None)
+    mocks.set_mocks(mock, project=project, stack=stack, preview=preview, monitor=monitor)
+    # set_mocks creates and finishes a root stack at once; run our own so exports are registered
+    ROOT.set(None)
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+    try:
+        _sync_await(run_in_stack(program))
+    finally:
+        ROOT.set(None)
+        SETTINGS.rpc_manager.clear()
+        SETTINGS.outputs.clear()
+    return recording

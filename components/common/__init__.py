@@ -1,0 +1,1 @@
+"""Code shared by the domain packages: spec types, Kubernetes helpers, Vault references."""

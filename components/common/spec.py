@@ -1,0 +1,91 @@
+"""Building blocks for typed stack-document specs.
+
+Every spec model in every domain derives from :class:`SpecModel`: frozen (a spec is a value, not
+a mutable bag), unknown fields rejected (a typo must never be silently ignored), camelCase on the
+wire as in Kubernetes manifests. The annotated types here carry the validation rules that several
+domains share, so the same mistake gets the same message everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from croniter import croniter
+from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class SpecModel(BaseModel):
+    """Base for every spec model: frozen, no unknown fields, camelCase aliases."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        str_strip_whitespace=False,
+    )
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# Kubernetes resource.Quantity: a signed decimal number with an optional binary (Ki..Ei),
+# decimal (n, u, m, k, M, G, T, P, E) or exponent suffix.
+_QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63 characters)"
+        )
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise ValueError(f"{value!r} is not a DNS-1123 subdomain")
+    return value
+
+
+def _quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (examples: 50Gi, 500Mi, 1.5, 250m)")
+    return value
+
+
+def _cron(value: str) -> str:
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a five-field cron schedule (example: '0 0 * * *')")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+"""A DNS-1123 label: names of Kubernetes objects, namespaces, documents."""
+
+DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
+"""A DNS-1123 subdomain: hostnames, base domains, registry servers."""
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+"""A Kubernetes resource quantity such as ``50Gi`` or ``250m``."""
+
+CronSchedule = Annotated[str, AfterValidator(_cron)]
+"""A standard five-field cron schedule, as a CronJob takes it."""
+
+
+class ResourceRequirements(SpecModel):
+    """Container requests and limits, as in a Kubernetes container spec."""
+
+    requests: dict[str, Quantity] | None = None
+    limits: dict[str, Quantity] | None = None
+
+    def to_kubernetes(self) -> dict[str, dict[str, str]]:
+        """The ``resources`` block of a container."""
+        block: dict[str, dict[str, str]] = {}
+        if self.requests:
+            block["requests"] = dict(self.requests)
+        if self.limits:
+            block["limits"] = dict(self.limits)
+        return block

@@ -1,0 +1,396 @@
+"""Stack documents: parse a stack file into typed, validated documents, or say exactly why not.
+
+A stack file is a multi-document YAML stream (SPEC §1). Loading is all or nothing: every problem in
+the file is collected (broken YAML, unknown kinds, unknown fields, bad values, duplicate names,
+references to documents that do not exist) and reported together, each naming the file, the line,
+the document's kind/name and the field path. Only a file with no problem at all yields documents,
+so a stack with any error is never applied, not even in part.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError
+
+from components.common.spec import DnsLabel, SpecModel
+
+if TYPE_CHECKING:
+    from components.registry import KindRegistry
+
+API_VERSION = "driftless.dev/v1alpha1"
+FORCE_RECONCILE_ANNOTATION = "driftless.dev/force-reconcile"
+
+FieldPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SpecError:
+    """One problem in a stack file, located precisely enough to fix without searching."""
+
+    file: str
+    line: int
+    subject: str  # "Kind/name", or "" when the problem precedes any document
+    path: str  # dotted field path, "" for the whole document
+    message: str
+
+    def __str__(self) -> str:
+        parts = [f"{self.file}:{self.line}"]
+        if self.subject:
+            parts.append(self.subject)
+        if self.path:
+            parts.append(self.path)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class StackFileError(Exception):
+    """A stack file was rejected; ``errors`` lists every problem found, in file order."""
+
+    def __init__(self, errors: list[SpecError]):
+        self.errors = sorted(errors, key=lambda e: (e.file, e.line, e.subject, e.path))
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+@dataclass(frozen=True)
+class SpecReference:
+    """A field of one document that names another document of the same stack."""
+
+    path: FieldPath  # relative to ``spec``
+    kind: str
+    name: str
+
+
+class Metadata(SpecModel):
+    """Document metadata, as in a Kubernetes object."""
+
+    name: DnsLabel
+    namespace: DnsLabel | None = None
+    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class _Envelope(SpecModel):
+    api_version: Literal["driftless.dev/v1alpha1"] | None = None
+    kind: str
+    metadata: Metadata
+    spec: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One validated stack document: its identity, its typed spec, and where it came from."""
+
+    kind: str
+    metadata: Metadata
+    spec: SpecModel
+    file: str
+    line: int
+    lines: Mapping[FieldPath, int] = field(repr=False, compare=False, hash=False)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        """The target namespace for Kubernetes kinds (SPEC: defaults to the document name)."""
+        return self.metadata.namespace or self.metadata.name
+
+    @property
+    def subject(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    @property
+    def force_reconcile_token(self) -> str | None:
+        return self.metadata.annotations.get(FORCE_RECONCILE_ANNOTATION)
+
+    def line_of(self, path: FieldPath) -> int:
+        """The line of ``path`` (absolute, e.g. ``("spec", "indexer")``), or of its nearest parent."""
+        return _nearest_line(self.lines, path, self.line)
+
+
+@dataclass(frozen=True)
+class StackDocuments:
+    """Every document of one stack file, in file order."""
+
+    file: str
+    documents: tuple[Document, ...]
+
+    def __iter__(self) -> Iterator[Document]:
+        return iter(self.documents)
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def of_kind(self, kind: str) -> tuple[Document, ...]:
+        return tuple(d for d in self.documents if d.kind == kind)
+
+    def get(self, kind: str, name: str) -> Document | None:
+        return next((d for d in self.documents if d.kind == kind and d.name == name), None)
+
+
+def load_stack_file(path: str | Path, registry: KindRegistry | None = None) -> StackDocuments:
+    """Parse and validate a stack file; raise :class:`StackFileError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StackFileError([SpecError(str(path), 0, "", "", f"cannot read: {exc.strerror}")]) from exc
+    return load_stack_text(text, str(path), registry)
+
+
+def load_stack_text(text: str, filename: str, registry: KindRegistry | None = None) -> StackDocuments:
+    """Parse and validate stack documents from text; ``filename`` is used in messages."""
+    if registry is None:
+        from components.registry import default_registry
+
+        registry = default_registry()
+
+    errors: list[SpecError] = []
+    raw_documents = _parse_yaml(text, filename, errors)
+    documents: list[Document] = []
+    seen: dict[tuple[str, str], int] = {}
+    for data, lines, start_line in raw_documents:
+        document = _validate_document(data, lines, start_line, filename, registry, errors)
+        if document is None:
+            continue
+        key = (document.kind, document.name)
+        if key in seen:
+            errors.append(
+                SpecError(
+                    filename,
+                    document.line_of(("metadata", "name")),
+                    document.subject,
+                    "metadata.name",
+                    f"duplicate document: {document.subject} is already defined at line {seen[key]}",
+                )
+            )
+            continue
+        seen[key] = document.line
+        documents.append(document)
+
+    stack = StackDocuments(filename, tuple(documents))
+    errors.extend(_check_references(stack))
+    if errors:
+        raise StackFileError(errors)
+    return stack
+
+
+# --- YAML with line numbers -------------------------------------------------------------------
+
+
+def _parse_yaml(
+    text: str, filename: str, errors: list[SpecError]
+) -> list[tuple[Any, dict[FieldPath, int], int]]:
+    """Each document's data, a map from field path to 1-based line, and its first line."""
+    loader = yaml.SafeLoader(text)
+    parsed: list[tuple[Any, dict[FieldPath, int], int]] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            lines: dict[FieldPath, int] = {}
+            _index_lines(node, (), lines, filename, errors)
+            parsed.append((loader.construct_document(node), lines, node.start_mark.line + 1))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark is not None and "<stream end>" in (exc.problem or ""):
+            mark = exc.context_mark  # an unclosed bracket: point at where it was opened
+        line = mark.line + 1 if mark else 0
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        errors.append(SpecError(filename, line, "", "", f"invalid YAML: {problem}"))
+    except yaml.YAMLError as exc:
+        errors.append(SpecError(filename, 0, "", "", f"invalid YAML: {exc}"))
+    finally:
+        loader.dispose()
+    return parsed
+
+
+def _index_lines(
+    node: yaml.Node,
+    path: FieldPath,
+    lines: dict[FieldPath, int],
+    filename: str,
+    errors: list[SpecError],
+) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen_keys: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen_keys:
+                errors.append(
+                    SpecError(
+                        filename,
+                        key_node.start_mark.line + 1,
+                        "",
+                        _dotted((*path, key)),
+                        "duplicate key in YAML mapping",
+                    )
+                )
+            seen_keys.add(key)
+            _index_lines(value_node, (*path, key), lines, filename, errors)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*path, index), lines, filename, errors)
+
+
+def _nearest_line(lines: Mapping[FieldPath, int], path: FieldPath, default: int) -> int:
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return default
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _validate_document(
+    data: Any,
+    lines: dict[FieldPath, int],
+    start_line: int,
+    filename: str,
+    registry: KindRegistry,
+    errors: list[SpecError],
+) -> Document | None:
+    if data is None:
+        return None  # an empty document between two '---' separators
+    if not isinstance(data, dict):
+        errors.append(SpecError(filename, start_line, "", "", "a document must be a mapping"))
+        return None
+
+    subject = _subject_of(data)
+    try:
+        envelope: _Envelope | None = _Envelope.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(_pydantic_errors(exc, (), lines, start_line, filename, subject))
+        envelope = None
+
+    kind = data.get("kind")
+    registration = registry.get(kind) if isinstance(kind, str) else None
+    if isinstance(kind, str) and registration is None:
+        errors.append(
+            SpecError(
+                filename,
+                _nearest_line(lines, ("kind",), start_line),
+                subject,
+                "kind",
+                f"unknown kind {kind!r}; known kinds: {', '.join(registry.kinds())}",
+            )
+        )
+    if registration is None:
+        return None
+    metadata = data.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("namespace") is not None and not registration.namespaced:
+        errors.append(
+            SpecError(
+                filename,
+                _nearest_line(lines, ("metadata", "namespace"), start_line),
+                subject,
+                "metadata.namespace",
+                f"{kind} is not namespaced; remove metadata.namespace",
+            )
+        )
+        envelope = None
+    # The spec is checked even when the envelope is not, so one pass reports every problem.
+    raw_spec = data.get("spec")
+    try:
+        spec = registration.spec_model.model_validate({} if raw_spec is None else raw_spec)
+    except ValidationError as exc:
+        errors.extend(_pydantic_errors(exc, ("spec",), lines, start_line, filename, subject))
+        return None
+    if envelope is None:
+        return None
+    return Document(registration.kind, envelope.metadata, spec, filename, start_line, lines)
+
+
+def _check_references(stack: StackDocuments) -> Iterable[SpecError]:
+    for document in stack:
+        references = getattr(document.spec, "references", None)
+        if references is None:
+            continue
+        for reference in references():
+            if stack.get(reference.kind, reference.name) is None:
+                path = ("spec", *tuple(reference.path))
+                yield SpecError(
+                    document.file,
+                    document.line_of(path),
+                    document.subject,
+                    _dotted(path),
+                    f"{reference.kind} {reference.name!r} is not defined in this stack",
+                )
+
+
+def _subject_of(data: dict[str, Any]) -> str:
+    kind = data.get("kind")
+    metadata = data.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return f"{kind if isinstance(kind, str) else '?'}/{name if isinstance(name, str) else '?'}"
+
+
+def _pydantic_errors(
+    exc: ValidationError,
+    prefix: FieldPath,
+    lines: Mapping[FieldPath, int],
+    start_line: int,
+    filename: str,
+    subject: str,
+) -> list[SpecError]:
+    found = []
+    for error in exc.errors():
+        path = prefix + tuple(loc for loc in error["loc"] if not _is_union_tag(loc))
+        found.append(
+            SpecError(
+                filename,
+                _nearest_line(lines, path, start_line),
+                subject,
+                _dotted(path),
+                _message(error),
+            )
+        )
+    return found
+
+
+def _is_union_tag(loc: str | int) -> bool:
+    # pydantic inserts the member type ("str", "function-after[...]") into union error paths
+    return isinstance(loc, str) and (loc in {"str", "int", "float", "bool", "dict", "list"} or "[" in loc)
+
+
+_PYDANTIC_PREFIX = re.compile(r"^(Value|Assertion) error, ")
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "greater_than_equal":
+        return f"must be >= {ctx['ge']}"
+    if kind == "greater_than":
+        return f"must be > {ctx['gt']}"
+    if kind == "less_than_equal":
+        return f"must be <= {ctx['le']}"
+    if kind == "less_than":
+        return f"must be < {ctx['lt']}"
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}"
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "must not be empty"
+    return _PYDANTIC_PREFIX.sub("", str(error["msg"]))
+
+
+def _dotted(path: FieldPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

@@ -1,0 +1,51 @@
+"""Observations: what the daemon saw outside the repository, handed to the program (SPEC §2).
+
+The program never polls git or Vault itself; it renders whatever the daemon observed, so a render
+is a pure function of (documents, observations) and the daemon decides when the world changed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class _Observed(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class PreviewObservation(_Observed):
+    first_seen: AwareDatetime = Field(alias="firstSeen")
+
+
+class ImageObservation(_Observed):
+    """The last image of a project branch that kpack built successfully."""
+
+    image: str
+    commit: str | None = None
+    built_at: AwareDatetime | None = Field(default=None, alias="builtAt")
+
+
+class Observations(_Observed):
+    """The observations file: time, git heads, preview first-seen times, last good images."""
+
+    now: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    # repository URL -> branch -> commit SHA
+    git: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # "<project>/<branch slug>" -> when the branch was first seen
+    previews: dict[str, PreviewObservation] = Field(default_factory=dict)
+    # "<project>/<branch>" -> last good image (the daemon records it from the Project's outputs)
+    images: dict[str, ImageObservation] = Field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> Observations:
+        """Read an observations file; no path means nothing observed yet (``now`` is the clock)."""
+        if path is None:
+            return cls()
+        return cls.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=2, exclude_none=True)

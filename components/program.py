@@ -1,0 +1,25 @@
+"""The Pulumi program proper: one component per stack document, through the kind registry.
+
+``__main__.py`` (what ``pulumi up`` runs) and the offline renderer both call :func:`run_stack`, so
+a review render shows exactly what an ``up`` would register.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.context import StackContext
+from components.registry import KindRegistry, default_registry
+
+
+def run_stack(context: StackContext, registry: KindRegistry | None = None) -> None:
+    """Create every document's component and export its status as ``<Kind>/<name>``."""
+    registry = registry or default_registry()
+    for document in context.documents:
+        registration = registry.get(document.kind)
+        if registration is None:  # the loader already rejects unknown kinds
+            raise ValueError(f"{document.subject}: unknown kind")
+        component = registration.create(document, context)
+        status = getattr(component, "status", None)
+        if status is not None:
+            pulumi.export(document.subject, status)

@@ -1,0 +1,74 @@
+"""The kind registry: which document kind is modelled by which spec and built by which component.
+
+Each domain package under ``components/`` declares ``KINDS``, a tuple of :class:`KindRegistration`.
+The default registry collects them from every domain package, so adding a domain is adding one
+package; nothing central has to be edited.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+import components
+from components.common.spec import SpecModel
+
+if TYPE_CHECKING:
+    import pulumi
+
+    from components.context import StackContext
+    from components.documents import Document
+
+ComponentFactory = Callable[["Document", "StackContext"], "pulumi.ComponentResource"]
+
+# Packages under components/ that hold shared code, not a domain.
+_NOT_DOMAINS = frozenset({"common"})
+
+
+@dataclass(frozen=True)
+class KindRegistration:
+    """One document kind: its spec model and the factory that builds its component."""
+
+    kind: str
+    spec_model: type[SpecModel]
+    create: ComponentFactory
+    namespaced: bool = True  # False for cluster-wide kinds, which take no metadata.namespace
+
+
+class KindRegistry:
+    """An immutable kind → registration table."""
+
+    def __init__(self, registrations: Iterable[KindRegistration]):
+        self._by_kind: dict[str, KindRegistration] = {}
+        for registration in registrations:
+            if registration.kind in self._by_kind:
+                raise ValueError(f"kind {registration.kind!r} is registered twice")
+            self._by_kind[registration.kind] = registration
+
+    def get(self, kind: str) -> KindRegistration | None:
+        return self._by_kind.get(kind)
+
+    def kinds(self) -> list[str]:
+        return sorted(self._by_kind)
+
+
+def domain_packages() -> list[str]:
+    """The importable names of every domain package, sorted."""
+    return sorted(
+        f"components.{module.name}"
+        for module in pkgutil.iter_modules(components.__path__)
+        if module.ispkg and module.name not in _NOT_DOMAINS
+    )
+
+
+@cache
+def default_registry() -> KindRegistry:
+    """Every kind declared by a domain package's ``KINDS``."""
+    registrations: list[KindRegistration] = []
+    for package in domain_packages():
+        registrations.extend(getattr(importlib.import_module(package), "KINDS", ()))
+    return KindRegistry(registrations)
