@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi.runtime import mocks, rpc
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import run_in_stack
@@ -62,7 +63,8 @@ class OfflineMocks(mocks.Mocks):
 
     With no entry for a type, a resource's outputs are its inputs: under a preview every other
     output property is then unknown, as the engine would report it before the provider runs.
-    An unanswered call returns an empty result.
+    An unanswered call is unknown under a preview (offline, nothing can answer it: a Vault read,
+    a lookup of a live object) and an empty result otherwise.
     """
 
     def __init__(
@@ -79,6 +81,9 @@ class OfflineMocks(mocks.Mocks):
         if extra is not None:
             state.update(extra(args))
         return args.resource_id or f"{args.name}-id", state
+
+    def answers(self, token: str) -> bool:
+        return token in self._calls
 
     def call(self, args: mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         answer = self._calls.get(args.token)
@@ -111,7 +116,14 @@ class RecordingMonitor(mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
     def Invoke(self, request: Any) -> Any:  # noqa: N802
-        response = super().Invoke(request)
+        if (
+            SETTINGS.dry_run
+            and isinstance(self.mocks, OfflineMocks)
+            and not self.mocks.answers(request.tok)
+        ):
+            response = resource_pb2.ResourceInvokeResponse(unknown=True)
+        else:
+            response = super().Invoke(request)
         with self._lock:
             self.recording.calls.append(
                 mocks.MockCallArgs(

@@ -1,0 +1,1 @@
+"""Tests of the FivetranConnector component (source 000)."""
