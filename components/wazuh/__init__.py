@@ -1,0 +1,43 @@
+"""Wazuh on Kubernetes (seed 001): the ``WazuhCluster`` kind.
+
+- :mod:`.spec`: the validated document spec;
+- :mod:`.builders`: pure spec → Kubernetes object functions (no Pulumi);
+- :mod:`.certificates`: the CA and signed certificates with pulumi-tls, and how renewal works;
+- :mod:`.credentials`: generated or Vault-sourced passwords;
+- :mod:`.status`: phase and requeue inference from live workload status (no Pulumi);
+- :mod:`.component`: the ComponentResource that wires them together.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from components.registry import KindRegistration
+from components.wazuh.spec import WazuhClusterSpec
+
+if TYPE_CHECKING:
+    import pulumi
+
+    from components.common.vault import VaultReference
+    from components.context import StackContext
+    from components.documents import Document
+
+
+def create_wazuh_cluster(document: Document, context: StackContext) -> pulumi.ComponentResource:
+    """Build a document's WazuhCluster; Vault references resolve through the stack's provider."""
+    from components.common import vault
+    from components.wazuh.component import WazuhCluster, WazuhClusterArgs
+
+    spec = document.spec
+    assert isinstance(spec, WazuhClusterSpec)
+
+    def resolve(reference: VaultReference, parent: pulumi.Resource) -> pulumi.Output[str]:
+        return vault.resolve(reference, context, parent)
+
+    return WazuhCluster(
+        document.name,
+        WazuhClusterArgs(spec=spec, namespace=document.namespace, resolve_reference=resolve),
+    )
+
+
+KINDS = (KindRegistration(kind="WazuhCluster", spec_model=WazuhClusterSpec, create=create_wazuh_cluster),)

@@ -1,0 +1,238 @@
+"""The WazuhCluster ComponentResource: the seed's reconcile pass as one Pulumi component.
+
+The seed's controller ran, on every pass: certificates (with hashes for pod annotations), the
+indexer, the manager master, the manager workers, the dashboard, the log-rotation CronJob, then
+status. Here the same steps register resources in that order and Pulumi's diff does the "create
+or update if changed"; the daemon's periodic ``up`` is the requeue. Everything that decides what
+an object looks like lives in :mod:`components.wazuh.builders`; this module only wires builder
+output to resources and Outputs to builder inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.common.kubernetes import await_annotations, child
+from components.wazuh import builders, status
+from components.wazuh.builders import Names
+from components.wazuh.certificates import IssuedCertificates, issue_certificates
+from components.wazuh.credentials import Credential, ResolveReference, credentials
+from components.wazuh.spec import WazuhClusterSpec
+
+TYPE_TOKEN = "driftless:wazuh:WazuhCluster"
+
+_RESOURCE_CLASSES: dict[tuple[str, str], type[pulumi.CustomResource]] = {
+    ("v1", "Namespace"): k8s.core.v1.Namespace,
+    ("v1", "Secret"): k8s.core.v1.Secret,
+    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("v1", "Service"): k8s.core.v1.Service,
+    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
+    ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
+    ("apps/v1", "StatefulSet"): k8s.apps.v1.StatefulSet,
+    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
+    ("batch/v1", "CronJob"): k8s.batch.v1.CronJob,
+}
+# Top-level fields whose Python argument name differs from the manifest's.
+_ARGUMENT_NAMES = {"stringData": "string_data", "roleRef": "role_ref"}
+
+
+@dataclass(frozen=True)
+class WazuhClusterArgs:
+    """Typed inputs of a WazuhCluster: its validated spec and where it goes."""
+
+    spec: WazuhClusterSpec
+    namespace: str
+    # Turns a vault:// reference into a secret Output; needed only when spec.credentials has one.
+    resolve_reference: ResolveReference | None = None
+
+
+class WazuhCluster(pulumi.ComponentResource):
+    """A Wazuh indexer cluster, manager cluster and dashboard with their PKI and credentials."""
+
+    status: pulumi.Output[dict[str, Any]]
+
+    def __init__(self, name: str, args: WazuhClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        spec = args.spec
+        names = Names(name, args.namespace)
+        self._names = names
+        awaiting = await_annotations(spec.wait_for_ready)
+
+        # Everything namespaced waits for the namespace when this component creates it.
+        self._after: list[pulumi.Resource] = []
+        if spec.create_namespace:
+            self._after.append(self._register(builders.namespace(names), f"{name}-namespace"))
+
+        # 1. certificates and credentials
+        certs = issue_certificates(self, spec, names)
+        creds = credentials(name, spec.credentials, args.resolve_reference, self)
+        config = self._register_configuration(spec, names, certs, creds)
+
+        # 2. Services, then the workloads, each after the Secrets and ConfigMaps its pods mount
+        for service in builders.services(spec, names):
+            self._register(service, service["metadata"]["name"])
+        ca = certs.ca_cert_pem
+        indexer = self._register(
+            builders.indexer_statefulset(
+                spec, names, _hash(ca, certs["node"].cert_pem, certs["admin"].cert_pem), awaiting
+            ),
+            names.indexer,
+            depends_on=config,
+        )
+        manager_hash = _hash(ca, certs["filebeat"].cert_pem, certs["manager"].cert_pem)
+        master = self._register(
+            builders.manager_master_statefulset(spec, names, manager_hash, awaiting),
+            names.manager_master,
+            depends_on=config,
+        )
+        workers = self._register(
+            builders.manager_worker_statefulset(spec, names, manager_hash, awaiting),
+            names.manager_worker,
+            depends_on=config,
+        )
+        observed = {
+            "indexer": _observe(indexer, spec.indexer.replicas),
+            "managerMaster": _observe(master, 1),
+            "managerWorkers": _observe(workers, spec.manager.workers.replicas),
+        }
+        if spec.dashboard.enabled:
+            dashboard = self._register(
+                builders.dashboard_deployment(spec, names, _hash(ca, certs["dashboard"].cert_pem), awaiting),
+                names.dashboard,
+                depends_on=config,
+            )
+            observed["dashboard"] = _observe(dashboard, spec.dashboard.replicas)
+
+        # 3. log rotation
+        if spec.log_rotation.enabled:
+            for obj in builders.log_rotation_objects(spec, names):
+                self._register(obj, obj["metadata"]["name"])
+
+        # 4. status
+        self.status = pulumi.Output.all(
+            components=pulumi.Output.all(**observed),
+            renewal=pulumi.Output.all(*certs.renewal_flags()),
+            expiry=pulumi.Output.all(*certs.expiry_times()),
+        ).apply(lambda v: status.cluster_status(v["components"], v["renewal"], v["expiry"]))
+        self.register_outputs({"status": self.status})
+
+    def _register_configuration(
+        self,
+        spec: WazuhClusterSpec,
+        names: Names,
+        certs: IssuedCertificates,
+        creds: Mapping[str, Credential],
+    ) -> list[pulumi.Resource]:
+        """The Secrets and ConfigMaps the pods mount or read."""
+        ca = certs.ca_cert_pem
+        objects = [
+            builders.secret(
+                names,
+                names.indexer_certs,
+                "wazuh-indexer",
+                {
+                    "root-ca.pem": ca,
+                    "node.pem": certs["node"].cert_pem,
+                    "node-key.pem": certs["node"].key_pem,
+                    "admin.pem": certs["admin"].cert_pem,
+                    "admin-key.pem": certs["admin"].key_pem,
+                },
+            ),
+            builders.secret(
+                names,
+                names.manager_certs,
+                "wazuh-manager",
+                {
+                    "root-ca.pem": ca,
+                    "filebeat.pem": certs["filebeat"].cert_pem,
+                    "filebeat-key.pem": certs["filebeat"].key_pem,
+                    "manager.pem": certs["manager"].cert_pem,
+                    "manager-key.pem": certs["manager"].key_pem,
+                },
+            ),
+            builders.secret(
+                names,
+                names.indexer_security,
+                "wazuh-indexer",
+                {"internal_users.yml": _internal_users(creds)},
+            ),
+            builders.credential_secret(
+                names, names.indexer_cred, builders.INDEXER_ADMIN_USER, creds["indexer_admin"].value
+            ),
+            builders.credential_secret(
+                names, names.dashboard_cred, builders.DASHBOARD_USER, creds["dashboard_user"].value
+            ),
+            builders.credential_secret(names, names.api_cred, builders.API_USER, creds["api_user"].value),
+            builders.secret(names, names.cluster_key, "wazuh-manager", {"key": creds["cluster_key"].value}),
+            builders.secret(
+                names, names.authd_pass, "wazuh-manager", {"authd.pass": creds["authd_password"].value}
+            ),
+            builders.config_map(
+                names, names.indexer_conf, "wazuh-indexer", builders.indexer_config_data(spec, names)
+            ),
+            builders.config_map(
+                names, names.manager_conf, "wazuh-manager", builders.manager_config_data(names)
+            ),
+        ]
+        if spec.dashboard.enabled:
+            objects.append(
+                builders.secret(
+                    names,
+                    names.dashboard_certs,
+                    "wazuh-dashboard",
+                    {
+                        "root-ca.pem": ca,
+                        "cert.pem": certs["dashboard"].cert_pem,
+                        "key.pem": certs["dashboard"].key_pem,
+                    },
+                )
+            )
+            objects.append(
+                builders.config_map(
+                    names, names.dashboard_conf, "wazuh-dashboard", builders.dashboard_config_data(names)
+                )
+            )
+        return [self._register(obj, obj["metadata"]["name"]) for obj in objects]
+
+    def _register(
+        self, obj: Mapping[str, Any], resource_name: str, depends_on: Sequence[pulumi.Resource] = ()
+    ) -> pulumi.CustomResource:
+        """Register a builder's object as the matching typed pulumi-kubernetes resource."""
+        cls = _RESOURCE_CLASSES[(obj["apiVersion"], obj["kind"])]
+        arguments = {_ARGUMENT_NAMES.get(k, k): v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+        after = [*self._after, *depends_on] if obj["kind"] != "Namespace" else []
+        return cls(resource_name, **arguments, opts=child(self, depends_on=after or None))
+
+
+def _hash(*pems: pulumi.Output[str]) -> pulumi.Output[str]:
+    """The cert-hash annotation value: an Output over the PEMs one pod template mounts."""
+    return pulumi.Output.all(*pems).apply(builders.cert_hash)
+
+
+def _internal_users(creds: Mapping[str, Credential]) -> pulumi.Output[str]:
+    admin, dashboard = creds["indexer_admin"].bcrypt_hash, creds["dashboard_user"].bcrypt_hash
+    # both indexer users' policies are hashed
+    assert admin is not None
+    assert dashboard is not None
+    return pulumi.Output.secret(
+        pulumi.Output.all(admin, dashboard).apply(lambda h: builders.internal_users_yml(h[0], h[1]))
+    )
+
+
+def _observe(resource: pulumi.CustomResource, desired: int) -> pulumi.Output[status.ComponentStatus]:
+    """A workload's live status (its ``status`` output) inferred into a ComponentStatus."""
+    live: Any = resource
+    return pulumi.Output.all(live.status, live.metadata).apply(
+        lambda v: status.infer_component(desired, v[0], _generation(v[1]))
+    )
+
+
+def _generation(metadata: Any) -> int | None:
+    value = status.normalize(metadata or {}).get("generation")
+    return int(value) if isinstance(value, int | float) else None

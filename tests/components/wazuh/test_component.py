@@ -1,0 +1,395 @@
+"""WazuhCluster under mocks: the objects a user relies on, their validity, and the status output."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from tests.components.wazuh import fakes
+from tests.harness import RenderedGraph, get_path
+
+STS = "kubernetes:apps/v1:StatefulSet"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+CRONJOB = "kubernetes:batch/v1:CronJob"
+SECRET = "kubernetes:core/v1:Secret"
+CERT = "tls:index/locallySignedCert:LocallySignedCert"
+HASH = "driftless.dev/cert-hash"
+NAMESPACE = "security"
+
+
+def document(
+    spec: dict[str, Any] | None = None, name: str = "siem", namespace: str | None = NAMESPACE
+) -> dict:
+    base: dict[str, Any] = {
+        "indexer": {"replicas": 3, "storage": "20Gi", "storageClass": "fast-ssd"},
+        "manager": {"master": {"storage": "10Gi"}, "workers": {"replicas": 2, "storage": "15Gi"}},
+    }
+    merged = _merge(base, spec or {})
+    metadata = {"name": name} | ({"namespace": namespace} if namespace else {})
+    return {
+        "apiVersion": "driftless.dev/v1alpha1",
+        "kind": "WazuhCluster",
+        "metadata": metadata,
+        "spec": merged,
+    }
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        out[key] = (
+            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
+
+
+def pod_hash(graph: RenderedGraph, name: str, type_token: str = STS) -> str:
+    return graph.input(name, "spec.template.metadata.annotations", type_token)[HASH]
+
+
+def assert_valid(graph: RenderedGraph) -> None:
+    assert graph.problems == [], "\n".join(graph.problems)
+    assert graph.warnings == [], "\n".join(graph.warnings)
+
+
+@pytest.fixture
+def rendered(render) -> RenderedGraph:
+    return render([document()], outputs=fakes.all_outputs())
+
+
+# --- objects -------------------------------------------------------------------------------------
+
+
+def test_every_kubernetes_object_validates_against_the_schema(render):
+    graph = render([document({"logRotation": {"enabled": True}})], outputs=fakes.all_outputs())
+    assert_valid(graph)
+    kinds = {r.inputs["kind"] for r in graph.kubernetes_objects()}
+    assert {"StatefulSet", "Deployment", "Service", "Secret", "ConfigMap", "CronJob", "Namespace"} <= kinds
+
+
+def test_preview_without_provider_outputs_is_valid_too(render):
+    graph = render([document({"logRotation": {"enabled": True}})])
+    assert_valid(graph)
+    assert pod_hash(graph, "siem-indexer") == "[computed]"
+
+
+def test_statefulsets_have_the_spec_replicas_and_storage(rendered):
+    expected = {
+        "siem-indexer": (3, "20Gi", "fast-ssd"),
+        "siem-manager-master": (1, "10Gi", None),
+        "siem-manager-worker": (2, "15Gi", None),
+    }
+    assert {r.name for r in rendered.of_type(STS)} == set(expected)
+    for name, (replicas, storage, storage_class) in expected.items():
+        spec = rendered.named(name, STS).inputs["spec"]
+        assert spec["replicas"] == replicas, name
+        [claim] = spec["volumeClaimTemplates"]
+        assert claim["spec"]["resources"]["requests"]["storage"] == storage, name
+        assert claim["spec"].get("storageClassName") == storage_class, name
+        # every pod mounts its own claim
+        mounted = {m["name"] for m in spec["template"]["spec"]["containers"][0]["volumeMounts"]}
+        assert claim["metadata"]["name"] in mounted, name
+
+
+def test_statefulsets_are_governed_by_headless_services(rendered):
+    for name in ("siem-indexer", "siem-manager-master", "siem-manager-worker"):
+        service = rendered.input(name, "spec.serviceName", STS)
+        assert rendered.input(service, "spec.clusterIP", "kubernetes:core/v1:Service") == "None", name
+
+
+def test_client_services_use_upstream_ports(rendered):
+    def ports(name: str) -> set[int]:
+        return {p["port"] for p in rendered.input(name, "spec.ports", "kubernetes:core/v1:Service")}
+
+    assert ports("siem-indexer-api") == {9200}
+    assert ports("siem-indexer") == {9300}
+    assert ports("siem-manager") == {1515, 55000}
+    assert ports("siem-manager-workers") == {1514}
+    assert ports("siem-manager-cluster") == {1516}
+    assert ports("siem-dashboard") == {443}
+
+
+def test_indexer_prepares_the_node_before_starting(rendered):
+    init = rendered.input("siem-indexer", "spec.template.spec.initContainers", STS)
+    sysctl = next(c for c in init if "sysctl" in c["command"])
+    assert "vm.max_map_count=262144" in sysctl["command"]
+    assert sysctl["securityContext"]["privileged"] is True
+    container = rendered.input("siem-indexer", "spec.template.spec.containers[0]", STS)
+    assert container["readinessProbe"]["tcpSocket"]["port"] == 9200
+    assert container["resources"]["limits"]["memory"]
+
+
+def test_spec_resources_replace_the_defaults(render):
+    resources = {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "4Gi"}}
+    graph = render([document({"indexer": {"resources": resources}})])
+    assert graph.input("siem-indexer", "spec.template.spec.containers[0].resources", STS) == resources
+
+
+def test_dashboard_is_a_deployment_only_when_enabled(render):
+    enabled = render([document({"dashboard": {"replicas": 2}})])
+    assert enabled.input("siem-dashboard", "spec.replicas", DEPLOYMENT) == 2
+    disabled = render([document({"dashboard": {"enabled": False}})])
+    assert_valid(disabled)
+    assert disabled.of_type(DEPLOYMENT) == []
+    absent = {"siem-dashboard", "siem-dashboard-certs", "siem-dashboard-conf", "siem-dashboard-cert"}
+    assert absent.isdisjoint(r.name for r in disabled.resources)
+
+
+def test_cronjob_only_when_log_rotation_is_enabled(render):
+    assert render([document()]).of_type(CRONJOB) == []
+    graph = render(
+        [document({"logRotation": {"enabled": True, "schedule": "30 2 * * 0", "retentionDays": 14}})]
+    )
+    [cronjob] = graph.of_type(CRONJOB)
+    assert cronjob.inputs["spec"]["schedule"] == "30 2 * * 0"
+    script = get_path(cronjob.inputs, "spec.jobTemplate.spec.template.spec.containers[0].command[2]")
+    assert "-mtime +14" in script
+    # it may exec into the manager pods, and nothing else
+    role = graph.named("siem-log-rotation", "kubernetes:rbac.authorization.k8s.io/v1:Role")
+    assert {r for rule in role.inputs["rules"] for r in rule["resources"]} == {"pods", "pods/exec"}
+
+
+def test_every_object_is_in_the_target_namespace(render):
+    graph = render([document({"logRotation": {"enabled": True}})], outputs=fakes.all_outputs())
+    objects = graph.kubernetes_objects()
+    assert objects
+    for obj in objects:
+        if obj.inputs["kind"] == "Namespace":
+            assert obj.inputs["metadata"]["name"] == NAMESPACE
+        else:
+            assert obj.inputs["metadata"].get("namespace") == NAMESPACE, f"{obj.type} {obj.name}"
+
+
+def test_namespace_defaults_to_the_document_name_and_may_pre_exist(render):
+    graph = render([document(namespace=None, spec={"createNamespace": False})])
+    assert graph.of_type("kubernetes:core/v1:Namespace") == []
+    assert {o.inputs["metadata"]["namespace"] for o in graph.kubernetes_objects()} == {"siem"}
+
+
+def test_two_clusters_in_one_namespace_do_not_collide(render):
+    graph = render(
+        [
+            document(name="siem", spec={"createNamespace": False}),
+            document(name="soc", spec={"createNamespace": False}),
+        ]
+    )
+    assert_valid(graph)
+    names = [(o.inputs["kind"], o.inputs["metadata"]["name"]) for o in graph.kubernetes_objects()]
+    assert len(names) == len(set(names))
+
+
+# --- certificates ----------------------------------------------------------------------------------
+
+
+def test_node_certificate_names_every_indexer_pod(render):
+    graph = render([document({"indexer": {"replicas": 4}})])
+    dns_names = graph.input("siem-node-csr", "dnsNames", "tls:index/certRequest:CertRequest")
+    for ordinal in range(4):
+        assert f"siem-indexer-{ordinal}.siem-indexer.{NAMESPACE}.svc.cluster.local" in dns_names
+    assert "siem-indexer-4.siem-indexer.security.svc.cluster.local" not in dns_names
+    assert {"siem-indexer", "siem-indexer-api", f"siem-indexer-api.{NAMESPACE}.svc.cluster.local"} <= set(
+        dns_names
+    )
+
+
+def test_certificates_renew_early_and_live_as_configured(render):
+    certificates = {"caValidityHours": 43800, "validityHours": 2160, "renewBeforeHours": 240}
+    graph = render([document({"certificates": certificates})])
+    ca = graph.named("siem-ca", "tls:index/selfSignedCert:SelfSignedCert").inputs
+    assert (ca["validityPeriodHours"], ca["earlyRenewalHours"], ca["isCaCertificate"]) == (43800, 240, True)
+    signed = graph.of_type(CERT)
+    assert {c.name for c in signed} == {
+        f"siem-{k}-cert" for k in ("node", "admin", "filebeat", "manager", "dashboard")
+    }
+    for cert in signed:
+        assert (cert.inputs["validityPeriodHours"], cert.inputs["earlyRenewalHours"]) == (2160, 240), (
+            cert.name
+        )
+
+
+def test_opensearch_config_lists_the_node_and_admin_subjects(rendered):
+    config = rendered.input("siem-indexer-conf", "data", "kubernetes:core/v1:ConfigMap")["opensearch.yml"]
+    admin = rendered.input("siem-admin-csr", "subject", "tls:index/certRequest:CertRequest")
+    node = rendered.input("siem-node-csr", "subject", "tls:index/certRequest:CertRequest")
+    for subject in (admin, node):
+        dn = f"CN={subject['commonName']},OU={subject['organizationalUnit']},O={subject['organization']}"
+        assert dn in config
+
+
+def test_cert_hash_is_stable_when_nothing_changes(render):
+    first = render([document()], outputs=fakes.all_outputs())
+    second = render([document()], outputs=fakes.all_outputs())
+    for name in ("siem-indexer", "siem-manager-master", "siem-manager-worker"):
+        assert pod_hash(first, name) == pod_hash(second, name)
+        assert pod_hash(first, name).startswith("sha256:")
+    assert pod_hash(first, "siem-dashboard", DEPLOYMENT) == pod_hash(second, "siem-dashboard", DEPLOYMENT)
+
+
+def test_renewed_node_certificate_rolls_only_the_indexer(render):
+    before = render([document()], outputs=fakes.all_outputs())
+    after = render([document()], outputs=fakes.all_outputs(serials={"siem-node-cert": 2}))
+    assert pod_hash(before, "siem-indexer") != pod_hash(after, "siem-indexer")
+    for name in ("siem-manager-master", "siem-manager-worker"):
+        assert pod_hash(before, name) == pod_hash(after, name), name
+    assert pod_hash(before, "siem-dashboard", DEPLOYMENT) == pod_hash(after, "siem-dashboard", DEPLOYMENT)
+
+
+def test_renewed_filebeat_certificate_rolls_only_the_managers(render):
+    before = render([document()], outputs=fakes.all_outputs())
+    after = render([document()], outputs=fakes.all_outputs(serials={"siem-filebeat-cert": 7}))
+    assert pod_hash(before, "siem-indexer") == pod_hash(after, "siem-indexer")
+    for name in ("siem-manager-master", "siem-manager-worker"):
+        assert pod_hash(before, name) != pod_hash(after, name), name
+
+
+def test_renewed_ca_rolls_every_pod(render):
+    before = render([document()], outputs=fakes.all_outputs())
+    after = render([document()], outputs=fakes.all_outputs(serials={"siem-ca": 2}))
+    for name in ("siem-indexer", "siem-manager-master", "siem-manager-worker"):
+        assert pod_hash(before, name) != pod_hash(after, name), name
+    assert pod_hash(before, "siem-dashboard", DEPLOYMENT) != pod_hash(after, "siem-dashboard", DEPLOYMENT)
+
+
+# --- secrets ---------------------------------------------------------------------------------------
+
+
+def test_no_private_key_or_password_appears_in_the_render(render):
+    graph = render([document({"logRotation": {"enabled": True}})], outputs=fakes.all_outputs())
+    text = json.dumps(graph.result.to_json())
+    assert "PRIVATE KEY" not in text
+    for credential in ("indexer-admin", "dashboard-user", "api-user", "cluster-key", "authd-password"):
+        assert fakes.password_for(f"siem-{credential}") not in text
+    assert "$2a$" not in text
+    # the Secrets exist and hold them, masked as a whole
+    for secret in ("siem-indexer-certs", "siem-manager-certs", "siem-indexer-security", "siem-indexer-cred"):
+        assert graph.named(secret, SECRET).inputs["stringData"] == "[secret]", secret
+
+
+def test_pods_mount_only_their_own_keys(rendered):
+    def mounted(name: str, type_token: str = STS) -> dict[str, set[str]]:
+        """Secret name -> keys the pod template mounts from it."""
+        spec = rendered.input(name, "spec.template.spec", type_token)
+        secrets = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+        found: dict[str, set[str]] = {}
+        for mount in spec["containers"][0]["volumeMounts"]:
+            if mount["name"] in secrets:
+                found.setdefault(secrets[mount["name"]], set()).add(mount["subPath"])
+        return found
+
+    indexer = mounted("siem-indexer")
+    assert indexer["siem-indexer-certs"] == {
+        "root-ca.pem",
+        "node.pem",
+        "node-key.pem",
+        "admin.pem",
+        "admin-key.pem",
+    }
+    for manager in ("siem-manager-master", "siem-manager-worker"):
+        secrets = mounted(manager)
+        assert "siem-indexer-certs" not in secrets, manager
+        assert {"filebeat-key.pem", "manager-key.pem"} <= secrets["siem-manager-certs"], manager
+    assert mounted("siem-dashboard", DEPLOYMENT) == {
+        "siem-dashboard-certs": {"root-ca.pem", "cert.pem", "key.pem"}
+    }
+
+
+def test_credentials_are_generated_unless_taken_from_vault(render):
+    vault = {
+        "indexerAdmin": "vault://secret/wazuh/siem#admin",
+        "clusterKey": "vault://secret/wazuh/siem#clusterKey",
+    }
+    calls = {
+        "vault:kv/getSecretV2:getSecretV2": lambda args: {
+            "data": {"admin": "Vault.Admin-Pw1", "clusterKey": "k" * 32},
+            "path": f"{args.args['mount']}/data/{args.args['name']}",
+        }
+    }
+    graph = render([document({"credentials": vault})], outputs=fakes.all_outputs(), calls=calls)
+    assert_valid(graph)
+    passwords = {r.name for r in graph.of_type("random:index/randomPassword:RandomPassword")}
+    assert passwords == {"siem-dashboard-user", "siem-api-user", "siem-authd-password"}
+    # a Vault password gets a stable salt for its bcrypt hash; the key needs no hash
+    salts = {r.name for r in graph.of_type("random:index/randomBytes:RandomBytes")}
+    assert salts == {"siem-indexer-admin-salt"}
+    text = json.dumps(graph.result.to_json())
+    assert "Vault.Admin-Pw1" not in text
+    assert "k" * 32 not in text
+
+
+def test_generated_passwords_satisfy_the_wazuh_password_policy(rendered):
+    for name in ("siem-indexer-admin", "siem-dashboard-user", "siem-api-user"):
+        inputs = rendered.named(name, "random:index/randomPassword:RandomPassword").inputs
+        assert inputs["length"] >= 8
+        assert min(inputs["minUpper"], inputs["minLower"], inputs["minNumeric"], inputs["minSpecial"]) >= 1
+    cluster_key = rendered.named("siem-cluster-key", "random:index/randomPassword:RandomPassword").inputs
+    assert (cluster_key["length"], cluster_key["special"]) == (32, False)
+
+
+# --- readiness -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("wait", "annotation"), [(False, "true"), (True, None)])
+def test_wait_for_ready_controls_the_provider_await(render, wait, annotation):
+    graph = render([document({"waitForReady": wait})])
+    for workload in [*graph.of_type(STS), *graph.of_type(DEPLOYMENT)]:
+        annotations = workload.inputs["metadata"].get("annotations", {})
+        assert annotations.get("pulumi.com/skipAwait") == annotation, workload.name
+
+
+# --- status --------------------------------------------------------------------------------------
+
+READY = {
+    "siem-indexer": fakes.statefulset_ready(3),
+    "siem-manager-master": fakes.statefulset_ready(1),
+    "siem-manager-worker": fakes.statefulset_ready(2),
+    "siem-dashboard": fakes.deployment_ready(1),
+}
+
+
+def status_of(graph: RenderedGraph) -> dict[str, Any]:
+    return graph.outputs()["WazuhCluster/siem"]
+
+
+def test_status_is_running_when_every_workload_is_ready(render):
+    status = status_of(render([document()], outputs=fakes.all_outputs(READY)))
+    assert status["phase"] == "Running"
+    assert status["components"]["indexer"] == {"replicas": 3, "readyReplicas": 3, "phase": "Running"}
+    assert status["components"]["managerWorkers"] == {"replicas": 2, "readyReplicas": 2, "phase": "Running"}
+    assert status["requeueAfterSeconds"] == 30
+    assert status["certificates"] == {"renewalDue": False, "notAfter": fakes.VALID_UNTIL}
+
+
+def test_status_is_creating_while_the_indexer_comes_up(render):
+    statuses = READY | {"siem-indexer": fakes.statefulset_starting(3, ready=1)}
+    status = status_of(render([document()], outputs=fakes.all_outputs(statuses)))
+    assert status["phase"] == "Creating"
+    assert status["components"]["indexer"] == {"replicas": 3, "readyReplicas": 1, "phase": "Creating"}
+    assert status["requeueAfterSeconds"] == 10
+
+
+def test_status_is_pending_before_any_workload_reports(render):
+    status = status_of(render([document()], outputs=fakes.all_outputs({})))
+    assert status["phase"] == "Pending"
+    assert status["requeueAfterSeconds"] == 10
+
+
+def test_status_is_failed_when_the_dashboard_rollout_is_stuck(render):
+    statuses = READY | {"siem-dashboard": fakes.deployment_stuck(1)}
+    status = status_of(render([document()], outputs=fakes.all_outputs(statuses)))
+    assert status["phase"] == "Failed"
+    assert status["components"]["dashboard"]["phase"] == "Failed"
+
+
+def test_certificate_due_for_renewal_asks_for_an_immediate_run(render):
+    outputs = fakes.all_outputs(READY, renewal_due=frozenset({"siem-manager-cert"}))
+    status = status_of(render([document()], outputs=outputs))
+    assert status["certificates"]["renewalDue"] is True
+    assert status["requeueAfterSeconds"] == 0
+
+
+def test_status_holds_no_secret(render):
+    status = status_of(render([document()], outputs=fakes.all_outputs(READY)))
+    assert "[secret]" not in json.dumps(status)
