@@ -1,0 +1,112 @@
+"""Sources of change (SPEC §2, issue 7): what can make a stack need an ``up`` besides its file.
+
+``build_sources`` assembles the standard set for a project: stack files and program source
+(watchfiles), Project git repositories (``git ls-remote``), Vault KV v2 versions (hvac), preview
+TTL expiries and Registry verification. The daemon polls each, and calls :func:`update_stacks`
+when stack files were reloaded so the sources follow the new documents without restarting the
+file watcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from automation.observation_store import ObservationStore
+from automation.sources.base import Change, Source, StackAware, Wake, merge_changes
+from automation.sources.files import FileSource
+from automation.sources.git import GitClient, GitError, GitSource
+from automation.sources.registry import RegistrySource, Verify
+from automation.sources.ttl import TtlSource
+from automation.sources.vault import VaultSource, client_from_environment
+from components.documents import StackDocuments
+
+if TYPE_CHECKING:
+    import hvac
+
+__all__ = [
+    "Change",
+    "FileSource",
+    "GitClient",
+    "GitError",
+    "GitSource",
+    "RegistrySource",
+    "Source",
+    "SourceSettings",
+    "StackAware",
+    "TtlSource",
+    "VaultSource",
+    "build_sources",
+    "merge_changes",
+    "update_stacks",
+]
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """Tunables of the standard sources; the defaults are the documented ones."""
+
+    watch_files: bool = True
+    debounce_ms: int = 1_600
+    force_polling: bool | None = None  # None: watchfiles decides (WATCHFILES_FORCE_POLLING, WSL)
+    vault_interval_seconds: float = 60
+    registry_interval_seconds: float = 300
+    registry_auth_file: Path | None = None  # None: $DRIFTLESS_REGISTRY_AUTH_FILE
+    registry_verify: Verify | None = None  # None: components.kapsa.registry_check.verify_registry
+    git_parallel: int = 4
+
+
+def build_sources(
+    project_dir: Path,
+    stacks: Mapping[str, StackDocuments],
+    store: ObservationStore,
+    *,
+    vault_client: hvac.Client | None = None,
+    git: GitClient | None = None,
+    wake: Wake | None = None,
+    settings: SourceSettings | None = None,
+) -> list[Source]:
+    """The standard sources for ``project_dir`` and its loaded stacks.
+
+    ``vault_client`` defaults to one built from ``VAULT_ADDR``/``VAULT_TOKEN``; ``git`` to the
+    ``git`` command; ``wake`` is called from the watcher thread when a file changes.
+    """
+    settings = settings or SourceSettings()
+    owns_vault_client = vault_client is None
+    if vault_client is None:
+        vault_client = client_from_environment()
+    sources: list[Source] = []
+    if settings.watch_files:
+        sources.append(
+            FileSource(
+                project_dir, debounce_ms=settings.debounce_ms, force_polling=settings.force_polling, wake=wake
+            )
+        )
+    sources += [
+        GitSource(stacks, store, client=git, max_parallel=settings.git_parallel),
+        VaultSource(
+            stacks,
+            store,
+            client=vault_client,
+            interval_seconds=settings.vault_interval_seconds,
+            owns_client=owns_vault_client,
+        ),
+        TtlSource(stacks, store),
+        RegistrySource(
+            stacks,
+            store,
+            verify=settings.registry_verify,
+            auth_file=settings.registry_auth_file,
+            interval_seconds=settings.registry_interval_seconds,
+        ),
+    ]
+    return sources
+
+
+def update_stacks(sources: list[Source], stacks: Mapping[str, StackDocuments]) -> None:
+    """Hand reloaded stack documents to every source that depends on them."""
+    for source in sources:
+        if isinstance(source, StackAware):
+            source.update_stacks(stacks)

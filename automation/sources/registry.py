@@ -1,0 +1,186 @@
+"""Registry verification: are the push credentials of each Registry still accepted?
+
+Every Registry document names a server. On an interval (default 300 s) this source logs in to it
+with the credentials of a docker config file (``$DRIFTLESS_REGISTRY_AUTH_FILE``, the standard
+``{"auths": {server: {"auth": base64(user:pass)}}}`` format) through the Kapsa domain's
+verification function, and records the result (verified, message, checkedAt) in the store for
+status. A result that matches the previous one causes nothing; a flip (credentials revoked, or
+fixed) names the stacks holding that Registry, so their status is brought up to date.
+
+The file is read at each check, so rotated credentials are picked up without a restart. Neither the
+password nor the encoded ``auth`` value is ever logged or stored: only the server and the username.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from automation.observation_store import ObservationStore, RegistryCheck
+from automation.sources.base import Change, Schedule
+from automation.stack_inputs import RegistryInputs, registries
+from components.documents import StackDocuments
+from components.kapsa.registry_check import credentials_from_docker_config, verify_registry
+
+log = logging.getLogger("driftless.sources.registry")
+
+AUTH_FILE_ENV = "DRIFTLESS_REGISTRY_AUTH_FILE"
+DEFAULT_INTERVAL_SECONDS = 300
+
+
+class VerificationResult(Protocol):
+    @property
+    def verified(self) -> bool: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+# verify(server, username, password, scheme="https"|"http") -> an object with .verified and .message
+Verify = Callable[..., VerificationResult]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)
+
+
+class AuthFileError(Exception):
+    """The registry auth file is unusable; the message never quotes its content."""
+
+
+def read_auth_file(path: Path) -> dict[str, Any]:
+    """The docker config document (``{"auths": {...}}``) of the registry auth file."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise AuthFileError(f"{path}: cannot read the registry auth file: {exc.strerror}") from exc
+    except ValueError as exc:
+        # only the position: a decoder message could quote the document
+        raise AuthFileError(
+            f"{path}: the registry auth file is not valid JSON ({type(exc).__name__})"
+        ) from exc
+    if not isinstance(document, dict) or not isinstance(document.get("auths"), dict):
+        raise AuthFileError(f'{path}: the registry auth file has no "auths" object')
+    return document
+
+
+def credentials_for(document: Mapping[str, Any], server: str) -> Credentials | None:
+    """The credentials the auth file holds for ``server`` (keys may be hosts or URLs)."""
+    try:
+        found = credentials_from_docker_config(document, server)
+    except ValueError:  # a malformed base64 "auth" (binascii.Error and UnicodeDecodeError are ValueErrors)
+        return None
+    return Credentials(*found) if found is not None else None
+
+
+class RegistrySource:
+    """Periodically verifies every Registry's credentials; reports only flips."""
+
+    name = "registry"
+
+    def __init__(
+        self,
+        stacks: Mapping[str, StackDocuments],
+        store: ObservationStore,
+        *,
+        verify: Verify | None = None,
+        auth_file: Path | None = None,
+        interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
+    ):
+        self._store = store
+        self._verify: Verify = verify if verify is not None else verify_registry
+        env_file = os.environ.get(AUTH_FILE_ENV)
+        self._auth_file = auth_file if auth_file is not None else (Path(env_file) if env_file else None)
+        self._interval = timedelta(seconds=interval_seconds)
+        self._schedule = Schedule()
+        self._warned: set[str] = set()
+        self.update_stacks(stacks)
+
+    def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
+        self._users: dict[str, set[str]] = {}
+        self._registries: dict[str, RegistryInputs] = {}
+        for stack, documents in stacks.items():
+            for registry in registries(documents):
+                self._users.setdefault(registry.server, set()).add(stack)
+                self._registries.setdefault(registry.server, registry)
+        self._schedule.set_keys({server: self._interval for server in self._users})
+
+    def _enabled(self) -> bool:
+        if self._auth_file is None:
+            self._warn_once("auth", f"registry verification is off: {AUTH_FILE_ENV} is not set")
+            return False
+        return True
+
+    def next_due(self, now: datetime) -> datetime | None:
+        if not self._users or self._auth_file is None:
+            return None
+        return self._schedule.next_due(now)
+
+    def poll(self, now: datetime) -> list[Change]:
+        """Verify each due registry; a change for the stacks of every registry whose result flipped."""
+        due = self._schedule.due(now)
+        if not due or not self._enabled() or self._auth_file is None:
+            return []
+        try:
+            auth = read_auth_file(self._auth_file)
+        except AuthFileError as exc:
+            log.warning("%s", exc)
+            for server in due:
+                self._schedule.done(server, now)
+            return []
+        changes = []
+        for server in due:
+            self._schedule.done(server, now)
+            verified, message = self._check(server, credentials_for(auth, server))
+            flipped = self._store.record_registry_check(server, RegistryCheck(verified, message, now))
+            log.info(
+                "registry %s: %s",
+                server,
+                "verified" if verified else f"not verified: {message}",
+                extra={"registry": server, "verified": verified},
+            )
+            if flipped:
+                state = "verified" if verified else f"verification failed: {message}"
+                changes.append(
+                    Change("registry", frozenset(self._users[server]), f"registry {server}: {state}")
+                )
+        return changes
+
+    def _check(self, server: str, credentials: Credentials | None) -> tuple[bool, str]:
+        if credentials is None:
+            return False, f"no credentials for {server} in the registry auth file"
+        registry = self._registries.get(server)
+        scheme = "http" if registry is not None and registry.insecure else "https"
+        try:
+            result = self._verify(server, credentials.username, credentials.password, scheme=scheme)
+        except Exception as exc:  # noqa: BLE001 - a failing check must never stop the daemon
+            # Only the exception type: its text could quote the request, credentials included.
+            return False, f"verification error: {type(exc).__name__}"
+        return bool(result.verified), _scrub(str(result.message), credentials)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message)
+
+    def close(self) -> None:
+        pass
+
+
+def _scrub(message: str, credentials: Credentials) -> str:
+    """Remove the password (and its basic-auth encoding) should a message ever quote it."""
+    secrets = [credentials.password]
+    secrets.append(base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode())
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    return message

@@ -1,0 +1,72 @@
+"""Preview TTLs: wake the daemon when a preview environment expires.
+
+A preview lives ``ttlHours`` from its branch's first-seen time (SPEC §2). Nothing outside changes
+at that moment, so without this source an expired preview would linger until some other input
+changed. ``next_due`` is the earliest expiry not yet reported, so the loop sleeps exactly until
+then; ``poll`` names the stacks whose previews expired. The expiry itself reaches the program
+through the observations (the program drops a preview older than its TTL), and the fingerprint
+includes the set of expired previews, so each expiry causes exactly one ``up``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+
+from automation.observation_store import ObservationStore
+from automation.sources.base import Change
+from automation.stack_inputs import projects
+from components.documents import StackDocuments
+
+log = logging.getLogger("driftless.sources.ttl")
+
+
+class TtlSource:
+    """Reports each preview's expiry once, at the time it expires."""
+
+    name = "ttl"
+
+    def __init__(self, stacks: Mapping[str, StackDocuments], store: ObservationStore):
+        self._store = store
+        # (preview key, first-seen) pairs already reported: a branch deleted and pushed again gets
+        # a new first-seen time, and its new preview expires in its own time.
+        self._reported: set[tuple[str, datetime]] = set()
+        self.update_stacks(stacks)
+
+    def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
+        self._stacks = dict(stacks)
+
+    def _expiries(self) -> Iterator[tuple[str, str, datetime, datetime]]:
+        """(stack, preview key, first seen, expiry) of every preview with a first-seen time."""
+        for stack, documents in self._stacks.items():
+            for project in projects(documents):
+                for key, first_seen in self._store.wanted_previews(project).items():
+                    if first_seen is not None:
+                        yield stack, key, first_seen, project.previews.expires_at(first_seen)
+
+    def next_due(self, now: datetime) -> datetime | None:
+        pending = [expiry for _, key, seen, expiry in self._expiries() if (key, seen) not in self._reported]
+        return min(pending, default=None)
+
+    def poll(self, now: datetime) -> list[Change]:
+        """A change for the stacks whose previews expired since the last poll."""
+        expired: dict[str, list[str]] = {}
+        current: set[tuple[str, datetime]] = set()
+        newly: set[tuple[str, datetime]] = set()
+        for stack, key, first_seen, expiry in self._expiries():
+            current.add((key, first_seen))
+            if expiry <= now and (key, first_seen) not in self._reported:
+                expired.setdefault(stack, []).append(key)
+                newly.add((key, first_seen))
+        # forget previews that are gone, so the set stays as small as the previews that exist
+        self._reported = (self._reported & current) | newly
+        if not expired:
+            return []
+        keys = sorted({key for keys in expired.values() for key in keys})
+        detail = f"preview TTL expired: {', '.join(keys)}"
+        log.info(detail, extra={"previews": keys})
+        return [Change("ttl", frozenset(expired), detail)]
+
+    def close(self) -> None:
+        pass

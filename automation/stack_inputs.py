@@ -1,0 +1,166 @@
+"""What a stack reads from outside the repository, extracted from its documents.
+
+The sources of change and the observation store both need to know, for a stack, which git
+repositories its Projects poll (and how often), which preview branches its Projects want, which
+Vault KV v2 secrets it references and which container registries it uses. This module reads those
+facts from validated documents through their camelCase dump (``spec.model_dump(by_alias=True)``),
+the same shape users write in stack files (SPEC §1), so it depends on the field names of the
+contract rather than on the attribute names of one spec model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from components.common.vault import find_references
+from components.documents import Document, StackDocuments
+from components.kapsa.previews import matches, preview_key
+from components.kapsa.slugs import assign_slugs
+
+DEFAULT_POLL_INTERVAL_SECONDS = 300
+DEFAULT_TTL_HOURS = 168
+
+
+@dataclass(frozen=True)
+class PreviewPolicy:
+    """A Project's ``previewEnvironments``: which branches get a preview, and for how long."""
+
+    enabled: bool = False
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = ("main",)
+    ttl_hours: float = DEFAULT_TTL_HOURS
+
+    def wants(self, branch: str) -> bool:
+        """True when ``branch`` gets a preview: enabled, matches an include and no exclude."""
+        return self.enabled and matches(branch, self.include, self.exclude)
+
+    def expires_at(self, first_seen: datetime) -> datetime:
+        """When a preview first seen at ``first_seen`` expires (the program drops it from then on)."""
+        return first_seen + timedelta(hours=self.ttl_hours)
+
+
+@dataclass(frozen=True)
+class ProjectInputs:
+    """One Project document's outside inputs."""
+
+    name: str
+    repo_url: str
+    poll_interval_seconds: int
+    previews: PreviewPolicy
+    environments: tuple[str, ...] = ()  # permanent environment names: never a preview's slug
+
+    def preview_keys(self, branches: Iterable[str]) -> dict[str, str]:
+        """Branch → observations key (``"<project>/<slug>"``) of every branch that gets a preview.
+
+        Slugs are assigned to the whole set of preview branches at once, exactly as the Kapsa
+        program does (two branches that would share a slug both get a hash suffix), so the keys
+        the daemon records are the keys the program looks up.
+        """
+        wanted = sorted(b for b in branches if self.previews.wants(b))
+        if not wanted:
+            return {}
+        slugs = assign_slugs(wanted, reserved=self.environments)
+        return {branch: preview_key(self.name, slugs[branch]) for branch in wanted}
+
+    def image_prefix(self) -> str:
+        """Image observation keys of this project start with this (``"<project>/<branch>"``)."""
+        return f"{self.name}/"
+
+
+@dataclass(frozen=True)
+class RegistryInputs:
+    """One Registry document: the server the daemon verifies."""
+
+    name: str
+    server: str
+    insecure: bool = False  # plain HTTP (a local registry)
+
+
+def projects(documents: Iterable[Document]) -> list[ProjectInputs]:
+    """Every Project of a stack, with its repository, poll interval and preview policy."""
+    found = []
+    for document in documents:
+        if document.kind != "Project":
+            continue
+        spec = _dump(document)
+        repo = spec.get("repo") or {}
+        url = repo.get("url")
+        if not isinstance(url, str) or not url:
+            continue  # the Project model requires it; nothing to poll otherwise
+        interval = repo.get("pollIntervalSeconds") or DEFAULT_POLL_INTERVAL_SECONDS
+        found.append(
+            ProjectInputs(
+                name=document.name,
+                repo_url=url,
+                poll_interval_seconds=int(interval),
+                previews=_preview_policy(spec.get("previewEnvironments")),
+                environments=tuple(
+                    e["name"]
+                    for e in spec.get("environments") or ()
+                    if isinstance(e, Mapping) and "name" in e
+                ),
+            )
+        )
+    return found
+
+
+def vault_secrets(documents: Iterable[Document]) -> set[str]:
+    """The KV v2 secrets (``"<mount>/<path>"``) that a stack's ``vault://`` references read."""
+    return {
+        secret_key(reference.mount, reference.path)
+        for document in documents
+        for reference in find_references(_dump(document))
+    }
+
+
+def registries(documents: Iterable[Document]) -> list[RegistryInputs]:
+    """Every Registry of a stack."""
+    found = []
+    for document in documents:
+        if document.kind != "Registry":
+            continue
+        spec = _dump(document)
+        server = spec.get("server")
+        if isinstance(server, str) and server:
+            found.append(RegistryInputs(document.name, server, bool(spec.get("insecure", False))))
+    return found
+
+
+def secret_key(mount: str, path: str) -> str:
+    """How a KV v2 secret is named in the store: mounts never contain '/', so this is unambiguous."""
+    return f"{mount}/{path}"
+
+
+def split_secret_key(key: str) -> tuple[str, str]:
+    mount, _, path = key.partition("/")
+    return mount, path
+
+
+def stacks_using(stacks: Mapping[str, StackDocuments], extract: Any) -> dict[Any, frozenset[str]]:
+    """Invert ``extract(documents) -> iterable of things``: each thing → the stacks that use it."""
+    users: dict[Any, set[str]] = {}
+    for stack, documents in stacks.items():
+        for item in extract(documents):
+            users.setdefault(item, set()).add(stack)
+    return {item: frozenset(names) for item, names in users.items()}
+
+
+def _preview_policy(raw: Any) -> PreviewPolicy:
+    if not isinstance(raw, Mapping):
+        return PreviewPolicy()
+    defaults = PreviewPolicy()
+    include, exclude = raw.get("include"), raw.get("exclude")
+    return PreviewPolicy(
+        enabled=bool(raw.get("enabled", False)),
+        include=tuple(include) if isinstance(include, list) else defaults.include,
+        exclude=tuple(exclude) if isinstance(exclude, list) else defaults.exclude,
+        ttl_hours=float(raw.get("ttlHours") or DEFAULT_TTL_HOURS),
+    )
+
+
+def _dump(document: Document) -> dict[str, Any]:
+    dumped: dict[str, Any] = document.spec.model_dump(by_alias=True)
+    return dumped

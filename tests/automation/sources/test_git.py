@@ -1,0 +1,199 @@
+"""Git polling against real local repositories: new commits, new and deleted branches are seen."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from automation.observation_store import ObservationStore
+from automation.sources.git import GitClient, GitError, GitSource, redact_url
+from tests.automation.sources.stacks import GitRepo, kapsa, load
+
+T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+API_URL = "https://git.example.test/acme/api.git"
+WEB_URL = "https://git.example.test/acme/web.git"
+PREVIEWS = {"enabled": True, "include": ["feature/*"], "exclude": [], "ttlHours": 24}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> GitRepo:
+    return GitRepo(tmp_path / "repos" / "api")
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> GitRepo:
+    return GitRepo(tmp_path / "repos" / "web")
+
+
+def client_for(*pairs: tuple[str, GitRepo]) -> GitClient:
+    """A real git client; git's own insteadOf maps the Projects' https URLs to the local repos."""
+    return GitClient(config={f"url.{repo.url}.insteadOf": url for url, repo in pairs}, timeout=20)
+
+
+def test_ls_remote_lists_every_branch_head(api: GitRepo) -> None:
+    feature = api.commit("feature/new-api", "work")
+
+    heads = GitClient().ls_remote_heads(api.url)
+
+    assert heads == {"main": api.head("main"), "feature/new-api": feature}
+
+
+def test_ls_remote_accepts_a_plain_path(api: GitRepo) -> None:
+    assert GitClient().ls_remote_heads(str(api.path)) == {"main": api.head("main")}
+
+
+def test_an_unreachable_repository_is_a_clear_error_without_credentials() -> None:
+    url = "https://deploy:s3cr3t-token@127.0.0.1:1/acme/api.git"
+
+    with pytest.raises(GitError) as caught:
+        GitClient(timeout=20).ls_remote_heads(url)
+
+    message = str(caught.value)
+    assert "127.0.0.1:1/acme/api.git" in message
+    assert "s3cr3t-token" not in message
+    assert "deploy" not in message
+
+
+def test_a_missing_git_command_says_to_install_git(api: GitRepo) -> None:
+    with pytest.raises(GitError, match="install git"):
+        GitClient(git="/nonexistent/git").ls_remote_heads(api.url)
+
+
+def test_redact_url_hides_user_info_only() -> None:
+    assert redact_url("https://u:p@host/x.git") == "https://***@host/x.git"
+    assert redact_url("https://host/x.git") == "https://host/x.git"
+    assert redact_url("git@github.com:acme/x.git") == "git@github.com:acme/x.git"
+
+
+def test_new_commits_are_seen_and_name_the_stacks_using_the_repository(
+    tmp_path: Path, api: GitRepo, web: GitRepo
+) -> None:
+    stacks = {
+        "one": load("one", kapsa("api", API_URL, poll=60)),
+        "two": load("two", kapsa("api", API_URL, poll=60)),
+        "three": load("three", kapsa("web", WEB_URL, poll=60)),
+    }
+    store = ObservationStore(tmp_path / "observations.json")
+    source = GitSource(stacks, store, client=client_for((API_URL, api), (WEB_URL, web)))
+
+    first = source.poll(T0)
+    assert {c.stacks for c in first} == {frozenset({"one", "two"}), frozenset({"three"})}
+    assert store.git_heads(API_URL) == {"main": api.head("main")}
+
+    # Nothing new: a poll at the next interval reports nothing.
+    assert source.poll(T0 + timedelta(seconds=60)) == []
+
+    new = api.commit("main", "fix")
+    changes = source.poll(T0 + timedelta(seconds=120))
+
+    assert [(c.source, c.stacks) for c in changes] == [("git", frozenset({"one", "two"}))]
+    assert "main" in changes[0].detail
+    assert store.git_heads(API_URL) == {"main": new}
+    source.close()
+
+
+def test_each_repository_is_polled_at_its_own_interval(tmp_path: Path, api: GitRepo, web: GitRepo) -> None:
+    stacks = {
+        "fast": load("fast", kapsa("api", API_URL, poll=60)),
+        "slow": load("slow", kapsa("web", WEB_URL, poll=300)),
+    }
+    store = ObservationStore(tmp_path / "observations.json")
+    source = GitSource(stacks, store, client=client_for((API_URL, api), (WEB_URL, web)))
+    assert source.next_due(T0) == T0  # never polled: due at once
+    source.poll(T0)
+    assert source.next_due(T0) == T0 + timedelta(seconds=60)
+
+    api.commit("main", "api change")
+    web_head = web.commit("main", "web change")
+    # Before the interval nothing is polled, however much changed.
+    assert source.poll(T0 + timedelta(seconds=59)) == []
+    at_60 = source.poll(T0 + timedelta(seconds=60))
+    assert [c.stacks for c in at_60] == [frozenset({"fast"})]
+    assert store.git_heads(WEB_URL) != {"main": web_head}  # not due yet
+
+    at_300 = source.poll(T0 + timedelta(seconds=300))
+    assert frozenset({"slow"}) in [c.stacks for c in at_300]
+    assert store.git_heads(WEB_URL) == {"main": web_head}
+    source.close()
+
+
+def test_new_branch_gets_a_first_seen_time_and_a_deleted_one_disappears(tmp_path: Path, api: GitRepo) -> None:
+    stacks = {"dev": load("dev", kapsa("api", API_URL, poll=60, previews=PREVIEWS))}
+    store = ObservationStore(tmp_path / "observations.json")
+    source = GitSource(stacks, store, client=client_for((API_URL, api)))
+    source.poll(T0)
+
+    api.commit("feature/new-api", "start")
+    api.commit("hotfix", "not a preview")
+    seen_at = T0 + timedelta(seconds=60)
+    changes = source.poll(seen_at)
+
+    assert [c.stacks for c in changes] == [frozenset({"dev"})]
+    assert set(store.git_heads(API_URL) or {}) == {"main", "feature/new-api", "hotfix"}
+    assert store.first_seen("api/feature-new-api") == seen_at
+    assert store.first_seen("api/hotfix") is None  # excluded by the include globs
+
+    # Later polls keep the first-seen time.
+    api.commit("feature/new-api", "more")
+    source.poll(T0 + timedelta(seconds=120))
+    assert store.first_seen("api/feature-new-api") == seen_at
+
+    api.delete_branch("feature/new-api")
+    changes = source.poll(T0 + timedelta(seconds=180))
+
+    assert [c.stacks for c in changes] == [frozenset({"dev"})]
+    assert "-feature/new-api" in changes[0].detail
+    assert "feature/new-api" not in (store.git_heads(API_URL) or {})
+    assert store.first_seen("api/feature-new-api") is None  # pushed again, it is a new preview
+    source.close()
+
+
+def test_an_unreachable_repository_keeps_its_last_heads(tmp_path: Path, api: GitRepo) -> None:
+    stacks = {"dev": load("dev", kapsa("api", API_URL, poll=60, previews=PREVIEWS))}
+    store = ObservationStore(tmp_path / "observations.json")
+    api.commit("feature/x", "x")
+    source = GitSource(stacks, store, client=client_for((API_URL, api)))
+    source.poll(T0)
+    known = store.git_heads(API_URL)
+
+    shutil.rmtree(api.path)
+    changes = source.poll(T0 + timedelta(seconds=60))
+
+    assert changes == []
+    assert store.git_heads(API_URL) == known  # a network failure is not "every branch deleted"
+    assert store.first_seen("api/feature-x") == T0
+    assert API_URL in source.errors
+    source.close()
+
+
+def test_heads_survive_a_restart_and_unchanged_heads_report_nothing(tmp_path: Path, api: GitRepo) -> None:
+    stacks = {"dev": load("dev", kapsa("api", API_URL))}
+    path = tmp_path / "observations.json"
+    store = ObservationStore(path)
+    GitSource(stacks, store, client=client_for((API_URL, api))).poll(T0)
+    store.save()
+
+    restarted = GitSource(stacks, ObservationStore(path), client=client_for((API_URL, api)))
+
+    assert restarted.poll(T0 + timedelta(hours=1)) == []
+    restarted.close()
+
+
+def test_updated_stacks_poll_a_new_repository_at_once(tmp_path: Path, api: GitRepo, web: GitRepo) -> None:
+    store = ObservationStore(tmp_path / "observations.json")
+    source = GitSource(
+        {"dev": load("dev", kapsa("api", API_URL))}, store, client=client_for((API_URL, api), (WEB_URL, web))
+    )
+    source.poll(T0)
+
+    source.update_stacks(
+        {"dev": load("dev", kapsa("api", API_URL)), "web": load("web", kapsa("web", WEB_URL))}
+    )
+
+    assert source.next_due(T0 + timedelta(seconds=1)) == T0 + timedelta(seconds=1)
+    changes = source.poll(T0 + timedelta(seconds=1))
+    assert [c.stacks for c in changes] == [frozenset({"web"})]
+    source.close()
