@@ -62,6 +62,8 @@ class RenderedResource:
     parent: str | None
     inputs: Mapping[str, Any]  # display view: secrets masked
     read: str | None = None
+    retain_on_delete: bool = False
+    depends_on: tuple[str, ...] = ()  # names of the resources it depends on
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -72,6 +74,8 @@ class RenderedResource:
         }
         if self.read is not None:
             data["read"] = self.read
+        if self.retain_on_delete:
+            data["retainOnDelete"] = True
         return data
 
 
@@ -188,6 +192,8 @@ def _result(recording: Recording, validator: SchemaValidator) -> RenderResult:
                 parent=names.get(recorded.parent_urn or ""),
                 inputs=values.display(dict(recorded.inputs)),
                 read=recorded.read_id,
+                retain_on_delete=recorded.retain_on_delete,
+                depends_on=tuple(sorted(names[urn] for urn in recorded.dependencies if urn in names)),
             )
         )
         if recorded.read_id is None and _is_kubernetes_object(recorded):

@@ -42,6 +42,8 @@ class RecordedResource:
     custom: bool
     inputs: Mapping[str, Any]  # deserialized: secrets wrapped, unknowns as pulumi Unknown
     read_id: str | None = None  # set for a read of an existing resource (``Resource.get``)
+    retain_on_delete: bool = False  # the ``retain_on_delete`` resource option (reads have none)
+    dependencies: tuple[str, ...] = ()  # URNs it depends on, explicitly or through its inputs
 
 
 @dataclass
@@ -145,6 +147,8 @@ class RecordingMonitor(mocks.MockMonitor):
             custom=read_id is not None or bool(request.custom),
             inputs=inputs,
             read_id=read_id,
+            retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+            dependencies=tuple(getattr(request, "dependencies", ())),
         )
         with self._lock:
             self.recording.resources.append(resource)

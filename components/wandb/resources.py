@@ -1,0 +1,215 @@
+"""One small component per infra piece: write its custom resource(s), read their live status
+back, infer the piece's state.
+
+Write registers the operator's custom resource (``kubernetes.apiextensions.CustomResource``).
+Read is a Pulumi read of that same object, by the written resource's id, on every run: the
+written resource's own outputs are only what the provider saw the last time it changed it, and a
+requeue ``up`` with nothing to change does not call the provider at all, so an operator's status
+would stay frozen at "just created". The read cannot miss: it runs after the write, and the object
+it reads is ours. Infer is the piece module's pure function of what was read.
+
+Finalize is Pulumi's part, configured here: when the spec retains data every data-bearing resource
+is registered with ``retain_on_delete``, so removing the piece (or the whole document, or
+destroying the stack) drops it from the state and leaves it, and its volumes, in the cluster.
+Without retention Pulumi deletes them, dependents first:
+
+- the ``Kafka`` depends on its ``KafkaNodePool`` (created after it, deleted before it: Strimzi
+  tears the cluster down while the pool, and so the brokers' claims, still exist; then the pool
+  goes, and with ``deleteClaim`` its claims);
+- the MinIO ``Tenant`` depends on its configuration ``Secret`` (the Secret outlives the pods that
+  read it);
+- every piece depends on the ``Namespace`` when the stack creates it, so the namespace is deleted
+  last (and is itself retained when data is, since deleting it would delete everything inside).
+
+The pieces do not depend on each other and are deleted in parallel. Reads own nothing: dropping
+one deletes nothing in the cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.common.kubernetes import child
+from components.wandb.pieces import Target, clickhouse, kafka, minio, mysql, redis
+from components.wandb.spec import ClickHouseSpec, KafkaSpec, MinIOSpec, MySQLSpec, RedisSpec
+
+S = TypeVar("S")
+
+
+class ObservedCustomResource(k8s.apiextensions.CustomResource):
+    """A ``CustomResource`` whose ``status`` is an output; used to read live objects.
+
+    The SDK's ``CustomResource`` only resolves the properties it was given, so a read of an
+    operator's resource would drop its status; declaring ``status`` as an output property keeps
+    it, the way the typed classes crd2pulumi generates do.
+    """
+
+    def _internal_init(  # type: ignore[override]
+        self,
+        resource_name: str,
+        api_version: str,
+        kind: str,
+        opts: pulumi.ResourceOptions | None = None,
+        metadata: Any = None,
+        spec: Any = None,
+        __props__: Any = None,
+    ) -> None:
+        props = k8s.apiextensions.CustomResourceArgs.__new__(k8s.apiextensions.CustomResourceArgs)
+        props.__dict__.update(api_version=api_version, kind=kind, metadata=metadata, spec=spec, status=None)
+        pulumi.CustomResource.__init__(
+            self, f"kubernetes:{api_version}:{kind}", resource_name, cast(Any, props), opts
+        )
+
+    @property
+    @pulumi.getter
+    def status(self) -> pulumi.Output[Any]:
+        """The live ``status`` the operator wrote (None when it has written none)."""
+        return pulumi.get(self, "status")  # type: ignore[no-any-return]
+
+
+def write(
+    name: str, body: Mapping[str, Any], opts: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    """Register the custom resource a builder produced."""
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=body["apiVersion"],
+        kind=body["kind"],
+        metadata=body["metadata"],
+        spec=body["spec"],
+        opts=opts,
+    )
+
+
+def read_status(
+    name: str, written: k8s.apiextensions.CustomResource, body: Mapping[str, Any], parent: pulumi.Resource
+) -> pulumi.Output[Any]:
+    """The live ``status`` of a written custom resource, read back from the cluster this run."""
+    live = ObservedCustomResource(
+        name,
+        api_version=body["apiVersion"],
+        kind=body["kind"],
+        opts=pulumi.ResourceOptions(parent=parent, id=written.id),
+    )
+    return live.status
+
+
+def data_options(
+    parent: pulumi.Resource, retain: bool, depends_on: Sequence[pulumi.Resource] = ()
+) -> pulumi.ResourceOptions:
+    """Options for a data-bearing child: kept in the cluster on delete exactly when ``retain``."""
+    return child(parent, retain_on_delete=retain, depends_on=list(depends_on))
+
+
+@dataclass(frozen=True)
+class PieceArgs(Generic[S]):
+    """A piece's spec, where its resources go, and what they must be created after."""
+
+    spec: S
+    target: Target
+    depends_on: Sequence[pulumi.Resource] = ()  # the Namespace, when the stack creates it
+
+
+class KafkaPiece(pulumi.ComponentResource):
+    """Strimzi ``KafkaNodePool`` + ``Kafka``; the state from both."""
+
+    status: pulumi.Output[dict[str, Any]]
+
+    def __init__(self, name: str, args: PieceArgs[KafkaSpec], opts: pulumi.ResourceOptions | None = None):
+        super().__init__("driftless:wandb:Kafka", name, None, opts)
+        retain, after = args.target.retain, args.depends_on
+        pool_body = kafka.build_node_pool(args.spec, args.target)
+        pool = write(f"{name}-nodepool", pool_body, data_options(self, retain, after))
+        cluster_body = kafka.build_kafka(args.spec, args.target)
+        cluster = write(f"{name}-cluster", cluster_body, data_options(self, retain, [*after, pool]))
+        self.status = pulumi.Output.all(
+            read_status(f"{name}-cluster-live", cluster, cluster_body, self),
+            read_status(f"{name}-nodepool-live", pool, pool_body, self),
+        ).apply(lambda live: kafka.infer_kafka(live[0], live[1]).to_dict())
+        self.register_outputs({"status": self.status})
+
+
+class ClickHousePiece(pulumi.ComponentResource):
+    """Altinity ``ClickHouseInstallation``."""
+
+    status: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self, name: str, args: PieceArgs[ClickHouseSpec], opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("driftless:wandb:ClickHouse", name, None, opts)
+        body = clickhouse.build_installation(args.spec, args.target)
+        installation = write(
+            f"{name}-installation", body, data_options(self, args.target.retain, args.depends_on)
+        )
+        self.status = read_status(f"{name}-installation-live", installation, body, self).apply(
+            lambda live: clickhouse.infer_clickhouse(live).to_dict()
+        )
+        self.register_outputs({"status": self.status})
+
+
+class MinIOPiece(pulumi.ComponentResource):
+    """MinIO configuration ``Secret`` (generated root password) + ``Tenant``."""
+
+    status: pulumi.Output[dict[str, Any]]
+
+    def __init__(self, name: str, args: PieceArgs[MinIOSpec], opts: pulumi.ResourceOptions | None = None):
+        super().__init__("driftless:wandb:MinIO", name, None, opts)
+        retain, after = args.target.retain, args.depends_on
+        password = random.RandomPassword(f"{name}-root-password", length=32, special=False, opts=child(self))
+        root_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
+        config_env: pulumi.Output[str] = root_password.apply(
+            lambda secret: minio.config_env(minio.ROOT_USER, secret)
+        )
+        config = k8s.core.v1.Secret(
+            f"{name}-config",
+            metadata=cast(Any, minio.build_config_secret_metadata(args.target)),
+            type="Opaque",
+            string_data={minio.CONFIG_KEY: config_env},
+            # The retained Tenant's pods keep reading this Secret, so it is kept with them.
+            opts=data_options(self, retain, after),
+        )
+        body = minio.build_tenant(args.spec, args.target)
+        tenant = write(f"{name}-tenant", body, data_options(self, retain, [*after, config]))
+        self.status = read_status(f"{name}-tenant-live", tenant, body, self).apply(
+            lambda live: minio.infer_minio(live).to_dict()
+        )
+        self.register_outputs({"status": self.status})
+
+
+class RedisPiece(pulumi.ComponentResource):
+    """Opstree standalone ``Redis``."""
+
+    status: pulumi.Output[dict[str, Any]]
+
+    def __init__(self, name: str, args: PieceArgs[RedisSpec], opts: pulumi.ResourceOptions | None = None):
+        super().__init__("driftless:wandb:Redis", name, None, opts)
+        body = redis.build_redis(args.spec, args.target)
+        standalone = write(
+            f"{name}-standalone", body, data_options(self, args.target.retain, args.depends_on)
+        )
+        self.status = read_status(f"{name}-standalone-live", standalone, body, self).apply(
+            lambda live: redis.infer_redis(live).to_dict()
+        )
+        self.register_outputs({"status": self.status})
+
+
+class MySQLPiece(pulumi.ComponentResource):
+    """Percona ``PerconaServerMySQL``."""
+
+    status: pulumi.Output[dict[str, Any]]
+
+    def __init__(self, name: str, args: PieceArgs[MySQLSpec], opts: pulumi.ResourceOptions | None = None):
+        super().__init__("driftless:wandb:MySQL", name, None, opts)
+        body = mysql.build_cluster(args.spec, args.target)
+        cluster = write(f"{name}-cluster", body, data_options(self, args.target.retain, args.depends_on))
+        self.status = read_status(f"{name}-cluster-live", cluster, body, self).apply(
+            lambda live: mysql.infer_mysql(live).to_dict()
+        )
+        self.register_outputs({"status": self.status})
