@@ -1,0 +1,116 @@
+"""Kapsa (seed 004): Projects built by kpack and deployed per branch, on DomainPools and Registries.
+
+Kinds: ``Project`` (namespaced), ``DomainPool`` and ``Registry`` (cluster-wide). A Project names
+its DomainPool and Registry; the loader rejects a stack where either is missing, and the factory
+here hands the Project their specs. Git heads, preview first-seen times and last good images come
+from the daemon's observations (SPEC §2); this package never polls anything.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar
+
+from components.common.spec import SpecModel
+from components.context import StackContext
+from components.documents import Document, SpecError, StackFileError
+from components.kapsa.domain_pool import DomainPool, DomainPoolArgs
+from components.kapsa.plan import plan_project, too_long_hosts
+from components.kapsa.project import Project, ProjectArgs
+from components.kapsa.registry import Registry, RegistryArgs
+from components.kapsa.spec import DomainPoolSpec, ProjectSpec, RegistrySpec
+from components.registry import KindRegistration
+
+CLUSTER_BUILDER_OPTION = "kapsaClusterBuilder"
+DEFAULT_CLUSTER_BUILDER = "default"
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+S = TypeVar("S", bound=SpecModel)
+
+
+def _spec(document: Document, model: type[S]) -> S:
+    if not isinstance(document.spec, model):  # the registry pairs each kind with its model
+        raise TypeError(f"{document.subject}: spec is {type(document.spec).__name__}, not {model.__name__}")
+    return document.spec
+
+
+def create_domain_pool(document: Document, context: StackContext) -> DomainPool:
+    return DomainPool(document.name, DomainPoolArgs(_spec(document, DomainPoolSpec)))
+
+
+def create_registry(document: Document, context: StackContext) -> Registry:
+    return Registry(document.name, RegistryArgs(_spec(document, RegistrySpec)))
+
+
+def cluster_builder(context: StackContext) -> str:
+    """The kpack ClusterBuilder every Image uses: stack config ``driftless:kapsaClusterBuilder``."""
+    name = context.settings.options.get(CLUSTER_BUILDER_OPTION) or DEFAULT_CLUSTER_BUILDER
+    if len(name) > 253 or not _K8S_NAME.match(name):
+        raise ValueError(
+            f"config driftless:{CLUSTER_BUILDER_OPTION}: {name!r} is not a Kubernetes object name"
+        )
+    return name
+
+
+def create_project(document: Document, context: StackContext) -> Project:
+    spec = _spec(document, ProjectSpec)
+    pool_document = context.documents.get("DomainPool", spec.domain_pool)
+    registry_document = context.documents.get("Registry", spec.registry)
+    # The loader already rejected a stack naming a missing one (ProjectSpec.references).
+    assert pool_document is not None
+    assert registry_document is not None
+    pool = _spec(pool_document, DomainPoolSpec)
+    registry = _spec(registry_document, RegistrySpec)
+    _check_namespace_is_own(document, context)
+
+    plan = plan_project(
+        project=document.name,
+        namespace=document.namespace,
+        spec=spec,
+        domain_pool=pool,
+        registry=registry,
+        observations=context.observations,
+        cluster_builder=cluster_builder(context),
+    )
+    errors = [
+        SpecError(
+            document.file,
+            document.line_of(("spec", "domainPool")),
+            document.subject,
+            "spec.domainPool",
+            f"host {host!r} is longer than 253 characters; use a shorter project or base domain",
+        )
+        for host in too_long_hosts(plan)
+    ]
+    if errors:
+        raise StackFileError(errors)
+    return Project(
+        document.name, ProjectArgs(plan=plan, credentials_namespace=registry.credentials_namespace)
+    )
+
+
+def _check_namespace_is_own(document: Document, context: StackContext) -> None:
+    """Each Project creates its namespace, so two Projects can never share one."""
+    for other in context.documents.of_kind("Project"):
+        if other.name != document.name and other.namespace == document.namespace:
+            first, second = sorted((document, other), key=lambda d: d.line)
+            raise StackFileError(
+                [
+                    SpecError(
+                        second.file,
+                        second.line_of(("metadata", "namespace")),
+                        second.subject,
+                        "metadata.namespace",
+                        f"namespace {second.namespace!r} already belongs to {first.subject}; "
+                        "every Project has a namespace of its own",
+                    )
+                ]
+            )
+
+
+KINDS = (
+    KindRegistration(kind="Project", spec_model=ProjectSpec, create=create_project, namespaced=True),
+    KindRegistration(
+        kind="DomainPool", spec_model=DomainPoolSpec, create=create_domain_pool, namespaced=False
+    ),
+    KindRegistration(kind="Registry", spec_model=RegistrySpec, create=create_registry, namespaced=False),
+)

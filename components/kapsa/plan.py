@@ -1,0 +1,356 @@
+"""A Project's plan: what exists for one (spec, DomainPool, Registry, observations), and its status.
+
+:func:`plan_project` decides, without Pulumi, which branches are built (one kpack Image each,
+at the observed commit), which environments and previews run and under which hosts.
+:func:`workload_image` and :func:`project_status` turn the builds' live kpack statuses into the
+image each environment runs and the Project's status output. The component only wires these to
+resources and Outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from components.kapsa import builders
+from components.kapsa.images import (
+    NO_IMAGE_REPLICAS,
+    BuildState,
+    BuildStatus,
+    GoodImage,
+    ImageChoice,
+    build_condition,
+    choose_image,
+    image_status_of,
+    latest_good,
+    parse_build_status,
+    tag_suffix,
+)
+from components.kapsa.previews import PreviewPlan, plan_previews
+from components.kapsa.slugs import assign_slugs, slugify
+from components.kapsa.spec import DomainPoolSpec, ProjectSpec, RegistrySpec
+from components.observations import Observations
+
+# How soon to look again while a build runs (kpack builds take minutes).
+BUILD_REQUEUE_SECONDS = 60
+MAX_HOST_LENGTH = 253
+
+
+@dataclass(frozen=True)
+class Build:
+    """One branch built by one kpack Image."""
+
+    branch: str
+    image_name: str  # the kpack Image's metadata.name (a slug of the branch)
+    tag: str
+    commit: str | None  # None: no head observed for the branch, so nothing to build (yet)
+
+
+@dataclass(frozen=True)
+class PlannedWorkload:
+    """An environment or preview and how it picks its image."""
+
+    workload: builders.Workload
+    auto_sync: bool
+    promoted: str | None = None  # the spec's image: for a pinned environment
+    pinned: GoodImage | None = None  # what a pinned environment ran last time (observations)
+
+
+@dataclass(frozen=True)
+class ProjectPlan:
+    project: str
+    namespace: str
+    service_account: str
+    credentials_secret: str
+    git_url: str
+    cluster_builder: str
+    cluster_issuer: str
+    ingress_class_name: str | None
+    port: int
+    poll_interval_seconds: int
+    builds: Mapping[str, Build]  # branch -> build, for every branch some workload runs
+    workloads: tuple[PlannedWorkload, ...]
+    previews: PreviewPlan
+    recorded: Mapping[str, GoodImage]  # branch -> last good image from observations
+    now: datetime
+
+    def built(self) -> dict[str, Build]:
+        """The builds that get a kpack Image: those with an observed commit."""
+        return {branch: b for branch, b in self.builds.items() if b.commit is not None}
+
+
+def image_key(project: str, branch: str) -> str:
+    """The key of a branch's last good image in ``observations.images``."""
+    return f"{project}/{branch}"
+
+
+def pin_label(environment: str) -> str:
+    """Where a pinned environment's image goes in place of a branch: ``@{<env>}``.
+
+    git refuses ``@{`` in branch names, so a pin can never be mistaken for a branch's image.
+    """
+    return f"@{{{environment}}}"
+
+
+def pin_key(project: str, environment: str) -> str:
+    """The key of a pinned environment's image in ``observations.images``."""
+    return f"{project}/{pin_label(environment)}"
+
+
+def plan_project(
+    *,
+    project: str,
+    namespace: str,
+    spec: ProjectSpec,
+    domain_pool: DomainPoolSpec,
+    registry: RegistrySpec,
+    observations: Observations,
+    cluster_builder: str,
+) -> ProjectPlan:
+    """Everything a Project renders, decided from its inputs alone."""
+    heads = observations.git.get(spec.repo.url, {})
+    previews = plan_previews(project, spec, observations)
+
+    workloads: list[PlannedWorkload] = []
+    for environment in spec.environments:
+        branch = spec.branch_of(environment)
+        workload = builders.Workload(
+            name=environment.name,
+            type=builders.PERMANENT,
+            branch=branch,
+            branch_slug=slugify(branch),
+            host=builders.host_for(environment.name, project, domain_pool.base_domain),
+            replicas=environment.replicas,
+            secret_refs=tuple(environment.secret_refs),
+            resources=environment.resources,
+        )
+        pinned = None
+        if not environment.auto_sync:
+            pinned = GoodImage.from_observation(observations.images.get(pin_key(project, environment.name)))
+        workloads.append(PlannedWorkload(workload, environment.auto_sync, environment.image, pinned))
+    settings = spec.preview_environments
+    for preview in previews.active:
+        workload = builders.Workload(
+            name=preview.slug,
+            type=builders.PREVIEW,
+            branch=preview.branch,
+            branch_slug=preview.slug,
+            host=builders.host_for(preview.slug, project, domain_pool.base_domain),
+            replicas=settings.replicas,
+            secret_refs=tuple(settings.secret_refs),
+            resources=settings.resources,
+            expires_at=preview.expires_at,
+        )
+        workloads.append(PlannedWorkload(workload, auto_sync=True))
+
+    branches = sorted({w.workload.branch for w in workloads})
+    image_names = assign_slugs(branches)
+    repository = registry.repository(project)
+    builds = {
+        branch: Build(
+            branch=branch,
+            image_name=image_names[branch],
+            tag=repository + tag_suffix(image_names[branch], branch == spec.repo.branch),
+            commit=heads.get(branch),
+        )
+        for branch in branches
+    }
+    recorded = {
+        branch: good
+        for branch in branches
+        if (good := GoodImage.from_observation(observations.images.get(image_key(project, branch))))
+    }
+    return ProjectPlan(
+        project=project,
+        namespace=namespace,
+        service_account=project,
+        credentials_secret=registry.credentials_secret,
+        git_url=spec.repo.url,
+        cluster_builder=cluster_builder,
+        cluster_issuer=domain_pool.cluster_issuer,
+        ingress_class_name=domain_pool.ingress_class_name,
+        port=spec.port,
+        poll_interval_seconds=spec.repo.poll_interval_seconds,
+        builds=builds,
+        workloads=tuple(workloads),
+        previews=previews,
+        recorded=recorded,
+        now=observations.now,
+    )
+
+
+def too_long_hosts(plan: ProjectPlan) -> list[str]:
+    """Hosts longer than DNS allows (a long base domain and project name together)."""
+    return [w.workload.host for w in plan.workloads if len(w.workload.host) > MAX_HOST_LENGTH]
+
+
+# --- from live build statuses to images and status ---------------------------------------------
+
+
+def build_statuses(
+    plan: ProjectPlan, lives: Mapping[str, Mapping[str, Any] | None]
+) -> dict[str, BuildStatus]:
+    """Branch → build status, from each kpack Image's live ``{metadata, status}``."""
+    statuses: dict[str, BuildStatus] = {}
+    for branch in plan.builds:
+        live = lives.get(branch)
+        if live is None:
+            statuses[branch] = BuildStatus(BuildState.NOT_BUILT)
+            continue
+        generation = (live.get("metadata") or {}).get("generation")
+        statuses[branch] = parse_build_status(
+            image_status_of(live), int(generation) if isinstance(generation, int | float) else None
+        )
+    return statuses
+
+
+def last_good_images(plan: ProjectPlan, statuses: Mapping[str, BuildStatus]) -> dict[str, GoodImage]:
+    """Branch → latest good image, for every branch with one."""
+    found = {}
+    for branch, build in plan.builds.items():
+        good = latest_good(
+            plan.recorded.get(branch), statuses.get(branch, BuildStatus(BuildState.NOT_BUILT)), build.commit
+        )
+        if good is not None:
+            found[branch] = good
+    return found
+
+
+def workload_image(
+    plan: ProjectPlan, planned: PlannedWorkload, lives: Mapping[str, Mapping[str, Any] | None]
+) -> ImageChoice:
+    """The image one environment runs, given the live status of its branch's build."""
+    branch = planned.workload.branch
+    statuses = build_statuses(plan, {branch: lives.get(branch)})
+    latest = last_good_images(plan, statuses).get(branch)
+    return choose_image(
+        auto_sync=planned.auto_sync,
+        promoted=planned.promoted,
+        pinned=planned.pinned,
+        recorded=plan.recorded.get(branch),
+        latest=latest,
+    )
+
+
+def follows_build(plan: ProjectPlan, planned: PlannedWorkload) -> bool:
+    """Whether an environment's image depends on its branch's live build status.
+
+    A pinned environment that is promoted, pinned or has a recorded image does not: its Deployment
+    is then fully known even in a preview, where live statuses are not.
+    """
+    held = (
+        planned.promoted is not None or planned.pinned is not None or planned.workload.branch in plan.recorded
+    )
+    if not planned.auto_sync and held:
+        return False
+    return planned.workload.branch in plan.built()
+
+
+def deployment_image(plan: ProjectPlan, planned: PlannedWorkload, choice: ImageChoice) -> str:
+    """The container image: the chosen one, or the branch's tag as a placeholder at zero replicas."""
+    return choice.image or plan.builds[planned.workload.branch].tag
+
+
+def deployment_replicas(planned: PlannedWorkload, choice: ImageChoice) -> int:
+    return planned.workload.replicas if choice.image is not None else NO_IMAGE_REPLICAS
+
+
+def project_status(plan: ProjectPlan, lives: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any]:
+    """The Project's status output (SPEC §1 and the daemon's contract): never any secret."""
+    statuses = build_statuses(plan, lives)
+    good = last_good_images(plan, statuses)
+
+    environments: dict[str, Any] = {}
+    pins: dict[str, Any] = {}
+    waiting: list[str] = []
+    for planned in plan.workloads:
+        workload = planned.workload
+        choice = workload_image(plan, planned, lives)
+        if choice.image is None:
+            waiting.append(workload.name)
+        entry: dict[str, Any] = {
+            "type": workload.type,
+            "branch": workload.branch,
+            "url": f"https://{workload.host}",
+            "image": choice.image,
+            "imageSource": choice.source,
+            "commit": choice.commit,
+            "replicas": deployment_replicas(planned, choice),
+        }
+        if not planned.auto_sync and choice.image is not None:
+            pins[pin_label(workload.name)] = GoodImage(choice.image, choice.commit).to_json()
+        if workload.expires_at is not None:
+            entry["expiresAt"] = builders.format_time(workload.expires_at)
+        environments[workload.name] = entry
+
+    builds = {}
+    for branch, build in plan.builds.items():
+        build_status = statuses[branch]
+        builds[branch] = {
+            "image": build.image_name if build.commit is not None else None,
+            "tag": build.tag,
+            "commit": build.commit,
+            "state": build_status.state.value,
+            "latestImage": build_status.latest_image,
+            "message": build_status.message,
+        }
+
+    build_ready = build_condition({b: statuses[b] for b in plan.built()})
+    if waiting:
+        ready = {
+            "type": "Ready",
+            "status": "False",
+            "reason": "WaitingForImage",
+            "message": f"no good image yet for: {', '.join(waiting)}",
+        }
+    else:
+        ready = {
+            "type": "Ready",
+            "status": "True",
+            "reason": "EnvironmentsRunning",
+            "message": f"{len(plan.workloads)} environment(s) on a good image",
+        }
+
+    requeue = [plan.previews.next_expiry_seconds(plan.now)]
+    if any(statuses[b].state is BuildState.BUILDING for b in plan.built()):
+        requeue.append(BUILD_REQUEUE_SECONDS)
+    hints = [r for r in requeue if r is not None]
+
+    status: dict[str, Any] = {
+        "phase": _phase(waiting, statuses, plan),
+        "conditions": [ready, build_ready],
+        "repo": {"url": plan.git_url, "pollIntervalSeconds": plan.poll_interval_seconds},
+        "lastGoodImages": {branch: image.to_json() for branch, image in sorted(good.items())},
+        # What keeps pinned environments put across runs: keyed "@{<env>}", so the daemon records
+        # it exactly like lastGoodImages, under "<project>/<key>" (= pin_key(project, env)).
+        "pinnedImages": pins,
+        "builds": builds,
+        "environments": environments,
+        "previews": {
+            p.slug: {
+                "branch": p.branch,
+                "url": environments[p.slug]["url"],
+                "firstSeen": builders.format_time(p.first_seen),
+                "expiresAt": builders.format_time(p.expires_at),
+            }
+            for p in plan.previews.active
+        },
+        "expiredPreviews": sorted(p.branch for p in plan.previews.expired),
+    }
+    if hints:
+        status["requeueAfterSeconds"] = min(hints)
+    return status
+
+
+def _phase(waiting: list[str], statuses: Mapping[str, BuildStatus], plan: ProjectPlan) -> str:
+    if not waiting:
+        return "Running"
+    branches = {w.workload.branch for w in plan.workloads if w.workload.name in waiting}
+    states = {statuses[b].state for b in branches}
+    if BuildState.FAILED in states:
+        return "Failed"
+    if BuildState.BUILDING in states:
+        return "Building"
+    return "Pending"

@@ -1,0 +1,184 @@
+"""The ``driftless:kapsa:Project`` component: a repository built by kpack and deployed per branch.
+
+Per project: a Namespace, a copy of the Registry's docker-registry Secret, and a ServiceAccount
+that kpack pushes with and pods pull with. Per branch some environment or preview runs (and whose
+head commit the daemon observed): a kpack ``Image`` at that commit. Per environment and preview: a
+Deployment, a Service and an Ingress with TLS from the DomainPool's ClusterIssuer.
+
+What exists is decided up front by :func:`components.kapsa.plan.plan_project`; only the image each
+environment runs depends on a live value (the kpack Image's status, read after ``up`` wrote the
+Image), so the Deployment's image and replicas are Outputs and everything else is plain data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.common.kubernetes import child
+from components.kapsa import builders
+from components.kapsa.live import LiveCustomResource
+from components.kapsa.plan import (
+    PlannedWorkload,
+    ProjectPlan,
+    deployment_image,
+    deployment_replicas,
+    follows_build,
+    project_status,
+    workload_image,
+)
+
+TYPE = "driftless:kapsa:Project"
+
+
+@dataclass(frozen=True)
+class ProjectArgs:
+    """A planned project and where the registry credentials it copies live."""
+
+    plan: ProjectPlan
+    credentials_namespace: str
+
+
+class Project(pulumi.ComponentResource):
+    """A Kapsa Project (see the module docstring)."""
+
+    status: pulumi.Output[dict[str, Any]]
+
+    def __init__(self, name: str, args: ProjectArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        plan = args.plan
+
+        namespace_object = builders.namespace(plan.namespace, plan.project)
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace", metadata=namespace_object["metadata"], opts=child(self)
+        )
+        in_namespace = child(self, depends_on=[namespace])
+
+        # Secrets are namespaced and kpack needs the push credentials beside the Image: copy them.
+        # The data stays a Pulumi secret from the read to the copy.
+        source = k8s.core.v1.Secret.get(
+            f"{name}-registry-credentials-source",
+            id=f"{args.credentials_namespace}/{plan.credentials_secret}",
+            opts=child(self),
+        )
+        credentials_object = builders.registry_credentials(
+            plan.namespace, plan.credentials_secret, plan.project, pulumi.Output.secret(source.data)
+        )
+        credentials = k8s.core.v1.Secret(
+            f"{name}-registry-credentials",
+            metadata=credentials_object["metadata"],
+            type=credentials_object["type"],
+            data=credentials_object["data"],
+            opts=in_namespace,
+        )
+        account_object = builders.service_account(
+            plan.namespace, plan.service_account, plan.project, plan.credentials_secret
+        )
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata=account_object["metadata"],
+            secrets=account_object["secrets"],
+            image_pull_secrets=account_object["imagePullSecrets"],
+            opts=in_namespace,
+        )
+
+        lives: dict[str, pulumi.Output[dict[str, Any]]] = {}
+        for branch, build in plan.built().items():
+            assert build.commit is not None  # built() keeps only builds with an observed commit
+            image_object = builders.kpack_image(
+                name=build.image_name,
+                namespace_name=plan.namespace,
+                project=plan.project,
+                branch=branch,
+                branch_slug=build.image_name,
+                tag=build.tag,
+                git_url=plan.git_url,
+                revision=build.commit,
+                cluster_builder=plan.cluster_builder,
+                service_account_name=plan.service_account,
+            )
+            image = k8s.apiextensions.CustomResource(
+                f"{name}-image-{build.image_name}",
+                api_version=image_object["apiVersion"],
+                kind=image_object["kind"],
+                metadata=image_object["metadata"],
+                spec=image_object["spec"],
+                opts=child(self, depends_on=[namespace, account, credentials]),
+            )
+            lives[branch] = self._read_build(f"{name}-image-{build.image_name}-live", image, image_object)
+
+        for planned in plan.workloads:
+            self._environment(name, plan, planned, lives, in_namespace)
+
+        if lives:
+            self.status = pulumi.Output.all(**lives).apply(lambda live: project_status(plan, live))
+        else:
+            self.status = pulumi.Output.from_input(project_status(plan, {}))
+        self.register_outputs({"status": self.status})
+
+    def _read_build(
+        self, resource_name: str, image: k8s.apiextensions.CustomResource, image_object: dict[str, Any]
+    ) -> pulumi.Output[dict[str, Any]]:
+        """The kpack Image's live ``{metadata, status}``, read afresh on every run.
+
+        The created resource's own outputs are what the provider answered when it last changed the
+        object; an ``up`` that changes nothing would keep reporting that forever. A read is
+        performed on every run, after the Image is written (its id comes from the Image). Its id is
+        unknown while a preview plans a new Image, and Pulumi then skips the read instead of
+        failing on an object that does not exist yet.
+        """
+        reference = f"{image_object['metadata']['namespace']}/{image_object['metadata']['name']}"
+        live = LiveCustomResource.read(
+            resource_name,
+            api_version=image_object["apiVersion"],
+            kind=image_object["kind"],
+            id=image.id.apply(lambda _: reference),
+            opts=child(self),
+        )
+        return live.live()
+
+    def _environment(
+        self,
+        name: str,
+        plan: ProjectPlan,
+        planned: PlannedWorkload,
+        lives: Mapping[str, pulumi.Output[dict[str, Any]]],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        workload = planned.workload
+        image: pulumi.Input[str]
+        replicas: pulumi.Input[int]
+        if follows_build(plan, planned):
+            choice = lives[workload.branch].apply(
+                lambda value: workload_image(plan, planned, {workload.branch: value})
+            )
+            image = choice.apply(lambda c: deployment_image(plan, planned, c))
+            replicas = choice.apply(lambda c: deployment_replicas(planned, c))
+        else:  # promoted or recorded images only: known without any live status, even in a preview
+            known = workload_image(plan, planned, {})
+            image = deployment_image(plan, planned, known)
+            replicas = deployment_replicas(planned, known)
+        objects = builders.environment_objects(
+            plan.project,
+            plan.namespace,
+            workload,
+            image=image,
+            replicas=replicas,
+            port=plan.port,
+            service_account_name=plan.service_account,
+            cluster_issuer=plan.cluster_issuer,
+            ingress_class_name=plan.ingress_class_name,
+        )
+        deployment, service, ingress = objects
+        resource_name = f"{name}-{workload.name}"
+        k8s.apps.v1.Deployment(
+            resource_name, metadata=deployment["metadata"], spec=deployment["spec"], opts=opts
+        )
+        k8s.core.v1.Service(resource_name, metadata=service["metadata"], spec=service["spec"], opts=opts)
+        k8s.networking.v1.Ingress(
+            resource_name, metadata=ingress["metadata"], spec=ingress["spec"], opts=opts
+        )

@@ -1,0 +1,476 @@
+"""Seed 004's sequences, rendered over successive observations like the daemon would run them.
+
+A fake kpack answers each kpack ``Image`` with a realistic status (``Ready`` True with a digest
+image, or False with the build's message and the last successful image kept), and a fake daemon
+carries the Project's outputs into the next run's observations (last good images, pins, preview
+first-seen times), so each test walks through runs the way the daemon and kpack drive them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pulumi.runtime import mocks
+
+from components.kapsa.builders import DOCKER_CONFIG_TYPE
+from components.kapsa.plan import pin_key
+from tests.components.kapsa.conftest import REPO
+from tests.harness import RenderedGraph
+
+IMAGE = "kubernetes:kpack.io/v1alpha2:Image"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE = "kubernetes:core/v1:Service"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+SECRET = "kubernetes:core/v1:Secret"
+ISSUER = "kubernetes:cert-manager.io/v1:ClusterIssuer"
+START = datetime.fromisoformat("2026-11-21T12:00:00+00:00")
+
+
+def built_image(tag: str, commit: str) -> str:
+    """The digest reference kpack would report for a build of ``commit`` pushed to ``tag``."""
+    repository = tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
+    return f"{repository}@sha256:{hashlib.sha256(f'{tag}@{commit}'.encode()).hexdigest()}"
+
+
+MAIN_TAG = "harbor.corp.com/myapp/api"
+
+
+@dataclass
+class FakeKpack:
+    """Builds every commit it is asked to, except broken ones and ones still building.
+
+    The program writes each kpack Image, then reads it back (``namespace/name``) for its status.
+    """
+
+    broken: dict[str, str] = field(default_factory=dict)  # commit -> failure message
+    building: set[str] = field(default_factory=set)
+    latest: dict[str, str] = field(default_factory=dict)  # tag -> last successful image
+    written: dict[str, dict[str, Any]] = field(default_factory=dict)  # namespace/name -> object
+
+    def answer(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
+        if not args.resource_id:  # the program writes the Image (a read names the object)
+            metadata = args.inputs["metadata"]
+            self.written[f"{metadata['namespace']}/{metadata['name']}"] = dict(args.inputs)
+            return {}
+        written = self.written[args.resource_id]
+        return {
+            **written,
+            "status": self.status(written["spec"]),
+            "metadata": {**written["metadata"], "generation": 1},
+        }
+
+    def status(self, spec: dict[str, Any]) -> dict[str, Any]:
+        tag, commit = spec["tag"], spec["source"]["git"]["revision"]
+        status: dict[str, Any] = {"observedGeneration": 1}
+        if commit in self.building:
+            ready = {"type": "Ready", "status": "Unknown"}
+        elif commit in self.broken:
+            ready = {
+                "type": "Ready",
+                "status": "False",
+                "reason": "BuildFailed",
+                "message": self.broken[commit],
+            }
+        else:
+            self.latest[tag] = built_image(tag, commit)
+            ready = {"type": "Ready", "status": "True"}
+        if tag in self.latest:  # kpack keeps the last successful image through later failures
+            status["latestImage"] = self.latest[tag]
+        status["conditions"] = [ready, {"type": "BuilderReady", "status": "True"}]
+        return status
+
+
+DOCKER_CONFIG = base64.b64encode(b'{"auths": {"harbor.corp.com": {"auth": "cm9ib3Q6aHVudGVyMg=="}}}').decode()
+
+
+def secret_outputs(args: mocks.MockResourceArgs) -> dict[str, Any]:
+    # A read of the registry's docker-registry Secret; a created Secret keeps its inputs.
+    if not args.resource_id:
+        return {}
+    return {"type": DOCKER_CONFIG_TYPE, "data": {".dockerconfigjson": DOCKER_CONFIG}}
+
+
+def outputs(kpack: FakeKpack, issuer_ready: str = "True") -> dict[str, Callable[..., Any]]:
+    issuer = {
+        "conditions": [
+            {"type": "Ready", "status": issuer_ready, "message": "The ACME account was registered"}
+        ]
+    }
+    return {IMAGE: kpack.answer, SECRET: secret_outputs, ISSUER: lambda args: {"status": issuer}}
+
+
+@dataclass
+class Daemon:
+    """What the daemon carries from one run to the next, and the runs themselves."""
+
+    render: Callable[..., RenderedGraph]
+    documents: list[dict[str, Any]]
+    kpack: FakeKpack = field(default_factory=FakeKpack)
+    now: datetime = START
+    images: dict[str, Any] = field(default_factory=dict)
+    previews: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, heads: dict[str, str], *, record: bool = True) -> RenderedGraph:
+        observations = {
+            "now": self.now.isoformat(),
+            "git": {REPO: heads},
+            "previews": self.previews,
+            "images": self.images,
+        }
+        graph = self.render(self.documents, observations=observations, outputs=outputs(self.kpack))
+        assert graph.problems == [], graph.problems
+        if record:
+            status = graph.outputs()["Project/api"]
+            # Both maps are recorded the same way: "<project>/<key>" -> image, never removed.
+            self.images = {**self.images}
+            for key, image in {**status["lastGoodImages"], **status["pinnedImages"]}.items():
+                self.images[f"api/{key}"] = image
+            self.previews = {
+                f"api/{slug}": {"firstSeen": p["firstSeen"]} for slug, p in status["previews"].items()
+            }
+        return graph
+
+
+def image_of(graph: RenderedGraph, environment: str) -> str:
+    return graph.input(f"api-{environment}", "spec.template.spec.containers[0].image", DEPLOYMENT)
+
+
+def replicas_of(graph: RenderedGraph, environment: str) -> int:
+    return graph.input(f"api-{environment}", "spec.replicas", DEPLOYMENT)
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next(c for c in status["conditions"] if c["type"] == kind)
+
+
+def names(graph: RenderedGraph, type_token: str) -> set[str]:
+    """Names of the objects of a type the program writes (reads of live objects left out)."""
+    return {r.name for r in graph.of_type(type_token) if r.read is None}
+
+
+def written(graph: RenderedGraph, type_token: str) -> list[Any]:
+    return [r for r in graph.of_type(type_token) if r.read is None]
+
+
+# --- 1. initial deployment ---------------------------------------------------------------------
+
+
+def test_initial_deploy_builds_main_and_runs_every_environment_on_it(render, documents):
+    graph = Daemon(render, documents).run({"main": "abc123d"})
+    good = built_image(MAIN_TAG, "abc123d")
+
+    namespace = graph.named("api-namespace", "kubernetes:core/v1:Namespace")
+    assert namespace.inputs["metadata"]["name"] == "api"
+    account = graph.named("api-service-account", "kubernetes:core/v1:ServiceAccount").inputs
+    assert account["secrets"] == [{"name": "harbor-push-credentials"}]
+    assert account["imagePullSecrets"] == [{"name": "harbor-push-credentials"}]
+
+    (image,) = written(graph, IMAGE)
+    assert image.inputs["spec"] == {
+        "tag": MAIN_TAG,
+        "serviceAccountName": "api",
+        "builder": {"kind": "ClusterBuilder", "name": "default"},
+        "source": {"git": {"url": REPO, "revision": "abc123d"}},
+    }
+    # Its build status is read back from the live object on every run, not remembered.
+    assert graph.named("api-image-main-live", IMAGE).read == "api/main"
+    assert (image_of(graph, "dev"), replicas_of(graph, "dev")) == (good, 1)
+    assert (image_of(graph, "prod"), replicas_of(graph, "prod")) == (good, 3)
+
+    status = graph.outputs()["Project/api"]
+    assert status["lastGoodImages"] == {"main": {"image": good, "commit": "abc123d"}}
+    assert condition(status, "BuildSucceeded")["status"] == "True"
+    assert condition(status, "Ready")["status"] == "True"
+    assert status["environments"]["dev"] == {
+        "type": "permanent",
+        "branch": "main",
+        "url": "https://dev.api.apps.corp.com",
+        "image": good,
+        "imageSource": "latest",
+        "commit": "abc123d",
+        "replicas": 1,
+    }
+    assert graph.warnings == []  # every object had a schema, the kpack Image included
+
+
+def test_before_the_first_good_build_environments_exist_with_no_pods(render, documents):
+    daemon = Daemon(render, documents, FakeKpack(building={"abc123d"}))
+    graph = daemon.run({"main": "abc123d"})
+    assert replicas_of(graph, "dev") == 0
+    assert replicas_of(graph, "prod") == 0
+    assert names(graph, INGRESS) == {"api-dev", "api-prod"}  # hosts and certificates come first
+    status = graph.outputs()["Project/api"]
+    assert status["phase"] == "Building"
+    assert condition(status, "Ready")["status"] == "False"
+    assert status["requeueAfterSeconds"] == 60
+
+    daemon.kpack.building.clear()
+    graph = daemon.run({"main": "abc123d"})
+    assert (image_of(graph, "dev"), replicas_of(graph, "dev")) == (built_image(MAIN_TAG, "abc123d"), 1)
+
+
+def test_without_an_observed_commit_nothing_is_built(render, documents):
+    graph = Daemon(render, documents).run({})
+    assert graph.of_type(IMAGE) == []  # neither written nor read
+    assert replicas_of(graph, "dev") == 0
+    assert graph.outputs()["Project/api"]["phase"] == "Pending"
+
+
+def test_the_cluster_builder_comes_from_stack_config(render, documents):
+    observations = {"now": START.isoformat(), "git": {REPO: {"main": "abc123d"}}}
+    graph = render(documents, observations=observations, config={"kapsaClusterBuilder": "paketo-jammy"})
+    (image,) = written(graph, IMAGE)
+    assert image.inputs["spec"]["builder"] == {"kind": "ClusterBuilder", "name": "paketo-jammy"}
+
+
+# --- 2. source update, auto-sync and promotion -------------------------------------------------
+
+
+def test_a_new_commit_rolls_the_auto_sync_environment_and_not_the_pinned_one(render, documents, project):
+    daemon = Daemon(render, documents)
+    first, second = built_image(MAIN_TAG, "abc123d"), built_image(MAIN_TAG, "def456e")
+    graph = daemon.run({"main": "abc123d"})
+    assert image_of(graph, "dev") == image_of(graph, "prod") == first
+
+    graph = daemon.run({"main": "def456e"})
+    assert graph.input("api-image-main", "spec.source.git.revision", IMAGE) == "def456e"
+    assert image_of(graph, "dev") == second
+    assert image_of(graph, "prod") == first
+    assert graph.outputs()["Project/api"]["lastGoodImages"]["main"] == {"image": second, "commit": "def456e"}
+
+    # Runs later, with the new image recorded as main's last good one, prod is still pinned.
+    assert daemon.images[pin_key("api", "prod")]["image"] == first
+    for _ in range(2):
+        graph = daemon.run({"main": "def456e"})
+        assert image_of(graph, "prod") == first
+        assert graph.outputs()["Project/api"]["environments"]["prod"]["imageSource"] == "pinned"
+
+    # Promotion: the image to run is written into the pinned environment.
+    project["spec"]["environments"][1]["image"] = second
+    graph = daemon.run({"main": "def456e"})
+    assert image_of(graph, "prod") == second
+    prod = graph.outputs()["Project/api"]["environments"]["prod"]
+    assert (prod["imageSource"], prod["commit"]) == ("promoted", "def456e")
+
+
+def test_the_last_good_image_survives_into_later_runs(render, documents):
+    daemon = Daemon(render, documents)
+    daemon.run({"main": "abc123d"})
+    # kpack's Image is gone (its status lost), the branch head unknown: the record still serves.
+    graph = daemon.run({})
+    assert image_of(graph, "dev") == built_image(MAIN_TAG, "abc123d")
+    assert graph.outputs()["Project/api"]["environments"]["dev"]["imageSource"] == "recorded"
+
+
+# --- 3 and 4. preview environments -------------------------------------------------------------
+
+
+def test_a_feature_branch_gets_a_preview_until_it_is_deleted(render, documents):
+    daemon = Daemon(render, documents)
+    graph = daemon.run({"main": "abc123d"})
+    assert names(graph, DEPLOYMENT) == {"api-dev", "api-prod"}
+
+    graph = daemon.run({"main": "abc123d", "feature/new-api": "xyz789a"})
+    assert names(graph, DEPLOYMENT) == {"api-dev", "api-prod", "api-feature-new-api"}
+    preview = graph.named("api-feature-new-api", INGRESS).inputs
+    assert preview["spec"]["rules"][0]["host"] == "feature-new-api.api.apps.corp.com"
+    assert preview["metadata"]["labels"]["kapsa.dev/type"] == "preview"
+    assert preview["metadata"]["labels"]["kapsa.dev/branch"] == "feature-new-api"
+    branch_image = graph.named("api-image-feature-new-api", IMAGE).inputs["spec"]
+    assert branch_image["source"]["git"]["revision"] == "xyz789a"
+    assert branch_image["tag"] == "harbor.corp.com/myapp/api:feature-new-api"
+    assert image_of(graph, "feature-new-api") == built_image(branch_image["tag"], "xyz789a")
+    status = graph.outputs()["Project/api"]
+    expires = (START + timedelta(hours=168)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert status["previews"]["feature-new-api"]["expiresAt"] == expires
+    assert status["environments"]["feature-new-api"]["expiresAt"] == expires
+    assert status["environments"]["feature-new-api"]["url"] == "https://feature-new-api.api.apps.corp.com"
+
+    graph = daemon.run({"main": "abc123d"})  # merged and deleted
+    assert names(graph, DEPLOYMENT) == {"api-dev", "api-prod"}
+    assert names(graph, SERVICE) == {"api-dev", "api-prod"}
+    assert names(graph, INGRESS) == {"api-dev", "api-prod"}
+    assert names(graph, IMAGE) == {"api-image-main"}
+    assert graph.outputs()["Project/api"]["previews"] == {}
+
+
+def test_a_preview_is_removed_once_its_ttl_has_passed(render, documents, project):
+    project["spec"]["previewEnvironments"]["ttlHours"] = 24
+    daemon = Daemon(render, documents)
+    heads = {"main": "abc123d", "feature/new-api": "xyz789a"}
+    daemon.run(heads)  # first seen now
+
+    daemon.now = START + timedelta(hours=23)
+    graph = daemon.run(heads)
+    assert "api-feature-new-api" in names(graph, DEPLOYMENT)
+    # The daemon is asked back in time to remove it.
+    assert graph.outputs()["Project/api"]["requeueAfterSeconds"] == 3600
+
+    daemon.now = START + timedelta(hours=24)
+    graph = daemon.run(heads)
+    assert names(graph, DEPLOYMENT) == {"api-dev", "api-prod"}
+    assert names(graph, IMAGE) == {"api-image-main"}
+    status = graph.outputs()["Project/api"]
+    assert status["previews"] == {}
+    assert status["expiredPreviews"] == ["feature/new-api"]
+
+
+def test_excluded_branches_get_no_preview(render, documents, project):
+    project["spec"]["previewEnvironments"]["include"] = ["feature/*"]
+    project["spec"]["previewEnvironments"]["exclude"] = ["feature/wip-*"]
+    graph = Daemon(render, documents).run({"main": "1", "feature/a": "2", "feature/wip-b": "3", "fix/c": "4"})
+    assert names(graph, DEPLOYMENT) == {"api-dev", "api-prod", "api-feature-a"}
+
+
+def test_awkward_branch_names_get_valid_distinct_previews(render, documents):
+    heads = {
+        "main": "1",
+        "feature/" + "very-long-branch-name-" * 5: "2",
+        "feature/" + "very-long-branch-name-" * 5 + "v2": "3",
+        "Fix/Ünïcode-Straße": "4",
+        "fix/unicode-strasse": "5",
+        "功能/登录": "6",
+        "dev": "7",  # named like a permanent environment
+    }
+    graph = Daemon(render, documents).run(heads)  # the daemon asserts graph.problems == []
+    previews = graph.outputs()["Project/api"]["previews"]
+    assert sorted(p["branch"] for p in previews.values()) == sorted(set(heads) - {"main"})
+    hosts = [r.inputs["spec"]["rules"][0]["host"] for r in graph.of_type(INGRESS)]
+    assert len(hosts) == len(set(hosts)) == 2 + len(previews)
+    for host in hosts:
+        label = host.split(".")[0]
+        assert len(label) <= 63
+        assert label.isascii()
+        assert label == label.lower()
+    assert "dev.api.apps.corp.com" in hosts
+    assert previews.keys().isdisjoint({"dev", "prod"})
+
+
+# --- 7. build failure --------------------------------------------------------------------------
+
+
+def test_a_failed_build_keeps_every_environment_on_its_last_good_image(render, documents):
+    daemon = Daemon(render, documents)
+    good = built_image(MAIN_TAG, "abc123d")
+    daemon.run({"main": "abc123d"})
+
+    daemon.kpack.broken["bad123f"] = "npm install failed: ERESOLVE unable to resolve dependency tree"
+    for _ in range(2):  # the failure is stable across runs, the record kept
+        graph = daemon.run({"main": "bad123f"})
+        assert graph.input("api-image-main", "spec.source.git.revision", IMAGE) == "bad123f"
+        assert image_of(graph, "dev") == good
+        assert image_of(graph, "prod") == good
+        status = graph.outputs()["Project/api"]
+        build = condition(status, "BuildSucceeded")
+        assert (build["status"], build["reason"]) == ("False", "BuildFailed")
+        assert "npm install failed: ERESOLVE" in build["message"]
+        assert status["lastGoodImages"]["main"] == {"image": good, "commit": "abc123d"}
+
+    graph = daemon.run({"main": "fed987c"})  # the fix
+    assert image_of(graph, "dev") == built_image(MAIN_TAG, "fed987c")
+    assert image_of(graph, "prod") == good
+    assert condition(graph.outputs()["Project/api"], "BuildSucceeded")["status"] == "True"
+
+
+# --- hosts, TLS, secrets -----------------------------------------------------------------------
+
+
+def test_every_ingress_serves_its_host_over_tls_from_the_pools_issuer(render, documents):
+    graph = Daemon(render, documents).run({"main": "abc123d", "feature/new-api": "xyz789a"})
+    ingresses = graph.of_type(INGRESS)
+    assert len(ingresses) == 3
+    for ingress in ingresses:
+        spec = ingress.inputs["spec"]
+        assert (
+            ingress.inputs["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+        )
+        environment = ingress.inputs["metadata"]["name"]
+        assert spec["rules"][0]["host"] == f"{environment}.api.apps.corp.com"
+        assert spec["tls"] == [{"hosts": [spec["rules"][0]["host"]], "secretName": f"{environment}-tls"}]
+
+
+def test_secret_refs_become_env_from_and_credentials_stay_secret(render, documents):
+    graph = Daemon(render, documents).run({"main": "abc123d"})
+    containers = graph.input("api-prod", "spec.template.spec.containers", DEPLOYMENT)
+    assert containers[0]["envFrom"] == [{"secretRef": {"name": "api-secrets-prod"}}]
+    copy = graph.named("api-registry-credentials", SECRET)
+    assert copy.inputs["metadata"] == {
+        **copy.inputs["metadata"],
+        "namespace": "api",
+        "name": "harbor-push-credentials",
+    }
+    assert copy.inputs["type"] == DOCKER_CONFIG_TYPE
+    assert copy.inputs["data"] == "[secret]"
+    rendered = json.dumps(graph.result.to_json())
+    assert DOCKER_CONFIG not in rendered
+    assert "cm9ib3Q6aHVudGVyMg" not in rendered
+    source = graph.named("api-registry-credentials-source", SECRET)
+    assert source.read == "default/harbor-push-credentials"
+
+
+def test_two_projects_in_one_namespace_are_rejected(render, documents, project):
+    other = {**project, "metadata": {"name": "web", "namespace": "api"}}
+    graph = render([*documents, other])
+    (problem,) = graph.problems
+    assert problem.endswith(
+        "Project/web: metadata.namespace: namespace 'api' already belongs to Project/api; "
+        "every Project has a namespace of its own"
+    )
+    assert ".yaml:" in problem
+
+
+def test_a_project_naming_a_missing_pool_renders_nothing(render, documents, project):
+    project["spec"]["domainPool"] = "nowhere"
+    graph = render(documents)
+    assert graph.resources == []
+    (problem,) = graph.problems
+    assert "Project/api: spec.domainPool: DomainPool 'nowhere' is not defined in this stack" in problem
+
+
+# --- DomainPool and Registry -------------------------------------------------------------------
+
+
+def test_the_domain_pool_reads_its_cluster_issuer_and_reports_ready(render, documents):
+    graph = render(documents[:1], outputs=outputs(FakeKpack()))
+    issuer = graph.named("apps-pool-cluster-issuer", ISSUER)
+    assert issuer.read == "letsencrypt-prod"
+    status = graph.outputs()["DomainPool/apps-pool"]
+    assert status["ready"] is True
+    assert condition(status, "Ready")["status"] == "True"
+    assert status["baseDomain"] == "apps.corp.com"
+
+
+def test_a_domain_pool_with_an_issuer_not_ready_says_so(render, documents):
+    graph = render(documents[:1], outputs=outputs(FakeKpack(), issuer_ready="False"))
+    status = graph.outputs()["DomainPool/apps-pool"]
+    assert status["ready"] is False
+    ready = condition(status, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "IssuerNotReady")
+    assert "letsencrypt-prod" in ready["message"]
+    assert status["requeueAfterSeconds"] > 0
+
+
+def test_the_registry_reads_its_credentials_secret_by_name(render, documents):
+    graph = render(documents[1:2], outputs=outputs(FakeKpack()))
+    assert graph.named("harbor-credentials", SECRET).read == "default/harbor-push-credentials"
+    status = graph.outputs()["Registry/harbor"]
+    assert condition(status, "CredentialsFound")["status"] == "True"
+    assert status["verified"] is False  # the daemon's network check decides
+    assert condition(status, "Verified")["status"] == "Unknown"
+    assert status["verify"] == {
+        "server": "harbor.corp.com",
+        "scheme": "https",
+        "credentialsSecret": {"namespace": "default", "name": "harbor-push-credentials"},
+    }
+
+
+def test_a_registry_secret_of_the_wrong_type_is_reported(render, documents):
+    graph = render(documents[1:2], outputs={SECRET: lambda args: {"type": "Opaque"}})
+    found = condition(graph.outputs()["Registry/harbor"], "CredentialsFound")
+    assert (found["status"], found["reason"]) == ("False", "WrongSecretType")
