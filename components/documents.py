@@ -10,7 +10,7 @@ so a stack with any error is never applied, not even in part.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -177,6 +177,9 @@ def load_stack_text(text: str, filename: str, registry: KindRegistry | None = No
 
     stack = StackDocuments(filename, tuple(documents))
     errors.extend(_check_references(stack))
+    for registration in registry.registrations():
+        if registration.check_stack is not None:
+            errors.extend(registration.check_stack(stack))
     if errors:
         raise StackFileError(errors)
     return stack
@@ -310,6 +313,27 @@ def _validate_document(
     if envelope is None:
         return None
     return Document(registration.kind, envelope.metadata, spec, filename, start_line, lines)
+
+
+def one_namespace_each(kind: str, why: str) -> Callable[[StackDocuments], Iterator[SpecError]]:
+    """A stack check: no two documents of ``kind`` target the same namespace (``why`` says why)."""
+
+    def check(stack: StackDocuments) -> Iterator[SpecError]:
+        owners: dict[str, Document] = {}
+        for document in stack.of_kind(kind):
+            first = owners.setdefault(document.namespace, document)
+            if first is not document:
+                path = ("metadata", "namespace") if document.metadata.namespace else ("metadata", "name")
+                yield SpecError(
+                    document.file,
+                    document.line_of(path),
+                    document.subject,
+                    ".".join(path),
+                    f"namespace {document.namespace!r} already belongs to {first.subject} "
+                    f"(line {first.line}); {why}",
+                )
+
+    return check
 
 
 def _check_references(stack: StackDocuments) -> Iterable[SpecError]:

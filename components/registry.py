@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     import pulumi
 
     from components.context import StackContext
-    from components.documents import Document
+    from components.documents import Document, SpecError, StackDocuments
 
 ComponentFactory = Callable[["Document", "StackContext"], "pulumi.ComponentResource"]
+StackCheck = Callable[["StackDocuments"], Iterable["SpecError"]]
+"""A rule across the documents of a stack (e.g. one namespace per WandB), checked at load time."""
 
 # Packages under components/ that hold shared code, not a domain.
 _NOT_DOMAINS = frozenset({"common"})
@@ -37,6 +39,9 @@ class KindRegistration:
     spec_model: type[SpecModel]
     create: ComponentFactory
     namespaced: bool = True  # False for cluster-wide kinds, which take no metadata.namespace
+    # Cross-document rules: run by the loader, so a stack breaking one is rejected before any
+    # component registers anything.
+    check_stack: StackCheck | None = None
 
 
 class KindRegistry:
@@ -54,6 +59,9 @@ class KindRegistry:
 
     def kinds(self) -> list[str]:
         return sorted(self._by_kind)
+
+    def registrations(self) -> list[KindRegistration]:
+        return [self._by_kind[kind] for kind in self.kinds()]
 
 
 def domain_packages() -> list[str]:

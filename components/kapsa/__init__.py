@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from components.common.spec import SpecModel
 from components.context import StackContext
-from components.documents import Document, SpecError, StackFileError
+from components.documents import Document, SpecError, StackFileError, one_namespace_each
 from components.kapsa.domain_pool import DomainPool, DomainPoolArgs
 from components.kapsa.plan import plan_project, too_long_hosts
 from components.kapsa.project import Project, ProjectArgs
@@ -60,7 +60,6 @@ def create_project(document: Document, context: StackContext) -> Project:
     assert registry_document is not None
     pool = _spec(pool_document, DomainPoolSpec)
     registry = _spec(registry_document, RegistrySpec)
-    _check_namespace_is_own(document, context)
 
     plan = plan_project(
         project=document.name,
@@ -88,27 +87,14 @@ def create_project(document: Document, context: StackContext) -> Project:
     )
 
 
-def _check_namespace_is_own(document: Document, context: StackContext) -> None:
-    """Each Project creates its namespace, so two Projects can never share one."""
-    for other in context.documents.of_kind("Project"):
-        if other.name != document.name and other.namespace == document.namespace:
-            first, second = sorted((document, other), key=lambda d: d.line)
-            raise StackFileError(
-                [
-                    SpecError(
-                        second.file,
-                        second.line_of(("metadata", "namespace")),
-                        second.subject,
-                        "metadata.namespace",
-                        f"namespace {second.namespace!r} already belongs to {first.subject}; "
-                        "every Project has a namespace of its own",
-                    )
-                ]
-            )
-
-
 KINDS = (
-    KindRegistration(kind="Project", spec_model=ProjectSpec, create=create_project, namespaced=True),
+    KindRegistration(
+        kind="Project",
+        spec_model=ProjectSpec,
+        create=create_project,
+        namespaced=True,
+        check_stack=one_namespace_each("Project", "every Project creates a namespace of its own"),
+    ),
     KindRegistration(
         kind="DomainPool", spec_model=DomainPoolSpec, create=create_domain_pool, namespaced=False
     ),

@@ -5,10 +5,21 @@
 ``component.py`` the WandB component itself.
 """
 
+from components.documents import one_namespace_each
 from components.registry import KindRegistration
 from components.wandb.component import KIND, WandB, create
 from components.wandb.spec import WandBSpec
 
-KINDS = (KindRegistration(kind=KIND, spec_model=WandBSpec, create=create, namespaced=True),)
+KINDS = (
+    KindRegistration(
+        kind=KIND,
+        spec_model=WandBSpec,
+        create=create,
+        namespaced=True,
+        # MinIO allows one Tenant per namespace and every piece is named after the document, so
+        # two WandB documents in one namespace could only fight.
+        check_stack=one_namespace_each(KIND, "each WandB needs a namespace of its own"),
+    ),
+)
 
 __all__ = ["KINDS", "WandB", "WandBSpec"]

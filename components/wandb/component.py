@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components.common.kubernetes import child, labels
 from components.context import StackContext
-from components.documents import Document, SpecError, StackFileError
+from components.documents import Document
 from components.wandb.pieces import PART_OF, Target
 from components.wandb.resources import (
     ClickHousePiece,
@@ -97,29 +97,4 @@ def create(document: Document, context: StackContext) -> WandB:
     spec = document.spec
     if not isinstance(spec, WandBSpec):  # the registry pairs WandB with WandBSpec
         raise TypeError(f"{document.subject}: expected a WandBSpec, got {type(spec).__name__}")
-    _check_namespace_is_own(document, context)
     return WandB(document.name, WandBArgs(document.name, document.namespace, spec))
-
-
-def _check_namespace_is_own(document: Document, context: StackContext) -> None:
-    # MinIO allows one Tenant per namespace and every piece is named after the document, so two
-    # WandB documents in one namespace can only fight; say so before registering anything.
-    others = [
-        d
-        for d in context.documents.of_kind(KIND)
-        if d.name != document.name and d.namespace == document.namespace
-    ]
-    if others:
-        path = ("metadata", "namespace") if document.metadata.namespace else ("metadata", "name")
-        raise StackFileError(
-            [
-                SpecError(
-                    document.file,
-                    document.line_of(path),
-                    document.subject,
-                    ".".join(path),
-                    f"namespace {document.namespace!r} is also used by {others[0].subject} "
-                    f"(line {others[0].line}); each WandB needs a namespace of its own",
-                )
-            ]
-        )

@@ -12,6 +12,7 @@ from components.documents import (
     SpecReference,
     StackFileError,
     load_stack_text,
+    one_namespace_each,
 )
 from components.registry import KindRegistration, KindRegistry
 
@@ -203,3 +204,23 @@ def test_force_reconcile_annotation_is_exposed():
 
 def test_empty_documents_are_ignored():
     assert len(load("---\n---\nkind: Database\nmetadata: {name: a}\n---\n")) == 1
+
+
+def test_stack_checks_run_at_load_and_name_the_second_document():
+    registry = KindRegistry(
+        [
+            KindRegistration(
+                "Database",
+                DatabaseSpec,
+                _unused_factory,
+                check_stack=one_namespace_each("Database", "each Database owns its namespace"),
+            )
+        ]
+    )
+    text = "kind: Database\nmetadata: {name: a, namespace: data}\n---\nkind: Database\nmetadata: {name: b, namespace: data}\n"
+    with pytest.raises(StackFileError) as caught:
+        load_stack_text(text, "stacks/prod.yaml", registry)
+    assert [str(e) for e in caught.value.errors] == [
+        "stacks/prod.yaml:5: Database/b: metadata.namespace: namespace 'data' already belongs to "
+        "Database/a (line 1); each Database owns its namespace"
+    ]

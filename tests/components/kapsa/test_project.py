@@ -418,9 +418,10 @@ def test_two_projects_in_one_namespace_are_rejected(render, documents, project):
     other = {**project, "metadata": {"name": "web", "namespace": "api"}}
     graph = render([*documents, other])
     (problem,) = graph.problems
+    assert graph.resources == []  # rejected at load, before anything registers
     assert problem.endswith(
-        "Project/web: metadata.namespace: namespace 'api' already belongs to Project/api; "
-        "every Project has a namespace of its own"
+        "Project/web: metadata.namespace: namespace 'api' already belongs to Project/api "
+        "(line 16); every Project creates a namespace of its own"
     )
     assert ".yaml:" in problem
 

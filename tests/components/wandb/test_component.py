@@ -261,7 +261,10 @@ def test_two_wandbs_in_one_namespace_are_rejected_before_anything_is_registered(
     graph = render([wandb("first", namespace="ml"), wandb("second", namespace="ml")])
     assert graph.resources == []
     assert len(graph.problems) == 1
-    assert "WandB/first: metadata.namespace: namespace 'ml' is also used by WandB/second" in graph.problems[0]
+    assert (
+        "WandB/second: metadata.namespace: namespace 'ml' already belongs to WandB/first (line 1); "
+        "each WandB needs a namespace of its own"
+    ) in graph.problems[0]
 
 
 def test_two_wandbs_in_their_own_namespaces_do_not_collide(render):
