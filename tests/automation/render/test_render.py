@@ -138,13 +138,13 @@ def test_custom_resource_is_checked_against_its_crd(crd_schemas):
     assert "'replicaz' was unexpected" in result.problems[0].message
 
 
-def test_custom_resource_without_a_schema_is_a_warning_never_silently_passed():
-    result = render(None, kafka_spec={"kafka": {}})
+def test_custom_resource_without_a_schema_is_a_warning_never_silently_passed(tmp_path):
+    result = render(tmp_path, kafka_spec={"kafka": {}})  # a schema directory without Kafka's
     assert result.ok
     assert [(w.resource, w.message) for w in result.warnings] == [
         (
             "shop-kafka",
-            "no schema for kafka.strimzi.io/v1 Kafka (no --crd-schemas directory given); the object was not validated",
+            f"no schema for kafka.strimzi.io/v1 Kafka in {tmp_path}; the object was not validated",
         )
     ]
     assert json.loads(as_json(result))["warnings"][0]["resource"] == "shop-kafka"
