@@ -3,18 +3,44 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from automation.daemon.app import (
+    STATE_DB,
+    AppOptions,
+    build_driver,
+    observation_store,
+    preview_markdown,
+    stack_target,
+    status_json,
+    status_table,
+    stderr_progress,
+)
+from automation.daemon.clock import SystemClock
+from automation.daemon.driver import DriverError
+from automation.daemon.logs import EventLog, configure_logging
+from automation.daemon.reconciler import ProjectLayout, Reconciler
+from automation.daemon.runner import Daemon, install_signal_handlers
+from automation.daemon.settings import SettingsError
+from automation.daemon.store import StatusStore
+from automation.metrics import Metrics
+from automation.observation_store import ObservationStore
 from automation.render.diff import diff_files
 from automation.render.render import PROJECT_DIR, RenderOptions, render_stack
 from automation.render.report import as_json, as_text
 from automation.render.schemas import CRD_SCHEMAS_ENV, KUBERNETES_VERSION_ENV, SchemaValidator
+from components.documents import StackFileError
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,7 +72,71 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("old", help="render output before the change")
     diff.add_argument("new", help="render output after the change")
     diff.set_defaults(handler=_diff)
+
+    for name, summary in (
+        ("preview", "show what `up` would change (real Pulumi)"),
+        ("up", "create or update the stack's resources (real Pulumi)"),
+        ("refresh", "read live state into the stack's Pulumi state (real Pulumi)"),
+        ("destroy", "delete every resource of the stack (real Pulumi)"),
+    ):
+        command = commands.add_parser(name, help=summary)
+        command.add_argument("--stack", required=True, help="stack name: stacks/<NAME>.yaml")
+        _project_options(command)
+        _pulumi_options(command)
+        if name == "preview":
+            command.add_argument(
+                "--markdown", action="store_true", help="print a Markdown summary for review"
+            )
+        if name == "up":
+            command.add_argument("--refresh", action="store_true", help="refresh live state first")
+        if name == "destroy":
+            command.add_argument(
+                "--yes", action="store_true", help="do not ask for confirmation on a terminal"
+            )
+        command.set_defaults(handler=_pulumi_command)
+
+    run = commands.add_parser("run", help="the daemon: reconcile every stack whose inputs changed")
+    run.add_argument("--once", action="store_true", help="one cycle, then exit (non-zero if a stack failed)")
+    run.add_argument(
+        "--dry-run", action="store_true", help="reconcile against the offline render, not Pulumi"
+    )
+    run.add_argument(
+        "--no-sources", action="store_true", help="with --once: do not poll git, Vault, registries"
+    )
+    run.add_argument(
+        "--http-port", type=int, default=9464, help="status/metrics endpoint port (0 disables; default 9464)"
+    )
+    run.add_argument("--http-host", default="127.0.0.1", help="status/metrics endpoint address")
+    _project_options(run)
+    _pulumi_options(run)
+    run.set_defaults(handler=_run)
+
+    status = commands.add_parser("status", help="every stack's status (SPEC §3)")
+    status.add_argument("--format", choices=("table", "json"), default="table")
+    status.add_argument("--dry-run", action="store_true", help="the status of `run --dry-run`")
+    _project_options(status)
+    status.set_defaults(handler=_status)
     return parser
+
+
+def _project_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="the folder with Pulumi.yaml")
+    command.add_argument("--stacks-dir", type=Path, help="stack files (default: <project>/stacks)")
+    command.add_argument("--state-dir", type=Path, help="daemon state (default: <project>/.driftless)")
+    command.add_argument("--config", type=Path, help="daemon settings (default: <project>/driftless.yaml)")
+    command.add_argument("--log-format", choices=("kv", "json"), default="kv", help="structured log lines")
+    command.add_argument("--verbose", "-v", action="store_true", help="debug logs")
+
+
+def _pulumi_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--backend-url",
+        help="Pulumi backend (default: $PULUMI_BACKEND_URL, else file://<state>/pulumi-state)",
+    )
+    command.add_argument(
+        "--secrets-provider", default="passphrase", help="Pulumi secrets provider (default: passphrase)"
+    )
+    command.add_argument("--pulumi-home", help="PULUMI_HOME for the CLI")
 
 
 def stack_path(stack: str) -> Path:
@@ -72,4 +162,219 @@ def _render(args: argparse.Namespace) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     print(diff_files(args.old, args.new), end="")
+    return EXIT_OK
+
+
+# --- the daemon and the Pulumi commands --------------------------------------------------------
+
+
+def _app_options(args: argparse.Namespace) -> AppOptions:
+    return AppOptions(
+        project_dir=args.project_dir.resolve(),
+        stacks_dir=args.stacks_dir.resolve() if args.stacks_dir else None,
+        state_dir=args.state_dir.resolve() if args.state_dir else None,
+        config_file=args.config,
+        dry_run=bool(getattr(args, "dry_run", False)),
+        backend_url=getattr(args, "backend_url", None),
+        secrets_provider=getattr(args, "secrets_provider", "passphrase"),
+        pulumi_home=getattr(args, "pulumi_home", None),
+    )
+
+
+def _logging(args: argparse.Namespace) -> EventLog:
+    configure_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
+    return EventLog()
+
+
+def _pulumi_command(args: argparse.Namespace) -> int:
+    """preview | up | refresh | destroy on one stack, with the real driver; progress on stderr."""
+    log = _logging(args)
+    options = _app_options(args)
+    try:
+        settings = options.settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    layout = options.layout()
+    driver = build_driver(options, layout, settings)
+    if args.command == "destroy" and not args.yes and sys.stdin.isatty():
+        answer = input(f"destroy every resource of stack {args.stack!r}? type the stack name to confirm: ")
+        if answer.strip() != args.stack:
+            print("not confirmed; nothing destroyed", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        target = stack_target(layout, args.stack, observation_store(layout), SystemClock().now())
+    except StackFileError as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    progress = stderr_progress(args.stack)
+    log.info("operation.started", stack=args.stack, kind=args.command, driver=driver.name)
+    try:
+        if args.command == "preview":
+            result = driver.preview(target, progress)
+        elif args.command == "up":
+            result = driver.up(target, refresh=args.refresh, progress=progress)
+        elif args.command == "refresh":
+            result = driver.refresh(target, progress)
+        else:
+            result = driver.destroy(target, progress)
+    except DriverError as exc:
+        log.error(
+            "operation.finished", stack=args.stack, kind=args.command, result="failed", reason=exc.reason
+        )
+        print(f"error: {exc.reason}: {exc.message}", file=sys.stderr)
+        return EXIT_INVALID
+    log.info(
+        "operation.finished",
+        stack=args.stack,
+        kind=args.command,
+        result="succeeded",
+        **result.changes.to_json(),
+    )
+    if args.command == "preview" and args.markdown:
+        print(preview_markdown(args.stack, result), end="")
+    else:
+        print(
+            f"{args.stack}: {args.command} succeeded in {result.duration:.1f} s: {result.changes.describe()}"
+        )
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The daemon: ``--once`` for one cycle, otherwise until SIGINT/SIGTERM."""
+    log = _logging(args)
+    options = _app_options(args)
+    try:
+        settings = options.settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    layout = options.layout()
+    observations = observation_store(layout)
+    metrics = Metrics()
+    store = StatusStore(layout.state_dir / STATE_DB)
+    reconciler = Reconciler(
+        layout,
+        build_driver(options, layout, settings),
+        store,
+        settings=settings,
+        observations=observations,
+        metrics=metrics,
+        log=log,
+        progress=lambda stack: lambda line: log.info("operation.progress", stack=stack, line=line),
+    )
+    stop = threading.Event()
+    if args.once:
+        finished = threading.Event()
+        restore = install_signal_handlers(stop, on_second=reconciler.cancel_all)
+        watcher = threading.Thread(target=_shutdown_on, args=(stop, finished, reconciler), daemon=True)
+        watcher.start()
+        try:
+            return _run_once(args, layout, reconciler, observations, log)
+        finally:
+            finished.set()
+            stop.set()
+            watcher.join()
+            restore()
+            store.close()
+
+    from automation.http import StatusServer
+    from automation.sources import build_sources, update_stacks
+
+    daemon = Daemon(
+        reconciler,
+        sources=lambda documents, wake: build_sources(layout.project_dir, documents, observations, wake=wake),
+        update_sources=update_stacks,
+        log=log,
+    )
+    server = None
+    if args.http_port:
+        server = StatusServer(
+            reconciler.status_document, metrics, daemon.ready, host=args.http_host, port=args.http_port
+        )
+        try:
+            log.info("http.listening", url=f"http://{args.http_host}:{server.start()}")
+        except OSError as exc:
+            print(
+                f"error: cannot serve on {args.http_host}:{args.http_port}: {exc.strerror} "
+                "(choose another --http-port, or 0 to disable)",
+                file=sys.stderr,
+            )
+            store.close()
+            return EXIT_USAGE
+    restore = install_signal_handlers(stop, on_second=reconciler.cancel_all)
+    try:
+        left = daemon.run(stop)
+    finally:
+        restore()
+        if server is not None:
+            server.stop()
+    if left:  # operations that would not stop: exit anyway, the next start recovers them
+        log.error("daemon.abandoned", stacks=left)
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    store.close()
+    return EXIT_OK
+
+
+def _shutdown_on(stop: threading.Event, finished: threading.Event, reconciler: Reconciler) -> None:
+    """For ``--once``: a signal stops new operations and cancels running ones after the grace period."""
+    stop.wait()
+    if not finished.is_set():
+        reconciler.shutdown()
+
+
+def _run_once(
+    args: argparse.Namespace,
+    layout: ProjectLayout,
+    reconciler: Reconciler,
+    observations: ObservationStore,
+    log: EventLog,
+) -> int:
+    reconciler.recover()
+    if not args.no_sources:
+        _poll_sources_once(layout, reconciler, observations, log)
+    outcomes = reconciler.cycle(wait=True)
+    reconciler.shutdown(grace=0)
+    for outcome in outcomes:
+        print(outcome.line())
+    if not outcomes:
+        print(f"no stacks in {layout.stacks_dir}")
+    return EXIT_INVALID if any(o.failed for o in outcomes) else EXIT_OK
+
+
+def _poll_sources_once(
+    layout: ProjectLayout, reconciler: Reconciler, observations: ObservationStore, log: EventLog
+) -> None:
+    """One poll of git, Vault, TTLs and registries before the single cycle of ``--once``."""
+    from automation.sources import SourceSettings, build_sources
+
+    documents = {name: s.documents for name, s in reconciler.load_inputs().items() if s.documents is not None}
+    sources = build_sources(
+        layout.project_dir, documents, observations, settings=SourceSettings(watch_files=False)
+    )
+    now = SystemClock().now()
+    try:
+        for source in sources:
+            try:
+                for change in source.poll(now):
+                    log.info("change.detected", source=change.source, detail=change.detail)
+            except Exception as exc:  # noqa: BLE001 (a broken source must not stop the cycle)
+                log.error("source.failed", source=source.name, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        for source in sources:
+            source.close()
+        observations.save()
+
+
+def _status(args: argparse.Namespace) -> int:
+    options = _app_options(args)
+    layout = options.layout()
+    path = layout.state_dir / STATE_DB
+    statuses = StatusStore(path).all() if path.exists() else []
+    if args.format == "json":
+        print(json.dumps(status_json(statuses), indent=2))
+    else:
+        print(status_table(statuses))
     return EXIT_OK

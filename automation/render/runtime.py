@@ -118,11 +118,7 @@ class RecordingMonitor(mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
     def Invoke(self, request: Any) -> Any:  # noqa: N802
-        if (
-            SETTINGS.dry_run
-            and isinstance(self.mocks, OfflineMocks)
-            and not self.mocks.answers(request.tok)
-        ):
+        if SETTINGS.dry_run and isinstance(self.mocks, OfflineMocks) and not self.mocks.answers(request.tok):
             response = resource_pb2.ResourceInvokeResponse(unknown=True)
         else:
             response = super().Invoke(request)

@@ -1,0 +1,161 @@
+"""Wiring for the command line: build the layout, driver, stores and reconciler from options.
+
+Kept out of :mod:`automation.cli` so the command line stays a thin argument parser, and so the
+wiring (which state directory ``--dry-run`` uses, which driver, which observation store) is
+one readable place.
+
+``--dry-run`` keeps all of its state in ``<state dir>/dry-run/``: its "applied" fingerprints
+describe offline renders, not deployments, and must never make the real daemon believe a stack
+is already up to date.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from automation.daemon.automation_driver import AutomationDriver, AutomationOptions
+from automation.daemon.driver import Driver, OperationResult, Progress, StackTarget
+from automation.daemon.files import atomic_write
+from automation.daemon.interfaces import ObservationSource
+from automation.daemon.offline_driver import OfflineDriver
+from automation.daemon.reconciler import ProjectLayout
+from automation.daemon.settings import SETTINGS_FILE, DaemonSettings, load_settings
+from automation.daemon.status import READY, StackStatus, iso
+from automation.observation_store import ObservationStore
+from components.documents import load_stack_file
+
+DRY_RUN_DIR = "dry-run"
+OBSERVATIONS_FILE = "observations.json"
+STATE_DB = "state.db"
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    """What the command line says about where things are and how to reach Pulumi."""
+
+    project_dir: Path
+    stacks_dir: Path | None = None
+    state_dir: Path | None = None
+    config_file: Path | None = None
+    dry_run: bool = False
+    backend_url: str | None = None
+    secrets_provider: str | None = "passphrase"
+    pulumi_home: str | None = None
+    extra_config: Mapping[str, str] = field(default_factory=dict)
+
+    def layout(self) -> ProjectLayout:
+        base = ProjectLayout.at(self.project_dir, stacks_dir=self.stacks_dir, state_dir=self.state_dir)
+        if self.dry_run:
+            return ProjectLayout(base.project_dir, base.stacks_dir, base.state_dir / DRY_RUN_DIR)
+        return base
+
+    def settings(self) -> DaemonSettings:
+        return load_settings(self.config_file or self.project_dir / SETTINGS_FILE)
+
+
+def build_driver(options: AppOptions, layout: ProjectLayout, settings: DaemonSettings) -> Driver:
+    if options.dry_run:
+        return OfflineDriver(layout.state_dir)
+    return AutomationDriver(
+        AutomationOptions(
+            project_dir=layout.project_dir,
+            state_dir=layout.state_dir,
+            backend_url=options.backend_url,
+            secrets_provider=options.secrets_provider,
+            pulumi_home=options.pulumi_home,
+            config=dict(options.extra_config),
+            operation_timeout=settings.operation_timeout_seconds,
+        )
+    )
+
+
+def observation_store(layout: ProjectLayout) -> ObservationStore:
+    """What the sources observed (git heads, preview first-seen times, images, Vault versions)."""
+    return ObservationStore(layout.state_dir / OBSERVATIONS_FILE)
+
+
+def stack_target(
+    layout: ProjectLayout, stack: str, observations: ObservationSource, now: datetime
+) -> StackTarget:
+    """A one-shot command's target: the stack file validated, its observations written."""
+    stack_file = layout.stack_file(stack)
+    documents = load_stack_file(stack_file)  # raises StackFileError: nothing is touched
+    path = layout.observations_file(stack)
+    atomic_write(path, observations.for_stack(documents, now).to_json())
+    observations.save()
+    return StackTarget(stack, stack_file, path)
+
+
+def stderr_progress(stack: str) -> Progress:
+    def say(line: str) -> None:
+        print(f"[{stack}] {line}", file=sys.stderr, flush=True)
+
+    return say
+
+
+# --- presenting results ------------------------------------------------------------------------
+
+
+def preview_markdown(stack: str, result: OperationResult) -> str:
+    """A pull-request comment for a real ``pulumi preview``."""
+    title = f"### driftless preview: stack `{stack}`"
+    if result.changes.total_changes == 0:
+        return f"{title}\n\nNo changes ({result.changes.same} resources unchanged).\n"
+    lines = [title, "", f"**{result.changes.describe()}**"]
+    if result.resources:
+        lines += ["", "| operation | type | name | fields |", "| --- | --- | --- | --- |"]
+        for change in result.resources:
+            fields = ", ".join(f"`{f}`" for f in change.fields)
+            lines.append(f"| {change.op} | `{change.type}` | **{change.name}** | {fields} |")
+    return "\n".join(lines) + "\n"
+
+
+def status_table(statuses: list[StackStatus]) -> str:
+    """``status`` for people: one line per stack."""
+    if not statuses:
+        return "no stacks have been reconciled yet"
+    header = ("STACK", "PHASE", "LAST OPERATION", "CHANGES", "NEXT CHECK", "MESSAGE")
+    rows = [header]
+    for status in sorted(statuses, key=lambda s: s.name):
+        last = status.last_operation
+        operation = f"{last.kind} {last.result} {iso(last.finished_at or last.started_at)}" if last else "-"
+        changes = last.changes if last and last.changes else None
+        counts = f"+{changes.create} ~{changes.update} -{changes.delete} ={changes.same}" if changes else "-"
+        rows.append(
+            (
+                status.name,
+                status.phase,
+                operation,
+                counts,
+                iso(status.next_check_at) or "-",
+                _headline(status),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+        for row in rows
+    )
+
+
+def _headline(status: StackStatus) -> str:
+    """The one condition message that matters most right now."""
+    for type_ in ("Stalled", "Reconciling", "Drifted", READY):
+        condition = status.condition(type_)
+        if condition is not None and condition.status == "True" and type_ != READY and condition.message:
+            return f"{condition.reason}: {condition.message}"
+    ready = status.condition(READY)
+    if ready is not None and ready.message:
+        return f"{ready.reason}: {ready.message}"
+    return ""
+
+
+def status_json(statuses: list[StackStatus]) -> dict[str, Any]:
+    from automation.daemon.status import status_document
+
+    return status_document(statuses)

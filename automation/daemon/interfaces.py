@@ -1,0 +1,73 @@
+"""What the daemon core needs from the observation store and the metrics, as Protocols.
+
+The real implementations live in :mod:`automation.observation_store` and
+:mod:`automation.metrics` (see ``automation/DAEMON_INTERFACES.md``); the reconciler depends only
+on these shapes, so it is tested with the null objects below and wired to the real ones in the
+command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from components.documents import StackDocuments
+from components.observations import Observations
+
+
+class ObservationSource(Protocol):
+    def for_stack(self, documents: StackDocuments, now: datetime) -> Observations: ...
+
+    def fingerprint_material(self, documents: StackDocuments, now: datetime) -> dict[str, Any]: ...
+
+    def record_images(self, project: str, last_good_images: Mapping[str, Mapping[str, str]]) -> bool: ...
+
+    def save(self) -> None: ...
+
+
+class MetricsSink(Protocol):
+    def set_stack_phases(self, phases: Mapping[str, str]) -> None: ...
+
+    def observe_reconcile(self, stack: str, seconds: float) -> None: ...
+
+    def count_operation(self, kind: str, result: str) -> None: ...
+
+    def count_drift(self, stack: str) -> None: ...
+
+    def count_failure(self, reason: str) -> None: ...
+
+
+class NoObservations:
+    """Nothing observed: the program sees only the clock."""
+
+    def for_stack(self, documents: StackDocuments, now: datetime) -> Observations:
+        return Observations(now=now)
+
+    def fingerprint_material(self, documents: StackDocuments, now: datetime) -> dict[str, Any]:
+        return {}
+
+    def record_images(self, project: str, last_good_images: Mapping[str, Mapping[str, str]]) -> bool:
+        return False
+
+    def save(self) -> None:
+        return None
+
+
+class NoMetrics:
+    """Metrics that go nowhere (``run --once``, tests)."""
+
+    def set_stack_phases(self, phases: Mapping[str, str]) -> None:
+        return None
+
+    def observe_reconcile(self, stack: str, seconds: float) -> None:
+        return None
+
+    def count_operation(self, kind: str, result: str) -> None:
+        return None
+
+    def count_drift(self, stack: str) -> None:
+        return None
+
+    def count_failure(self, reason: str) -> None:
+        return None

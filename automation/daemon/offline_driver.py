@@ -1,0 +1,256 @@
+"""The offline driver: the renderer stands in for Pulumi, for ``run --dry-run``, demos and tests.
+
+``up`` renders the stack (the real ``__main__.py`` under Pulumi's mock runtime, every object
+schema-checked), diffs the render against the last one kept for that stack, reports the
+differences as change counts and keeps the new render. Nothing leaves the machine, and there is
+no live state, so there is never drift.
+
+It imitates the parts of a real backend that crash recovery deals with: while an operation runs
+it holds a lock file (owner pid and host) and a pending-operation marker, both removed when the
+operation finishes. A process that dies mid-``up`` leaves both behind, exactly like an interrupted
+``pulumi up`` leaves a lock and pending operations; :meth:`OfflineDriver.recover` clears them.
+
+The Pulumi runtime keeps process-wide state and wants an asyncio event loop, so every render runs
+on one dedicated thread that owns a loop (renders are serialized; the daemon's pool still bounds
+and overlaps everything else).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from automation.daemon.driver import (
+    ChangeCounts,
+    DriftResult,
+    InvalidSpecError,
+    OperationResult,
+    PendingOperationsError,
+    ProgramError,
+    Progress,
+    RecoveryReport,
+    ResourceChange,
+    StackLockedError,
+    StackTarget,
+)
+from automation.daemon.files import atomic_write, hostname, pid_alive
+from automation.render.diff import diff_renders
+from automation.render.render import RenderOptions, RenderResult, render_stack
+from automation.render.schemas import SchemaValidator
+
+RenderFunction = Callable[[StackTarget], RenderResult]
+
+
+def _give_thread_a_loop() -> None:
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+# One thread for every render: the Pulumi mock runtime is process-global and needs an event loop.
+_RENDERER = ThreadPoolExecutor(
+    max_workers=1, thread_name_prefix="driftless-render", initializer=_give_thread_a_loop
+)
+
+
+class OfflineDriver:
+    """A :class:`~automation.daemon.driver.Driver` over the offline renderer."""
+
+    name = "offline"
+    drift_detection = False
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        render: RenderFunction | None = None,
+        validator: SchemaValidator | None = None,
+    ):
+        self.root = state_dir / "offline"
+        self._validator = validator
+        self._render = render or self._render_program
+
+    # --- operations
+
+    def preview(self, target: StackTarget, progress: Progress | None = None) -> OperationResult:
+        started = time.monotonic()
+        rendered = self._rendered(target)
+        return self._result("preview", self._last(target), rendered, started, progress)
+
+    def up(
+        self, target: StackTarget, *, refresh: bool = False, progress: Progress | None = None
+    ) -> OperationResult:
+        started = time.monotonic()
+        with self._operation(target, "up"):
+            rendered = self._rendered(target)
+            result = self._result("up", self._last(target), rendered, started, progress)
+            atomic_write(self._dir(target) / "last-render.json", json.dumps(rendered, sort_keys=True))
+        return result
+
+    def refresh(self, target: StackTarget, progress: Progress | None = None) -> OperationResult:
+        last = self._last(target)
+        return OperationResult(
+            "refresh", ChangeCounts(same=len(last.get("resources", []))), 0.0, last.get("outputs", {})
+        )
+
+    def check_drift(self, target: StackTarget, progress: Progress | None = None) -> DriftResult:
+        return DriftResult((), 0.0)  # no live state offline
+
+    def destroy(self, target: StackTarget, progress: Progress | None = None) -> OperationResult:
+        started = time.monotonic()
+        with self._operation(target, "destroy"):
+            last = self._last(target)
+            result = self._result("destroy", last, {"stack": target.name, "resources": []}, started, progress)
+            (self._dir(target) / "last-render.json").unlink(missing_ok=True)
+        return result
+
+    def outputs(self, target: StackTarget) -> Mapping[str, Any]:
+        return dict(self._last(target).get("outputs", {}))
+
+    def cancel(self, target: StackTarget) -> None:
+        return None  # a render takes a moment; it is simply allowed to finish
+
+    def recover(self, target: StackTarget) -> RecoveryReport:
+        found: list[str] = []
+        actions: list[str] = []
+        manual: list[str] = []
+        lock = self._dir(target) / "lock.json"
+        owner = _read_json(lock)
+        if owner is not None:
+            pid, host = int(owner.get("pid", 0)), str(owner.get("hostname", ""))
+            held = (
+                f"lock held by pid {pid} on {host or 'an unknown host'} since {owner.get('timestamp', '?')}"
+            )
+            if host == hostname() and not pid_alive(pid):
+                lock.unlink(missing_ok=True)
+                found.append(f"stale {held}")
+                actions.append(f"removed the stale lock of dead pid {pid}")
+            else:
+                found.append(held)
+                manual.append(f"{held}: the owner may still be running; if it is not, remove {lock}")
+        pending = self._dir(target) / "pending.json"
+        operation = _read_json(pending)
+        if operation is not None and not manual:
+            pending.unlink(missing_ok=True)
+            found.append(
+                f"pending {operation.get('operation', 'operation')} "
+                f"started at {operation.get('startedAt', '?')}"
+            )
+            actions.append(
+                "cleared the pending operation; the last completed render is kept "
+                "and the next cycle re-renders"
+            )
+        return RecoveryReport(target.name, tuple(found), tuple(actions), tuple(manual))
+
+    # --- internals
+
+    def _dir(self, target: StackTarget) -> Path:
+        return self.root / target.name
+
+    def _last(self, target: StackTarget) -> dict[str, Any]:
+        return _read_json(self._dir(target) / "last-render.json") or {"stack": target.name, "resources": []}
+
+    @contextmanager
+    def _operation(self, target: StackTarget, kind: str) -> Any:
+        directory = self._dir(target)
+        directory.mkdir(parents=True, exist_ok=True)
+        lock = directory / "lock.json"
+        owner = {"pid": os.getpid(), "hostname": hostname(), "timestamp": _now()}
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            holder = _read_json(lock) or {}
+            raise StackLockedError(
+                f"the stack is currently locked by 1 lock(s): pid {holder.get('pid', '?')} on "
+                f"{holder.get('hostname', '?')} since {holder.get('timestamp', '?')}"
+            ) from None
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(owner, handle)
+        try:
+            pending = directory / "pending.json"
+            if pending.exists():
+                previous = _read_json(pending) or {}
+                raise PendingOperationsError(
+                    f"the stack has a pending {previous.get('operation', 'operation')} "
+                    f"from an interrupted run started at {previous.get('startedAt', '?')}"
+                )
+            atomic_write(pending, json.dumps({"operation": kind, "startedAt": _now(), "pid": os.getpid()}))
+            try:
+                yield
+            except Exception:
+                pending.unlink(missing_ok=True)  # a failed operation is over; only a crash leaves it pending
+                raise
+            pending.unlink(missing_ok=True)
+        finally:
+            lock.unlink(missing_ok=True)
+
+    def _rendered(self, target: StackTarget) -> dict[str, Any]:
+        result = _RENDERER.submit(self._render, target).result()
+        if not result.ok:
+            problems = [str(p) for p in result.problems]
+            message = f"{len(problems)} problem(s): {problems[0]}"
+            if all(p.file is not None for p in result.problems):
+                raise InvalidSpecError(message, detail="\n".join(problems))
+            if any(p.message.startswith("program failed") for p in result.problems):
+                raise ProgramError(problems[0], detail="\n".join(problems))
+            raise InvalidSpecError(f"rendered objects are invalid: {message}", detail="\n".join(problems))
+        # a JSON round trip: the same shape diff_renders reads back from disk
+        rendered: dict[str, Any] = json.loads(json.dumps(result.to_json(), default=str))
+        return rendered
+
+    def _render_program(self, target: StackTarget) -> RenderResult:
+        return render_stack(
+            target.stack_file,
+            stack=target.name,
+            observations=target.observations_file,
+            options=RenderOptions(validator=self._validator),
+        )
+
+    @staticmethod
+    def _result(
+        kind: str,
+        old: Mapping[str, Any],
+        new: Mapping[str, Any],
+        started: float,
+        progress: Progress | None,
+    ) -> OperationResult:
+        diff = diff_renders(old, new)
+        changes = [ResourceChange("create", str(r.get("type")), str(r.get("name"))) for r in diff.added]
+        changes += [
+            ResourceChange(
+                "update", str(r.get("type")), str(r.get("name")), fields=tuple(c.path for c in fields)
+            )
+            for r, fields in diff.updated
+        ]
+        changes += [ResourceChange("delete", str(r.get("type")), str(r.get("name"))) for r in diff.removed]
+        if progress is not None:
+            for change in changes:
+                progress(f"  {change.describe()}")
+        total = len(new.get("resources", []))
+        counts = ChangeCounts(
+            create=len(diff.added),
+            update=len(diff.updated),
+            delete=len(diff.removed),
+            same=total - len(diff.added) - len(diff.updated),
+        )
+        return OperationResult(
+            kind, counts, time.monotonic() - started, dict(new.get("outputs", {})), tuple(changes)
+        )
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

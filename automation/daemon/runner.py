@@ -1,0 +1,199 @@
+"""The long-running daemon: sources of change in, cycles out, until a signal says stop.
+
+The loop is deliberately plain. Each tick it polls the sources of change (stack files, the
+program, git, Vault, preview TTLs, …), and runs a reconciler cycle when any of them reported a
+change, a stack's timer (retry, requeue, drift check) is due, an operation just finished, or a
+resync interval passed. A cycle recomputes every stack's fingerprint, which is cheap, so a
+change reported for one stack can never be missed for another; the fingerprints, not the
+sources, decide which stacks run.
+
+Shutdown follows kopf: SIGINT/SIGTERM set a stop event; the loop stops starting operations,
+lets running ones finish for the grace period, then asks the driver to cancel what is left
+(a second signal cancels at once). Whatever is still running at the very end keeps its
+``inFlight`` record, so the next start recovers it.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from types import FrameType
+from typing import Any
+
+from automation.daemon.clock import Clock, SystemClock
+from automation.daemon.fingerprint import digest, documents_material
+from automation.daemon.logs import EventLog
+from automation.daemon.reconciler import Reconciler
+from automation.sources.base import Change, Source
+from components.documents import StackDocuments
+
+SourcesFactory = Callable[[Mapping[str, StackDocuments], Callable[[], None]], list[Source]]
+"""Builds the sources for the loaded stacks; the callable it gets wakes the loop early."""
+SourcesUpdate = Callable[[list[Source], Mapping[str, StackDocuments]], None]
+"""Hands reloaded documents to existing sources (``automation.sources.update_stacks``)."""
+
+
+class Daemon:
+    """Runs :class:`Reconciler` cycles driven by sources of change until stopped."""
+
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        *,
+        sources: SourcesFactory | None = None,
+        update_sources: SourcesUpdate | None = None,
+        clock: Clock | None = None,
+        log: EventLog | None = None,
+        tick_seconds: float = 1.0,
+        resync_seconds: float = 30.0,
+    ):
+        self.reconciler = reconciler
+        self._sources_factory = sources
+        self._update_sources = update_sources
+        self._attention = threading.Event()  # a source or a finished operation wants a cycle now
+        self.clock = clock or SystemClock()
+        self.log = log or reconciler.log
+        self.tick_seconds = tick_seconds
+        self.resync_seconds = resync_seconds
+        self._ready = threading.Event()
+        self._sources: list[Source] = []
+        self._sources_key: str | None = None
+        self._stack_files: tuple[tuple[str, int, int], ...] | None = None
+        self.cycles = 0
+
+    def ready(self) -> bool:
+        """True once crash recovery is done and the first cycle has decided every stack."""
+        return self._ready.is_set()
+
+    def run(self, stop: threading.Event) -> list[str]:
+        """Loop until ``stop`` is set; returns stacks whose operations were still running at exit."""
+        self.log.info(
+            "daemon.starting", driver=self.reconciler.driver.name, stacks=self.reconciler.layout.stack_names()
+        )
+        self.reconciler.recover()
+        last_cycle: float | None = None
+        try:
+            while not stop.is_set():
+                now = self.clock.now()
+                self._attention.clear()
+                changes = self._poll(now)
+                due = self.reconciler.next_due()
+                finished = self.reconciler.finished.is_set()
+                self.reconciler.finished.clear()
+                files_changed = self._stack_files_changed()
+                resync = last_cycle is None or self.clock.monotonic() - last_cycle >= self.resync_seconds
+                if changes or finished or files_changed or resync or (due is not None and due <= now):
+                    self._cycle()
+                    last_cycle = self.clock.monotonic()
+                if self._attention.is_set() or self.reconciler.finished.is_set():
+                    continue
+                wait = self.tick_seconds
+                if due is not None:
+                    wait = max(0.0, min(wait, (due - self.clock.now()).total_seconds()))
+                self.clock.wait(wait, stop)
+        finally:
+            self.log.info("daemon.stopping", running=self.reconciler.busy())
+            left = self.reconciler.shutdown()
+            self._close_sources()
+            self.log.info("daemon.stopped", abandoned=left)
+        return left
+
+    def wake(self) -> None:
+        """Run a cycle as soon as possible (called by sources from their threads)."""
+        self._attention.set()
+
+    def _stack_files_changed(self) -> bool:
+        """A cheap stat of the stack files, so a stacks directory outside the watched tree is seen too."""
+        stacks_dir = self.reconciler.layout.stacks_dir
+        found = []
+        for name in self.reconciler.layout.stack_names():
+            try:
+                stat = self.reconciler.layout.stack_file(name).stat()
+            except OSError:
+                continue
+            found.append((name, stat.st_mtime_ns, stat.st_size))
+        signature = (("", int(stacks_dir.is_dir()), 0), *found)
+        changed = self._stack_files is not None and signature != self._stack_files
+        self._stack_files = signature
+        return changed
+
+    def _cycle(self) -> None:
+        outcomes = self.reconciler.cycle(wait=False)
+        self.cycles += 1
+        for outcome in outcomes:
+            if outcome.state not in ("unchanged", "busy", "waiting", "stalled"):
+                self.log.info(
+                    "stack.decided", stack=outcome.stack, state=outcome.state, detail=outcome.message
+                )
+        self._ready.set()
+        self._refresh_sources()
+
+    def _poll(self, now: datetime) -> list[Change]:
+        changes: list[Change] = []
+        for source in list(self._sources):
+            try:
+                found = source.poll(now)
+            except Exception as exc:  # noqa: BLE001 (one broken source must not stop the daemon)
+                self.log.error(
+                    "source.failed", source=getattr(source, "name", "?"), error=f"{type(exc).__name__}: {exc}"
+                )
+                continue
+            for change in found:
+                stacks = sorted(change.stacks) if change.stacks is not None else "all"
+                self.log.info("change.detected", source=change.source, stacks=stacks, detail=change.detail)
+            changes.extend(found)
+        return changes
+
+    def _refresh_sources(self) -> None:
+        """(Re)build the sources when the stacks' documents changed: new repos, new secrets to watch."""
+        if self._sources_factory is None:
+            return
+        documents = self.reconciler.documents()
+        key = digest({name: documents_material(docs) for name, docs in documents.items()})
+        if key == self._sources_key:
+            return
+        first = self._sources_key is None
+        self._sources_key = key
+        try:
+            if not first and self._update_sources is not None:
+                self._update_sources(self._sources, documents)
+                return
+            self._close_sources()
+            self._sources = list(self._sources_factory(documents, self.wake))
+        except Exception as exc:  # noqa: BLE001
+            self.log.error("sources.failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        self.log.info("sources.ready", sources=[getattr(s, "name", "?") for s in self._sources])
+
+    def _close_sources(self) -> None:
+        for source in self._sources:
+            try:
+                source.close()
+            except Exception as exc:  # noqa: BLE001
+                self.log.error("source.close_failed", source=getattr(source, "name", "?"), error=str(exc))
+        self._sources = []
+
+
+def install_signal_handlers(
+    stop: threading.Event, on_second: Callable[[], Any] | None = None
+) -> Callable[[], None]:
+    """SIGINT/SIGTERM set ``stop``; a second one calls ``on_second`` (cancel now). Returns a restorer."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            if on_second is not None:
+                threading.Thread(target=on_second, name="driftless-cancel", daemon=True).start()
+            return
+        stop.set()
+
+    for sig in previous:
+        signal.signal(sig, handle)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore

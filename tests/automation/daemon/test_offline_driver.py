@@ -1,0 +1,199 @@
+"""The offline driver: render, diff against the last render, keep it; locks and crash leftovers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from automation.daemon.driver import InvalidSpecError, PendingOperationsError, StackLockedError, StackTarget
+from automation.daemon.files import hostname
+from automation.daemon.offline_driver import OfflineDriver
+from automation.daemon.reconciler import ProjectLayout, Reconciler
+from automation.daemon.store import StatusStore
+from tests.automation.daemon.helpers import REGISTRY, note, render_notes, write_stack
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def stack_file(tmp_path: Path) -> Path:
+    return write_stack(tmp_path / "stacks" / "dev.yaml", note("a", color="red"), note("b"))
+
+
+@pytest.fixture
+def target(stack_file: Path) -> StackTarget:
+    return StackTarget("dev", stack_file)
+
+
+@pytest.fixture
+def offline(tmp_path: Path) -> OfflineDriver:
+    return OfflineDriver(tmp_path / "state", render=render_notes)
+
+
+def test_up_counts_changes_against_the_last_render(offline, target, stack_file):
+    first = offline.up(target)
+    again = offline.up(target)
+    write_stack(stack_file, note("a", color="green"), note("c"))
+    changed = offline.up(target)
+
+    assert first.changes.to_json() == {"create": 4, "update": 0, "delete": 0, "same": 0}
+    assert again.changes.to_json() == {"create": 0, "update": 0, "delete": 0, "same": 4}
+    assert changed.changes.to_json() == {"create": 2, "update": 1, "delete": 2, "same": 1}
+    updated = [c for c in changed.resources if c.op == "update"]
+    assert [(c.name, c.fields) for c in updated] == [("a-item", ("data.color",))]
+
+
+def test_up_returns_the_stack_outputs(offline, tmp_path):
+    stack = write_stack(tmp_path / "stacks" / "req.yaml", {**note("a"), "spec": {"requeueAfterSeconds": 300}})
+
+    result = offline.up(StackTarget("req", stack))
+
+    assert result.outputs["Note/a"] == {"phase": "Ready", "requeueAfterSeconds": 300}
+    assert offline.outputs(StackTarget("req", stack)) == result.outputs
+
+
+def test_preview_does_not_move_the_baseline(offline, target, stack_file):
+    offline.up(target)
+    write_stack(stack_file, note("a", color="green"), note("b"))
+
+    assert offline.preview(target).changes.update == 1
+    assert offline.preview(target).changes.update == 1
+
+
+def test_an_invalid_stack_is_rejected_and_the_last_render_kept(offline, target, stack_file):
+    offline.up(target)
+    stack_file.write_text("kind: Note\nmetadata: {name: a}\nspec: {data: {color: 1}, size: 3}\n")
+
+    with pytest.raises(InvalidSpecError) as caught:
+        offline.up(target)
+
+    assert "dev.yaml:3: Note/a: spec.size: unknown field" in caught.value.detail
+    write_stack(stack_file, note("a", color="red"), note("b"))
+    assert offline.up(target).changes.total_changes == 0
+
+
+def test_no_drift_offline(offline, target):
+    offline.up(target)
+    assert not offline.drift_detection
+    assert not offline.check_drift(target).drifted
+
+
+def test_destroy_deletes_everything_rendered(offline, target):
+    offline.up(target)
+    assert offline.destroy(target).changes.delete == 4
+    assert offline.up(target).changes.create == 4
+
+
+def test_a_stack_locked_by_another_process_is_a_lock_conflict(offline, target, tmp_path):
+    lock = tmp_path / "state" / "offline" / "dev" / "lock.json"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(
+        json.dumps({"pid": os.getppid(), "hostname": hostname(), "timestamp": "2026-11-21T12:00:00Z"})
+    )
+
+    with pytest.raises(StackLockedError, match="currently locked by"):
+        offline.up(target)
+    assert offline.recover(target).manual  # a live owner is left to a person
+    assert lock.exists()
+
+
+def test_leftovers_of_a_dead_process_block_until_recovered(offline, target, tmp_path):
+    directory = tmp_path / "state" / "offline" / "dev"
+    directory.mkdir(parents=True)
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    (directory / "lock.json").write_text(
+        json.dumps({"pid": process.pid, "hostname": hostname(), "timestamp": "2026-11-21T12:00:00Z"})
+    )
+    (directory / "pending.json").write_text(
+        json.dumps({"operation": "up", "startedAt": "2026-11-21T12:00:00Z"})
+    )
+    with pytest.raises(StackLockedError):
+        offline.up(target)
+
+    report = offline.recover(target)
+
+    assert any("stale lock" in found for found in report.found)
+    assert any("pending up" in found for found in report.found)
+    assert report.manual == ()
+    assert offline.up(target).changes.create == 4
+
+
+def test_pending_operations_without_a_lock_are_reported_by_up(offline, target, tmp_path):
+    directory = tmp_path / "state" / "offline" / "dev"
+    directory.mkdir(parents=True)
+    (directory / "pending.json").write_text(
+        json.dumps({"operation": "up", "startedAt": "2026-11-21T12:00:00Z"})
+    )
+
+    with pytest.raises(PendingOperationsError):
+        offline.up(target)
+
+
+CRASHING_DAEMON = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from automation.daemon.offline_driver import OfflineDriver
+    from automation.daemon.reconciler import ProjectLayout, Reconciler
+    from automation.daemon.settings import DaemonSettings
+    from automation.daemon.store import StatusStore
+    from tests.automation.daemon.helpers import REGISTRY
+
+    def die_mid_render(target):
+        os._exit(9)  # the process dies while the up is running: no cleanup of any kind
+
+    project = Path(sys.argv[1])
+    layout = ProjectLayout.at(project)
+    reconciler = Reconciler(
+        layout, OfflineDriver(layout.state_dir, render=die_mid_render),
+        StatusStore(layout.state_dir / "state.db"), registry=REGISTRY,
+        settings=DaemonSettings(concurrency=1),  # alpha dies first; beta never starts
+    )
+    reconciler.cycle()
+    """
+)
+
+
+def test_a_daemon_killed_mid_up_is_recovered_on_restart(tmp_path):
+    project = tmp_path / "project"
+    write_stack(project / "stacks" / "alpha.yaml", note("a"))
+    write_stack(project / "stacks" / "beta.yaml", note("b"))
+    killed = subprocess.run(
+        [sys.executable, "-c", CRASHING_DAEMON, str(project)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        timeout=60,
+    )
+    assert killed.returncode == 9, killed.stderr.decode()
+    layout = ProjectLayout.at(project)
+    leftovers = {p.name for p in (layout.state_dir / "offline").rglob("*.json")}
+    assert leftovers == {"lock.json", "pending.json"}  # what a real crash leaves behind
+
+    restarted = Reconciler(
+        layout,
+        OfflineDriver(layout.state_dir, render=render_notes),
+        StatusStore(layout.state_dir / "state.db"),
+        registry=REGISTRY,
+    )
+    try:
+        reports = {r.stack: r for r in restarted.recover() if not r.clean}
+        outcomes = {o.stack: o.state for o in restarted.cycle()}
+    finally:
+        restarted.shutdown(grace=0)
+
+    assert sorted(reports) == ["alpha"]
+    report = reports["alpha"]
+    assert any("interrupted" in found for found in report.found)
+    assert any("removed the stale lock" in action for action in report.actions)
+    assert any("cleared the pending operation" in action for action in report.actions)
+    assert outcomes == {"alpha": "reconciled", "beta": "reconciled"}
+    assert restarted.status("beta").history[-1].result == "succeeded"
+    history = [(op.kind, op.result) for op in restarted.status("alpha").history]
+    assert history == [("up", "succeeded"), ("recover", "succeeded"), ("up", "interrupted")]

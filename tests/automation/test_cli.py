@@ -1,0 +1,133 @@
+"""The daemon's commands (SPEC §3): ``run``, ``status`` and the Pulumi commands without a CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from pathlib import Path
+
+import pytest
+
+from automation.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    logger = logging.getLogger("driftless")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> list[str]:
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    (stacks / "alpha.yaml").write_text("# a stack with no documents yet\n")
+    (stacks / "beta.yaml").write_text("---\n")
+    return ["--stacks-dir", str(stacks), "--state-dir", str(tmp_path / "state")]
+
+
+def lines(text: str) -> list[str]:
+    return text.strip().splitlines()
+
+
+def test_a_second_dry_run_reports_every_stack_unchanged_and_runs_nothing(dirs, capsys):
+    assert main(["run", "--once", "--dry-run", *dirs]) == 0
+    first = lines(capsys.readouterr().out)
+    assert main(["run", "--once", "--dry-run", *dirs]) == 0
+    second = lines(capsys.readouterr().out)
+
+    assert first == [
+        "alpha: reconciled: up (Initial): 0 to create, 0 to update, 0 to delete, 0 unchanged",
+        "beta: reconciled: up (Initial): 0 to create, 0 to update, 0 to delete, 0 unchanged",
+    ]
+    assert second == ["alpha: unchanged", "beta: unchanged"]
+    assert main(["status", "--dry-run", "--format", "json", *dirs]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert [(s["name"], s["phase"], len(s["history"])) for s in status["stacks"]] == [
+        ("alpha", "Ready", 1),
+        ("beta", "Ready", 1),
+    ]
+
+
+def test_status_prints_the_spec_object_and_a_table(dirs, capsys):
+    main(["run", "--once", "--dry-run", *dirs])
+    capsys.readouterr()
+
+    assert main(["status", "--dry-run", "--format", "json", *dirs]) == 0
+    stack = json.loads(capsys.readouterr().out)["stacks"][0]
+    assert {"name", "phase", "conditions", "fingerprint", "lastOperation"} <= stack.keys()
+    assert stack["fingerprint"].startswith("sha256:")
+    assert stack["lastOperation"]["changes"] == {"create": 0, "update": 0, "delete": 0, "same": 0}
+    ready = next(c for c in stack["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "UpSucceeded")
+
+    assert main(["status", "--dry-run", *dirs]) == 0
+    table = lines(capsys.readouterr().out)
+    assert table[0].split()[:2] == ["STACK", "PHASE"]
+    assert [row.split()[:2] for row in table[1:]] == [["alpha", "Ready"], ["beta", "Ready"]]
+
+
+def test_dry_run_state_is_kept_apart_from_the_real_daemons(dirs, capsys):
+    main(["run", "--once", "--dry-run", *dirs])
+    capsys.readouterr()
+
+    assert main(["status", "--format", "json", *dirs]) == 0
+    assert json.loads(capsys.readouterr().out) == {"stacks": []}
+
+
+def test_an_invalid_stack_fails_the_run_with_file_and_line(dirs, tmp_path, capsys):
+    (tmp_path / "stacks" / "beta.yaml").write_text("kind: NoSuchKind\nmetadata: {name: x}\n")
+
+    assert main(["run", "--once", "--dry-run", *dirs]) == 1
+
+    out = lines(capsys.readouterr().out)
+    assert out[0].startswith("alpha: reconciled")
+    assert out[1].startswith("beta: failed: stalled (InvalidSpec): 1 problem(s) in beta.yaml:")
+    assert "beta.yaml:1: NoSuchKind/x: kind: unknown kind 'NoSuchKind'" in out[1]
+
+
+def test_invalid_daemon_settings_are_a_usage_error(dirs, tmp_path, capsys):
+    config = tmp_path / "driftless.yaml"
+    config.write_text("drift: {intervalSeconds: 5}\n")
+
+    assert main(["run", "--once", "--dry-run", "--config", str(config), *dirs]) == 2
+    assert "drift.intervalSeconds: must be >= 60" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["preview", "up", "refresh", "destroy"])
+def test_pulumi_commands_without_the_cli_say_how_to_install_it(command, dirs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin-here"))
+
+    assert main([command, "--stack", "alpha", *dirs]) == 1
+
+    errors = [line for line in lines(capsys.readouterr().err) if line.startswith("error:")]
+    assert errors == [
+        "error: PulumiCliMissing: the Pulumi CLI was not found: install it with "
+        "`curl -fsSL https://get.pulumi.com | sh` (or see https://www.pulumi.com/docs/install/) "
+        "and make sure `pulumi` is on PATH"
+    ]
+
+
+def test_a_pulumi_command_on_an_invalid_stack_touches_nothing(dirs, tmp_path, capsys):
+    (tmp_path / "stacks" / "beta.yaml").write_text("kind: NoSuchKind\nmetadata: {name: x}\n")
+
+    assert main(["preview", "--stack", "beta", "--markdown", *dirs]) == 1
+
+    err = capsys.readouterr().err
+    assert "beta.yaml:1: NoSuchKind/x: kind: unknown kind 'NoSuchKind'" in err
+    assert "PulumiCliMissing" not in err  # rejected before Pulumi is even looked for
+
+
+def test_a_busy_status_port_is_a_clear_usage_error(dirs, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        assert main(["run", "--dry-run", "--http-port", str(port), *dirs]) == 2
+
+    assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
