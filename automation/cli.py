@@ -104,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
         "--no-sources", action="store_true", help="with --once: do not poll git, Vault, registries"
     )
     run.add_argument(
+        "--poll-remotes",
+        action="store_true",
+        help="with --dry-run: poll git remotes, Vault and registries too (off by default)",
+    )
+    run.add_argument(
         "--http-port", type=int, default=9464, help="status/metrics endpoint port (0 disables; default 9464)"
     )
     run.add_argument("--http-host", default="127.0.0.1", help="status/metrics endpoint address")
@@ -280,11 +285,17 @@ def _run(args: argparse.Namespace) -> int:
             store.close()
 
     from automation.http import StatusServer
-    from automation.sources import build_sources, update_stacks
+    from automation.sources import SourceSettings, build_sources, update_stacks
 
     daemon = Daemon(
         reconciler,
-        sources=lambda documents, wake: build_sources(layout.project_dir, documents, observations, wake=wake),
+        sources=lambda documents, wake: build_sources(
+            layout.project_dir,
+            documents,
+            observations,
+            wake=wake,
+            settings=SourceSettings(poll_remotes=_poll_remotes(args)),
+        ),
         update_sources=update_stacks,
         log=log,
     )
@@ -325,6 +336,11 @@ def _shutdown_on(stop: threading.Event, finished: threading.Event, reconciler: R
         reconciler.shutdown()
 
 
+def _poll_remotes(args: argparse.Namespace) -> bool:
+    """Dry runs poll git, Vault and registries only when asked (``--poll-remotes``)."""
+    return bool(args.poll_remotes or not args.dry_run)
+
+
 def _run_once(
     args: argparse.Namespace,
     layout: ProjectLayout,
@@ -334,7 +350,7 @@ def _run_once(
 ) -> int:
     reconciler.recover()
     if not args.no_sources:
-        _poll_sources_once(layout, reconciler, observations, log)
+        _poll_sources_once(layout, reconciler, observations, log, poll_remotes=_poll_remotes(args))
     outcomes = reconciler.cycle(wait=True)
     reconciler.shutdown(grace=0)
     for outcome in outcomes:
@@ -345,14 +361,22 @@ def _run_once(
 
 
 def _poll_sources_once(
-    layout: ProjectLayout, reconciler: Reconciler, observations: ObservationStore, log: EventLog
+    layout: ProjectLayout,
+    reconciler: Reconciler,
+    observations: ObservationStore,
+    log: EventLog,
+    *,
+    poll_remotes: bool,
 ) -> None:
     """One poll of git, Vault, TTLs and registries before the single cycle of ``--once``."""
     from automation.sources import SourceSettings, build_sources
 
     documents = {name: s.documents for name, s in reconciler.load_inputs().items() if s.documents is not None}
     sources = build_sources(
-        layout.project_dir, documents, observations, settings=SourceSettings(watch_files=False)
+        layout.project_dir,
+        documents,
+        observations,
+        settings=SourceSettings(watch_files=False, poll_remotes=poll_remotes),
     )
     now = SystemClock().now()
     try:

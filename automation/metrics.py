@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from automation.daemon.status import PHASES
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
-# Phases every stack can be in (SPEC §3 plus the daemon's own); always exported, so a dashboard
-# shows 0 rather than "no data" for a phase no stack is in.
-KNOWN_PHASES = ("Ready", "Reconciling", "Drifted", "Stalled", "Pending", "Failed")
 
 # A reconcile is one Pulumi operation: seconds for a no-op preview, many minutes for a cluster.
 RECONCILE_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
@@ -56,7 +55,7 @@ class Metrics:
             labelnames=("reason",),
             registry=self.registry,
         )
-        self._phases_seen: set[str] = set(KNOWN_PHASES)
+        self._phases_seen: set[str] = set(PHASES)  # all exported, so a dashboard shows 0 rather than no data
         self.set_stack_phases({})
 
     def set_stack_phases(self, phases: Mapping[str, str]) -> None:

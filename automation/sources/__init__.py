@@ -49,6 +49,9 @@ class SourceSettings:
     """Tunables of the standard sources; the defaults are the documented ones."""
 
     watch_files: bool = True
+    # Git remotes, Vault and registries: off for dry runs unless asked for, so a demo or a review
+    # render never reaches out to the (usually example) hosts named in the stack files.
+    poll_remotes: bool = True
     debounce_ms: int = 1_600
     force_polling: bool | None = None  # None: watchfiles decides (WATCHFILES_FORCE_POLLING, WSL)
     vault_interval_seconds: float = 60
@@ -74,9 +77,6 @@ def build_sources(
     ``git`` command; ``wake`` is called from the watcher thread when a file changes.
     """
     settings = settings or SourceSettings()
-    owns_vault_client = vault_client is None
-    if vault_client is None:
-        vault_client = client_from_environment()
     sources: list[Source] = []
     if settings.watch_files:
         sources.append(
@@ -84,6 +84,12 @@ def build_sources(
                 project_dir, debounce_ms=settings.debounce_ms, force_polling=settings.force_polling, wake=wake
             )
         )
+    sources.append(TtlSource(stacks, store))
+    if not settings.poll_remotes:
+        return sources
+    owns_vault_client = vault_client is None
+    if vault_client is None:
+        vault_client = client_from_environment()
     sources += [
         GitSource(stacks, store, client=git, max_parallel=settings.git_parallel),
         VaultSource(
@@ -93,7 +99,6 @@ def build_sources(
             interval_seconds=settings.vault_interval_seconds,
             owns_client=owns_vault_client,
         ),
-        TtlSource(stacks, store),
         RegistrySource(
             stacks,
             store,

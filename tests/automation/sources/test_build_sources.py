@@ -52,6 +52,17 @@ def test_without_file_watching_no_watcher_runs(tmp_path: Path) -> None:
     assert "files" not in {s.name for s in sources}
 
 
+def test_without_remote_polling_only_local_sources_run(tmp_path: Path) -> None:
+    sources = build_sources(
+        tmp_path,
+        {"dev": load("dev", kapsa())},
+        ObservationStore(tmp_path / "o.json"),
+        settings=SourceSettings(watch_files=False, poll_remotes=False),
+    )
+
+    assert [s.name for s in sources] == ["ttl"]  # no git, Vault or registry traffic
+
+
 def test_merge_changes_gives_one_change_per_source() -> None:
     merged = merge_changes(
         [
