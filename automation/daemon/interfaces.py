@@ -21,7 +21,7 @@ class ObservationSource(Protocol):
 
     def fingerprint_material(self, documents: StackDocuments, now: datetime) -> dict[str, Any]: ...
 
-    def record_images(self, project: str, last_good_images: Mapping[str, Mapping[str, str]]) -> bool: ...
+    def record_project_status(self, project: str, status: Mapping[str, Any]) -> bool: ...
 
     def save(self) -> None: ...
 
@@ -47,7 +47,7 @@ class NoObservations:
     def fingerprint_material(self, documents: StackDocuments, now: datetime) -> dict[str, Any]:
         return {}
 
-    def record_images(self, project: str, last_good_images: Mapping[str, Mapping[str, str]]) -> bool:
+    def record_project_status(self, project: str, status: Mapping[str, Any]) -> bool:
         return False
 
     def save(self) -> None:

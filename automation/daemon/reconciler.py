@@ -945,17 +945,14 @@ class Reconciler:
         return max(self.settings.requeue_floor_seconds, min(hints))
 
     def _record_images(self, outputs: Mapping[str, Any]) -> list[str]:
-        """Copy each Project's ``lastGoodImages`` status into the observation store."""
+        """Copy each Project's images (``lastGoodImages``, ``pinnedImages``) into the observation store."""
         recorded = []
         for key, value in outputs.items():
             if not key.startswith("Project/") or not isinstance(value, Mapping):
                 continue
-            images = value.get("lastGoodImages")
-            if not isinstance(images, Mapping) or not images:
-                continue
             project = key.split("/", 1)[1]
             with self._lock:
-                if self.observations.record_images(project, images):
+                if self.observations.record_project_status(project, value):
                     recorded.append(project)
         if recorded:
             with self._lock:

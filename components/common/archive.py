@@ -10,8 +10,14 @@ deflate output differs between zlib builds (zlib-ng, for one) and the same code 
 differently on two machines. The package is small: uncompressed costs nothing that matters.
 
 Left out, wherever they are: ``configuration.json`` (local secrets), ``__pycache__`` and compiled
-files, hidden files and folders (``.env``, ``.venv``, tool caches), virtual environments, and the
-connector's ``files/`` folder (what ``fivetran debug`` writes: the DuckDB warehouse, the state).
+files, hidden files and folders (``.env``, ``.venv``, tool caches) and virtual environments; and at
+the connector's root, what ``fivetran debug`` writes: ``files/`` (the DuckDB warehouse, the state)
+and ``crash-reports/``.
+
+Run as a module to build (and optionally unpack) a package by hand, for instance to debug exactly
+what is deployed::
+
+    python -m components.common.archive connectors/virtuous --unpack .driftless/debug/virtuous
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ _EXECUTABLE_MODE = 0o755
 EXCLUDED_FILES = frozenset({"configuration.json", "tmp_requirements.txt"})
 EXCLUDED_DIRS = frozenset({"__pycache__"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
-OUTPUT_DIR = "files"  # at the connector's root only: where `fivetran debug` keeps its warehouse and state
+# At the connector's root only: where `fivetran debug` keeps its warehouse and state, and its crash reports.
+OUTPUT_DIRS = frozenset({"files", "crash-reports"})
 
 
 def _is_virtualenv(directory: Path) -> bool:
@@ -46,7 +53,7 @@ def _package_files(root: Path, prefix: PurePosixPath, *, connector_root: bool) -
             for name in subdirectories
             if not name.startswith(".")
             and name not in EXCLUDED_DIRS
-            and not (connector_root and here == root and name == OUTPUT_DIR)
+            and not (connector_root and here == root and name in OUTPUT_DIRS)
             and not _is_virtualenv(here / name)
         ]
         for name in files:
@@ -120,3 +127,38 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 16), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: build a connector's package, print its path and SHA-256, optionally unpack it."""
+    import argparse
+    import zipfile
+
+    parser = argparse.ArgumentParser(prog="python -m components.common.archive", description=main.__doc__)
+    parser.add_argument("connector_dir", type=Path, help="the connector folder, e.g. connectors/virtuous")
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        action="append",
+        help="a shared folder to copy in (repeatable); default: the connector's sibling 'common' folder",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(".driftless/packages"), help="where to write the zip"
+    )
+    parser.add_argument("--unpack", type=Path, help="also unpack the package into this folder")
+    args = parser.parse_args(argv)
+    shared = args.shared
+    if shared is None:
+        sibling = args.connector_dir.resolve().parent / "common"
+        shared = [sibling] if sibling.is_dir() else []
+    package = build_connector_package(args.connector_dir, shared, args.out)
+    print(f"{package} sha256={sha256_of(package)}")
+    if args.unpack:
+        with zipfile.ZipFile(package) as archive:
+            archive.extractall(args.unpack)
+        print(f"unpacked into {args.unpack}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -271,9 +271,10 @@ class FakeObservations:
     def fingerprint_material(self, documents: StackDocuments, now: Any) -> dict[str, Any]:
         return dict(self.material.get(Path(documents.file).stem, {}))
 
-    def record_images(self, project: str, last_good_images: Mapping[str, Mapping[str, str]]) -> bool:
-        changed = self.images.get(project) != dict(last_good_images)
-        self.images[project] = dict(last_good_images)
+    def record_project_status(self, project: str, status: Mapping[str, Any]) -> bool:
+        images = {**status.get("lastGoodImages", {}), **status.get("pinnedImages", {})}
+        changed = self.images.get(project) != images
+        self.images[project] = images
         return changed
 
     def save(self) -> None:

@@ -445,20 +445,21 @@ def test_a_requeue_hint_below_the_floor_is_raised_to_it(make_reconciler, driver,
     assert (reconciler.status("alpha").requeue_at - start).total_seconds() == 60
 
 
-def test_last_good_images_are_copied_into_the_observation_store(
+def test_last_good_and_pinned_images_are_copied_into_the_observation_store(
     make_reconciler, driver, layout, observations
 ):
     write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
     images = {"main": {"image": "harbor.corp.com/myapp/api@sha256:abc", "commit": "abc123"}}
+    pinned = {"@{prod}": {"image": "harbor.corp.com/myapp/api@sha256:old", "commit": "old123"}}
     driver.stack_outputs["alpha"] = {
-        "Project/api": {"lastGoodImages": images},
+        "Project/api": {"lastGoodImages": images, "pinnedImages": pinned},
         "Registry/harbor": {"ok": True},
     }
     reconciler = make_reconciler(driver)
 
     reconciler.cycle()
 
-    assert observations.images == {"api": images}
+    assert observations.images == {"api": {**images, **pinned}}
 
 
 # --- concurrency ---------------------------------------------------------------------------------
