@@ -22,7 +22,7 @@ RECONCILE_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600
 
 
 class Metrics:
-    """The daemon's metrics; see ``automation/DAEMON_INTERFACES.md``."""
+    """The daemon's Prometheus metrics, in a registry of their own (not the process-global one)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)

@@ -1,7 +1,7 @@
 """What the daemon core needs from the observation store and the metrics, as Protocols.
 
 The real implementations live in :mod:`automation.observation_store` and
-:mod:`automation.metrics` (see ``automation/DAEMON_INTERFACES.md``); the reconciler depends only
+:mod:`automation.metrics`; the reconciler depends only
 on these shapes, so it is tested with the null objects below and wired to the real ones in the
 command line.
 """
