@@ -17,8 +17,6 @@ All methods are thread-safe: the HTTP status endpoint may read while the loop wr
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from automation.files import atomic_write
 from automation.stack_inputs import ProjectInputs, projects, registries, vault_secrets
 from components.documents import StackDocuments
 from components.observations import Observations
@@ -316,7 +315,7 @@ class ObservationStore:
                 "vault": dict(sorted(self._vault.items())),
                 "registries": self.registry_checks(),
             }
-            _write_atomically(self.path, json.dumps(data, indent=2) + "\n")
+            atomic_write(self.path, json.dumps(data, indent=2) + "\n")
             self._dirty = False
 
     def _load(self) -> None:
@@ -343,20 +342,6 @@ class ObservationStore:
                 f"{self.path}: cannot read the observations file ({exc}); it holds preview first-seen "
                 "times and last good images, so it is not reset automatically: fix or remove it"
             ) from exc
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _aware(when: datetime) -> datetime:

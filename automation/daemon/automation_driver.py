@@ -57,7 +57,7 @@ from automation.daemon.driver import (
     StackTarget,
     classify_error,
 )
-from automation.daemon.files import atomic_write, hostname, pid_alive
+from automation.files import atomic_write, hostname, pid_alive
 
 PASSPHRASE_VARIABLES = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
 _NOT_RESOURCES = ("pulumi:pulumi:Stack", "pulumi:providers:")

@@ -41,7 +41,7 @@ from automation.daemon.driver import (
     StackLockedError,
     StackTarget,
 )
-from automation.daemon.files import atomic_write, hostname, pid_alive
+from automation.files import atomic_write, hostname, pid_alive
 from automation.render.diff import diff_renders
 from automation.render.render import RenderOptions, RenderResult, render_stack
 from automation.render.schemas import SchemaValidator

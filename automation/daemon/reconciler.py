@@ -50,7 +50,6 @@ from automation.daemon.driver import (
     StackTarget,
     classify_error,
 )
-from automation.daemon.files import atomic_write
 from automation.daemon.fingerprint import (
     Fingerprint,
     ProgramSource,
@@ -78,6 +77,7 @@ from automation.daemon.status import (
     status_document,
 )
 from automation.daemon.store import StatusStore
+from automation.files import atomic_write
 from components.documents import StackDocuments, StackFileError, load_stack_file
 from components.registry import KindRegistry
 

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 
 from components.common.kubernetes import child
-from components.kapsa.live import LiveCustomResource
+from components.common.live import LiveCustomResource
 from components.kapsa.spec import DomainPoolSpec
 
 TYPE = "driftless:kapsa:DomainPool"

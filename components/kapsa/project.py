@@ -20,8 +20,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.common.kubernetes import child
+from components.common.live import LiveCustomResource
 from components.kapsa import builders
-from components.kapsa.live import LiveCustomResource
 from components.kapsa.plan import (
     PlannedWorkload,
     ProjectPlan,

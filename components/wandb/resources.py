@@ -36,41 +36,11 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.common.kubernetes import child
+from components.common.live import LiveCustomResource
 from components.wandb.pieces import Target, clickhouse, kafka, minio, mysql, redis
 from components.wandb.spec import ClickHouseSpec, KafkaSpec, MinIOSpec, MySQLSpec, RedisSpec
 
 S = TypeVar("S")
-
-
-class ObservedCustomResource(k8s.apiextensions.CustomResource):
-    """A ``CustomResource`` whose ``status`` is an output; used to read live objects.
-
-    The SDK's ``CustomResource`` only resolves the properties it was given, so a read of an
-    operator's resource would drop its status; declaring ``status`` as an output property keeps
-    it, the way the typed classes crd2pulumi generates do.
-    """
-
-    def _internal_init(  # type: ignore[override]
-        self,
-        resource_name: str,
-        api_version: str,
-        kind: str,
-        opts: pulumi.ResourceOptions | None = None,
-        metadata: Any = None,
-        spec: Any = None,
-        __props__: Any = None,
-    ) -> None:
-        props = k8s.apiextensions.CustomResourceArgs.__new__(k8s.apiextensions.CustomResourceArgs)
-        props.__dict__.update(api_version=api_version, kind=kind, metadata=metadata, spec=spec, status=None)
-        pulumi.CustomResource.__init__(
-            self, f"kubernetes:{api_version}:{kind}", resource_name, cast(Any, props), opts
-        )
-
-    @property
-    @pulumi.getter
-    def status(self) -> pulumi.Output[Any]:
-        """The live ``status`` the operator wrote (None when it has written none)."""
-        return pulumi.get(self, "status")  # type: ignore[no-any-return]
 
 
 def write(
@@ -91,11 +61,12 @@ def read_status(
     name: str, written: k8s.apiextensions.CustomResource, body: Mapping[str, Any], parent: pulumi.Resource
 ) -> pulumi.Output[Any]:
     """The live ``status`` of a written custom resource, read back from the cluster this run."""
-    live = ObservedCustomResource(
+    live = LiveCustomResource.read(
         name,
         api_version=body["apiVersion"],
         kind=body["kind"],
-        opts=pulumi.ResourceOptions(parent=parent, id=written.id),
+        id=written.id,
+        opts=pulumi.ResourceOptions(parent=parent),
     )
     return live.status
 

@@ -26,7 +26,7 @@ from automation.daemon.driver import (
     StackLockedError,
     StackTarget,
 )
-from automation.daemon.files import hostname
+from automation.files import hostname
 from tests.automation.daemon.helpers import LOCKED_STDERR, PROGRAM_STDOUT
 
 FAKE_PULUMI = """#!{python}

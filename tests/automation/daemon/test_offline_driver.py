@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from automation.daemon.driver import InvalidSpecError, PendingOperationsError, StackLockedError, StackTarget
-from automation.daemon.files import hostname
 from automation.daemon.offline_driver import OfflineDriver
 from automation.daemon.reconciler import ProjectLayout, Reconciler
 from automation.daemon.store import StatusStore
+from automation.files import hostname
 from tests.automation.daemon.helpers import REGISTRY, note, render_notes, write_stack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]

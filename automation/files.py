@@ -1,4 +1,4 @@
-"""Small file helpers shared by the drivers and the daemon."""
+"""Small file helpers shared by the daemon, its drivers and the observation store."""
 
 from __future__ import annotations
 

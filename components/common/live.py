@@ -5,7 +5,10 @@
 reports, ``status`` included, and ``CustomResource.get`` exposes none at all. The class below
 registers exactly the same resource (same type token, same provider, same inputs: a ``None``
 property is never sent) but also declares ``status``, so the provider's answer reaches the program:
-a kpack Image's build result, a ClusterIssuer's readiness.
+a kpack Image's build result, a ClusterIssuer's readiness, an operator's view of its cluster.
+
+A read (``LiveCustomResource.read``) runs on every ``up``: a written resource's own outputs are
+only what the provider saw the last time it changed it, so they would keep a stale status.
 """
 
 from __future__ import annotations
@@ -58,10 +61,15 @@ class LiveCustomResource(k8s.apiextensions.CustomResource):
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)),
         )
 
+    @property
+    def status(self) -> pulumi.Output[Any]:
+        """The live ``status`` the operator wrote (None when it has written none)."""
+        status: pulumi.Output[Any] = self.__dict__["status"]
+        return status
+
     def live(self) -> pulumi.Output[dict[str, Any]]:
         """``{"metadata": …, "status": …}`` as the provider reports them (``{}`` for absent parts)."""
         metadata: pulumi.Output[Any] = self.__dict__["metadata"]
-        status: pulumi.Output[Any] = self.__dict__["status"]
-        return pulumi.Output.all(metadata, status).apply(
+        return pulumi.Output.all(metadata, self.status).apply(
             lambda parts: {"metadata": parts[0] or {}, "status": parts[1] or {}}
         )
