@@ -13,6 +13,8 @@ from components.observations import Observations
 from components.program import run_stack
 
 PROJECT_DIR = Path(__file__).resolve().parent
+# Stack config (``driftless:<key>``) handed to the domains as ProgramSettings.options.
+DOMAIN_OPTIONS = ("kapsaClusterBuilder", "fivetranConnectorsDir")
 
 
 def main() -> None:
@@ -28,7 +30,7 @@ def main() -> None:
         project_dir=PROJECT_DIR,
         vault_address=config.get("vaultAddress"),
         vault_token=config.get_secret("vaultToken"),
-        options={key: value for key in ("kapsaClusterBuilder",) if (value := config.get(key)) is not None},
+        options={key: value for key in DOMAIN_OPTIONS if (value := config.get(key)) is not None},
     )
     context = StackContext(
         stack=stack,

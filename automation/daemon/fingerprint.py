@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from components.common.archive import package_entries
 from components.documents import FORCE_RECONCILE_ANNOTATION, StackDocuments
 
 # Stack config keys the daemon writes itself; their values are paths, not desired state.
@@ -93,11 +94,26 @@ class ProgramSource:
         self._cache: dict[Path, tuple[int, int, str]] = {}
 
     def files(self) -> list[Path]:
+        """``__main__.py``, ``components/**/*.py``, and what the connector packages hold."""
         found = [self.project_dir / "__main__.py"]
         components = self.project_dir / "components"
         if components.is_dir():
             found.extend(p for p in components.rglob("*.py") if "__pycache__" not in p.parts)
-        return sorted(p for p in found if p.is_file())
+        found.extend(self._connector_files())
+        return sorted({p for p in found if p.is_file()})
+
+    def _connector_files(self) -> list[Path]:
+        # A connector_sdk FivetranConnector deploys a zip of connectors/<name> (with common/), so
+        # exactly the files that go into those zips are program source too.
+        connectors = self.project_dir / "connectors"
+        if not connectors.is_dir():
+            return []
+        shared = [connectors / "common"] if (connectors / "common").is_dir() else []
+        files: list[Path] = []
+        for folder in sorted(connectors.iterdir()):
+            if folder.is_dir() and (folder / "connector.py").is_file():
+                files.extend(package_entries(folder, shared).values())
+        return files
 
     def digest(self) -> str:
         entries = []

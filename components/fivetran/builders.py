@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.common.vault import find_references
+from components.fivetran.package import ConnectorPackage
 from components.fivetran.spec import FivetranConnectorSpec, Schedule, SchemaConfig
 
 # When Fivetran reports a setup state other than this, the connection needs attention (wrong
@@ -46,6 +47,34 @@ def connection_args(spec: FivetranConnectorSpec) -> dict[str, Any]:
         # Setup tests at creation would run before auth exists (it is applied by ConnectionConfig)
         # and fail; they run once, in ConnectionConfig, when config and auth are both in place.
         "run_setup_tests": False,
+    }
+
+
+def connector_sdk_config(spec: FivetranConnectorSpec, package_id: Any) -> dict[str, Any]:
+    """The config Fivetran takes for a ``connector_sdk`` connection.
+
+    ``package_id`` names the uploaded code (the package resource's id; passed through untouched,
+    so the component can hand over an Output). The document's ``config`` is the connector's own
+    configuration: Fivetran passes it to ``update()``/``schema()`` from ``secrets_list``, as
+    key/value strings, sorted here so an unchanged document never shows a diff.
+    """
+    config: dict[str, Any] = {"package_id": package_id, "python_version": spec.sdk_python_version}
+    # Left out when empty: Fivetran's own deploy tool does not send an empty list either.
+    if spec.config:
+        config["secrets_list"] = [{"key": key, "value": value} for key, value in sorted(spec.config.items())]
+    return config
+
+
+def package_status(
+    spec: FivetranConnectorSpec, package: ConnectorPackage, package_id: str | None
+) -> dict[str, Any]:
+    """The package part of the status: which code is deployed (its hash), never its configuration."""
+    return {
+        "name": package.name,
+        "packageId": package_id,
+        "filePath": package.file_path,
+        "sha256": package.sha256,
+        "pythonVersion": spec.sdk_python_version,
     }
 
 
@@ -108,12 +137,14 @@ def connector_status(
     spec: FivetranConnectorSpec,
     connector_id: str | None,
     live: Mapping[str, Any] | None,
+    package: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The component's status: what the daemon reports and needs, never a secret.
 
     ``live`` is Fivetran's own view of the connection (``getConnection``'s ``status`` block:
     ``setup_state``, ``sync_state``, ``update_state``, ``warnings``, ``tasks``) or None when it
-    has not been read (a preview of a connection that does not exist yet).
+    has not been read (a preview of a connection that does not exist yet). ``package`` is the
+    :func:`package_status` of a ``connector_sdk`` connection.
     """
     live = live or {}
     setup_state = live.get("setup_state")
@@ -145,8 +176,8 @@ def connector_status(
         # The references only (never values), so the daemon knows which Vault paths feed this connector.
         "vaultReferences": references({"config": spec.config, "auth": spec.auth}),
     }
-    if spec.package is not None:
-        status["package"] = spec.package
+    if package is not None:
+        status["package"] = dict(package)
     if setup_state is not None and setup_state != CONNECTED:
         status["requeueAfterSeconds"] = RECHECK_SETUP_SECONDS
     return status

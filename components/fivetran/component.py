@@ -2,6 +2,12 @@
 
 Resources, in the order Fivetran needs them:
 
+0. ``ConnectorSdkPackage`` (only for ``service: connector_sdk``): the zip of the ``package``
+   folder, built by :func:`create` before anything is registered (:mod:`components.fivetran.package`).
+   Its id goes into the connection's config as ``package_id``, with ``python_version`` and the
+   document's ``config`` as the connector's configuration (``secrets_list``). One package per
+   document, even when two documents deploy the same folder: Fivetran ties a package to one
+   connection.
 1. ``Connection``: the connection itself (service, group, destination schema). Fivetran creates
    it paused.
 2. ``ConnectionConfig``: ``config`` and ``auth`` as JSON, and the setup tests. JSON rather than
@@ -38,8 +44,9 @@ import pulumi_provider_fivetran as fivetran
 from components.common.kubernetes import child
 from components.common.vault import resolve_tree
 from components.context import StackContext
-from components.documents import Document
+from components.documents import Document, SpecError, StackFileError
 from components.fivetran import builders
+from components.fivetran.package import ConnectorPackage, PackageError, build_package
 from components.fivetran.spec import FivetranConnectorSpec
 
 TYPE_TOKEN = "driftless:fivetran:FivetranConnector"
@@ -47,10 +54,12 @@ TYPE_TOKEN = "driftless:fivetran:FivetranConnector"
 
 @dataclass(frozen=True)
 class FivetranConnectorArgs:
-    """What the component needs: its validated spec and the stack (for the shared Vault provider)."""
+    """What the component needs: its validated spec, the stack (for the shared Vault provider) and,
+    for a ``connector_sdk`` connection, its built package."""
 
     spec: FivetranConnectorSpec
     context: StackContext
+    package: ConnectorPackage | None = None
 
 
 class FivetranConnector(pulumi.ComponentResource):
@@ -62,8 +71,21 @@ class FivetranConnector(pulumi.ComponentResource):
     def __init__(self, name: str, args: FivetranConnectorArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE_TOKEN, name, None, opts)
         spec = args.spec
+        if (spec.package is None) != (args.package is None):
+            raise ValueError(
+                f"FivetranConnector/{name}: the package must be built for spec.package (see create)"
+            )
 
-        config_json = self._json(spec.config, args.context, always_secret=False)
+        config: Mapping[str, Any] = spec.config
+        package_id: pulumi.Output[str] | None = None
+        if args.package is not None:
+            sdk_package = fivetran.ConnectorSdkPackage(
+                f"{name}-package", file_path=args.package.file_path, opts=child(self)
+            )
+            package_id = sdk_package.id
+            config = builders.connector_sdk_config(spec, package_id)
+
+        config_json = self._json(config, args.context, always_secret=False)
         auth_json = self._json(spec.auth, args.context, always_secret=True)
 
         connection = fivetran.Connection(
@@ -107,15 +129,6 @@ class FivetranConnector(pulumi.ComponentResource):
                 )
             )
 
-        if spec.package is not None:
-            # Uploading a connectors/<package> folder (ConnectorSdkPackage, its id into
-            # config.package_id) is not wired yet; say so rather than deploy something else silently.
-            pulumi.log.warn(
-                f"FivetranConnector/{name}: package {spec.package!r} is not uploaded yet; "
-                "set config.package_id yourself until connector packaging lands",
-                resource=self,
-            )
-
         pause_state = fivetran.ConnectionV2PauseState(
             f"{name}-pause",
             connection_id=connection.id,
@@ -127,22 +140,30 @@ class FivetranConnector(pulumi.ComponentResource):
             id=connection.id,
             opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[*applied, pause_state]),
         )
-        self.status = pulumi.Output.all(connection.id, live.status).apply(
-            lambda values: builders.connector_status(spec, values[0], _plain(values[1]))
+        package = args.package
+        self.status = pulumi.Output.all(connection.id, live.status, package_id).apply(
+            lambda values: builders.connector_status(
+                spec,
+                values[0],
+                _plain(values[1]),
+                builders.package_status(spec, package, values[2]) if package is not None else None,
+            )
         )
         self.register_outputs({"status": self.status, "connectorId": self.connector_id})
 
     def _json(self, value: Mapping[str, Any], context: StackContext, *, always_secret: bool) -> Any:
         """``value`` as the JSON string Fivetran gets: a secret when it holds a Vault value (or must).
 
-        None for an empty document, so an unset ``auth`` is not sent as ``{}``.
+        None for an empty document, so an unset ``auth`` is not sent as ``{}``. ``value`` may hold
+        Outputs (a package id): they resolve before the JSON is written, and whatever reads the
+        JSON then depends on the resources behind them.
         """
         if not value:
             return None
         if builders.has_references(value):
             resolved = resolve_tree(dict(value), context, parent=self)
-            return pulumi.Output.secret(pulumi.Output.json_dumps(resolved, sort_keys=True))
-        text = builders.json_text(value)
+            return pulumi.Output.secret(pulumi.Output.from_input(resolved).apply(builders.json_text))
+        text = pulumi.Output.from_input(dict(value)).apply(builders.json_text)
         return pulumi.Output.secret(text) if always_secret else text
 
 
@@ -160,8 +181,24 @@ def _plain(value: Any) -> dict[str, Any] | None:
 
 
 def create(document: Document, context: StackContext) -> FivetranConnector:
-    """The registry factory: one component per FivetranConnector document."""
+    """The registry factory: one component per FivetranConnector document.
+
+    A ``package`` is located and zipped here, before the component registers anything, so a
+    missing or broken connector folder is a spec error naming the document's file and line
+    (the loader cannot check it: it does not know the project's folder).
+    """
     spec = document.spec
     if not isinstance(spec, FivetranConnectorSpec):  # the registry guarantees it; keeps mypy honest
         raise TypeError(f"{document.subject}: expected a FivetranConnectorSpec")
-    return FivetranConnector(document.name, FivetranConnectorArgs(spec=spec, context=context))
+    package = None
+    if spec.package is not None:
+        try:
+            package = build_package(spec.package, context.settings)
+        except PackageError as exc:
+            path = ("spec", "package")
+            raise StackFileError(
+                [SpecError(document.file, document.line_of(path), document.subject, "spec.package", str(exc))]
+            ) from None
+    return FivetranConnector(
+        document.name, FivetranConnectorArgs(spec=spec, context=context, package=package)
+    )

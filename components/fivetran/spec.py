@@ -5,6 +5,12 @@ the provider resources we use take them as JSON, so a new service needs no chang
 checked at load time is everything Fivetran would otherwise reject halfway through an ``up``:
 empty ids, malformed ``vault://`` references, schedules Fivetran does not offer, unknown schema
 policies, a connector package on a service that cannot use one.
+
+A ``connector_sdk`` connection is different: it runs our own code, a folder under ``connectors/``
+(``package``), and its ``config`` is that connector's configuration, which Fivetran hands over as
+strings. So it needs a package, its config values must be strings, it has no ``auth`` and writes
+to one schema (``destinationSchema.name``). Whether the folder exists is checked when the program
+runs (the factory), where the project's folder is known.
 """
 
 from __future__ import annotations
@@ -39,6 +45,12 @@ _SERVICE = re.compile(r"^[a-z0-9_]+$")
 _DAILY_SYNC_TIME = re.compile(r"^([01]\d|2[0-3]):00$")
 # A folder directly under connectors/: one path segment, no hidden folders, no "..".
 _PACKAGE_FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+CONNECTORS_PREFIX = "connectors/"
+# The connectors use datetime.UTC (3.11+) and are tested on 3.11 (pyproject's requires-python), so
+# that is what Fivetran runs unless a document asks for a newer one. Fivetran takes "3.12" or "3.12.8".
+DEFAULT_PYTHON_VERSION = "3.11"
+MIN_PYTHON_MINOR = 11
+_PYTHON_VERSION = re.compile(r"^3\.(?P<minor>\d+)(\.\d+)?$")
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -146,7 +158,12 @@ class FivetranConnectorSpec(SpecModel):
     config: FreeForm = Field(default_factory=dict, description="Service config; strings may be vault://.")
     auth: FreeForm = Field(default_factory=dict, description="Service auth; strings may be vault://.")
     package: str | None = Field(
-        default=None, description="For service connector_sdk: a folder under connectors/."
+        default=None,
+        description="For service connector_sdk: a folder under connectors/ (virtuous, connectors/virtuous).",
+    )
+    python_version: str | None = Field(
+        default=None,
+        description=f"For service connector_sdk: the Python the package runs on ({DEFAULT_PYTHON_VERSION}).",
     )
     run_setup_tests: bool = False
     trust_certificates: bool = False
@@ -154,6 +171,31 @@ class FivetranConnectorSpec(SpecModel):
     paused: bool = False
     schedule: Schedule | None = None
     schema_config: SchemaConfig | None = None
+
+    @field_validator("config")
+    @classmethod
+    def _sdk_config_is_strings(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if info.data.get("service") != CONNECTOR_SDK_SERVICE:
+            return value
+        # Fivetran passes a connector its configuration as strings (secrets_list key/value pairs):
+        # a number or a nested object would arrive as something the connector does not expect.
+        for key, item in value.items():
+            if not isinstance(item, str):
+                raise ValueError(
+                    f"{key}: a {CONNECTOR_SDK_SERVICE} configuration value must be a string "
+                    f"(Fivetran passes every value as one), not {type(item).__name__}; quote it"
+                )
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _no_auth_for_sdk(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if value and info.data.get("service") == CONNECTOR_SDK_SERVICE:
+            raise ValueError(
+                f"a {CONNECTOR_SDK_SERVICE} connection has no auth: put credentials in config "
+                "(the connector's configuration; vault:// references work there)"
+            )
+        return value
 
     @field_validator("package")
     @classmethod
@@ -165,6 +207,45 @@ class FivetranConnectorSpec(SpecModel):
             raise ValueError(
                 f"package is only allowed with service {CONNECTOR_SDK_SERVICE!r}, not {service!r}"
             )
-        if not _PACKAGE_FOLDER.match(value):
-            raise ValueError(f"{value!r} is not a folder name under connectors/ (one path segment, no '..')")
+        # SPEC says "a folder under connectors/": accept the folder's name or its path.
+        name = value.removeprefix(CONNECTORS_PREFIX).rstrip("/")
+        if not _PACKAGE_FOLDER.match(name) or name == "common":
+            raise ValueError(
+                f"{value!r} is not a connector folder under connectors/ (its name, e.g. 'virtuous', "
+                "or 'connectors/virtuous'; one path segment, no '..', not the shared 'common')"
+            )
+        return name
+
+    @field_validator("python_version")
+    @classmethod
+    def _supported_python(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if info.data.get("service") != CONNECTOR_SDK_SERVICE:
+            raise ValueError(f"pythonVersion is only allowed with service {CONNECTOR_SDK_SERVICE!r}")
+        match = _PYTHON_VERSION.match(value)
+        if match is None or int(match["minor"]) < MIN_PYTHON_MINOR:
+            raise ValueError(
+                f"{value!r} is not a Python version the connectors run on: 3.{MIN_PYTHON_MINOR} or later, "
+                "as '3.12' or '3.12.8'"
+            )
         return value
+
+    @model_validator(mode="after")
+    def _sdk_connection(self) -> FivetranConnectorSpec:
+        if self.service != CONNECTOR_SDK_SERVICE:
+            return self
+        if self.package is None:
+            raise ValueError(
+                f"service {CONNECTOR_SDK_SERVICE!r} needs package: the folder under connectors/ to deploy"
+            )
+        if self.destination_schema.name is None or self.destination_schema.table is not None:
+            raise ValueError(
+                f"a {CONNECTOR_SDK_SERVICE} connection writes to one schema: set destinationSchema.name only"
+            )
+        return self
+
+    @property
+    def sdk_python_version(self) -> str:
+        """The Python a connector_sdk package runs on: the document's choice or the default."""
+        return self.python_version or DEFAULT_PYTHON_VERSION

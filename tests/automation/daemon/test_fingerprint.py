@@ -94,6 +94,26 @@ def test_program_source_covers_main_and_components(tmp_path: Path):
     assert source.digest() == first
 
 
+def test_program_source_covers_what_connector_packages_hold(tmp_path: Path):
+    connector = tmp_path / "connectors" / "donors"
+    (connector / "files").mkdir(parents=True)
+    (tmp_path / "connectors" / "common").mkdir()
+    (connector / "connector.py").write_text("def update(): ...\n")
+    shared = tmp_path / "connectors" / "common" / "cursor.py"
+    shared.write_text("TAKES = [1000]\n")
+    local_config = connector / "configuration.json"
+    local_config.write_text('{"token": "local"}\n')
+    source = ProgramSource(tmp_path)
+    first = source.digest()
+
+    local_config.write_text('{"token": "other"}\n')  # never packaged: not source
+    (connector / "files" / "state.json").write_text("{}\n")  # fivetran debug output
+    assert source.digest() == first
+
+    shared.write_text("TAKES = [1000, 500]\n")
+    assert source.digest() != first
+
+
 @pytest.mark.parametrize("suffix", [".yaml", ".yml"])
 def test_stack_config_ignores_the_keys_the_daemon_writes(tmp_path: Path, suffix: str):
     (tmp_path / f"Pulumi.dev{suffix}").write_text(

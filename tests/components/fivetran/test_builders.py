@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from components.fivetran import builders
+from components.fivetran.package import ConnectorPackage
 from components.fivetran.spec import FivetranConnectorSpec
 
 
@@ -95,3 +96,45 @@ def test_status_names_references_but_carries_no_config_or_auth_values():
     assert "db.internal" not in text
     assert "loader" not in text
     assert status["vaultReferences"] == ["vault://kv/db#password"]
+
+
+def sdk_spec(**fields: Any) -> FivetranConnectorSpec:
+    return spec(service="connector_sdk", package="virtuous", destinationSchema={"name": "virtuous"}, **fields)
+
+
+def test_connector_sdk_config_passes_the_configuration_as_sorted_key_value_strings():
+    config = builders.connector_sdk_config(
+        sdk_spec(config={"parallel_requests": "8", "bearer_token": "vault://kv/v#token"}), "pkg_1"
+    )
+    assert config == {
+        "package_id": "pkg_1",
+        "python_version": "3.11",
+        "secrets_list": [
+            {"key": "bearer_token", "value": "vault://kv/v#token"},
+            {"key": "parallel_requests", "value": "8"},
+        ],
+    }
+    assert builders.references(config) == ["vault://kv/v#token"]
+
+
+def test_connector_sdk_config_without_configuration_sends_no_secrets_list():
+    config = builders.connector_sdk_config(sdk_spec(pythonVersion="3.12.8"), "pkg_1")
+    assert config == {"package_id": "pkg_1", "python_version": "3.12.8"}
+
+
+def test_status_of_a_package_names_the_code_not_the_configuration():
+    requested = sdk_spec(config={"bearer_token": "literal-token"})
+    package = ConnectorPackage(
+        name="virtuous", file_path=".driftless/packages/virtuous-0123456789abcdef.zip", sha256="ab" * 32
+    )
+    status = builders.connector_status(
+        requested, "conn_1", None, builders.package_status(requested, package, "pkg_1")
+    )
+    assert status["package"] == {
+        "name": "virtuous",
+        "packageId": "pkg_1",
+        "filePath": ".driftless/packages/virtuous-0123456789abcdef.zip",
+        "sha256": "ab" * 32,
+        "pythonVersion": "3.11",
+    }
+    assert "literal-token" not in json.dumps(status)

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
+import zipfile
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from automation.render.render import PROJECT_DIR
 from automation.render.values import is_secret
-from tests.components.fivetran.conftest import GET_CONNECTION, VAULT_READ, connection_answer
+from components.common.archive import sha256_of
+from tests.components.fivetran.conftest import (
+    GET_CONNECTION,
+    PACKAGE_ID,
+    SDK_PACKAGE,
+    VAULT_READ,
+    FivetranMocks,
+    connection_answer,
+)
 
 CONNECTION = "fivetran:index/connection:Connection"
 CONNECTION_CONFIG = "fivetran:index/connectionConfig:ConnectionConfig"
@@ -17,6 +33,7 @@ VAULT_PROVIDER = "pulumi:providers:vault"
 COMPONENT = "driftless:fivetran:FivetranConnector"
 
 SECRET_VALUE = "s3cr3t-from-vault"
+PACKAGE_PATH = re.compile(r"^\.driftless/packages/(?P<name>[\w.-]+)-(?P<hash>[0-9a-f]{16})\.zip$")
 
 
 def connector(name: str = "sf", **spec: Any) -> dict[str, Any]:
@@ -287,15 +304,199 @@ def test_preview_renders_without_any_provider_answer(render):
     assert "FivetranConnector/sf" in graph.outputs()
 
 
-def test_connector_sdk_with_a_package_renders_and_names_the_package_in_status(render, calls):
-    graph = render(
-        [
-            connector(
-                "orders", service="connector_sdk", package="orders_api", config={"base_url": "https://x"}
-            )
+# --- connector_sdk: the package folder, zipped and uploaded ----------------------------------------
+
+
+def sdk_connector(name: str = "donors", **spec: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "service": "connector_sdk",
+        "package": "virtuous",
+        "destinationSchema": {"name": "virtuous"},
+        "config": {"base_url": "https://api.virtuoussoftware.com", "parallel_requests": "8"},
+    }
+    fields.update(spec)
+    return connector(name, **fields)
+
+
+def package_path(file_path: str) -> tuple[str, str]:
+    """(connector name, hash prefix) of a ``.driftless/packages/<name>-<hash>.zip`` path, or fail."""
+    match = PACKAGE_PATH.match(file_path)
+    assert match is not None, file_path
+    return match["name"], match["hash"]
+
+
+def unpacked(zip_path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(zip_path) as archive:
+        return {entry: archive.read(entry) for entry in archive.namelist()}
+
+
+def test_the_package_is_uploaded_from_a_zip_path_relative_to_the_project(render, sdk_mocks):
+    graph = render([sdk_connector()], mock=sdk_mocks)
+    assert graph.problems == []
+
+    package = graph.named("donors-package", SDK_PACKAGE)
+    assert package.parent == "donors"
+    file_path = package.inputs["filePath"]
+    # Relative, so the provider's recorded input is the same on every checkout; it resolves
+    # against the project folder, which is the provider's working directory under Pulumi.
+    # Named after its content, so a code change shows in the rendered input.
+    assert package_path(file_path) == ("virtuous", sha256_of(PROJECT_DIR / file_path)[:16])
+    contents = unpacked(PROJECT_DIR / file_path)
+    assert contents["connector.py"] == (PROJECT_DIR / "connectors/virtuous/connector.py").read_bytes()
+    assert contents["common/cursor.py"] == (PROJECT_DIR / "connectors/common/cursor.py").read_bytes()
+    assert "configuration.json" not in contents
+
+    status = graph.outputs()["FivetranConnector/donors"]["package"]
+    assert status["name"] == "virtuous"
+    assert status["packageId"] == PACKAGE_ID
+    assert status["sha256"] == sha256_of(PROJECT_DIR / file_path)
+
+
+def test_the_connection_config_carries_the_package_id_python_and_the_connector_configuration(render, calls):
+    sent: dict[str, dict[str, Any]] = {}
+
+    def record(args: Any) -> dict[str, Any]:
+        sent[args.name] = dict(args.inputs)
+        return {}
+
+    mock = FivetranMocks(outputs={CONNECTION: record, CONNECTION_CONFIG: record}, calls=calls)
+    graph = render([sdk_connector(package="connectors/virtuous")], mock=mock)
+    assert graph.problems == []
+
+    expected = {
+        "package_id": PACKAGE_ID,
+        "python_version": "3.11",
+        "secrets_list": [
+            {"key": "base_url", "value": "https://api.virtuoussoftware.com"},
+            {"key": "parallel_requests", "value": "8"},
         ],
-        calls=calls,
+    }
+    # Both at creation (Fivetran will not create an SDK connection without its package) and after.
+    assert json.loads(sent["donors"]["config"]) == expected
+    assert json.loads(sent["donors-config"]["config"]) == expected
+    assert "donors-package" in graph.named("donors", CONNECTION).depends_on
+    assert "donors-package" in graph.named("donors-config", CONNECTION_CONFIG).depends_on
+    assert "auth" not in graph.named("donors-config", CONNECTION_CONFIG).inputs
+
+
+def test_a_document_may_run_its_package_on_a_newer_python(render, sdk_mocks):
+    graph = render([sdk_connector(pythonVersion="3.12")], mock=sdk_mocks)
+    assert graph.problems == []
+    config = json.loads(graph.input("donors-config", "config", CONNECTION_CONFIG))
+    assert config["python_version"] == "3.12"
+    assert graph.outputs()["FivetranConnector/donors"]["package"]["pythonVersion"] == "3.12"
+
+
+def test_two_documents_deploying_one_folder_get_a_package_each(render, sdk_mocks):
+    # Fivetran ties a package to one connection.
+    graph = render(
+        [sdk_connector("donors"), sdk_connector("donors-eu", destinationSchema={"name": "virtuous_eu"})],
+        mock=sdk_mocks,
     )
     assert graph.problems == []
-    assert graph.named("orders", CONNECTION).inputs["service"] == "connector_sdk"
-    assert graph.outputs()["FivetranConnector/orders"]["package"] == "orders_api"
+    packages = graph.of_type(SDK_PACKAGE)
+    assert sorted(p.name for p in packages) == ["donors-eu-package", "donors-package"]
+    assert packages[0].inputs["filePath"] == packages[1].inputs["filePath"]
+
+
+def test_the_zip_is_identical_across_renders_and_changes_only_with_the_code(
+    render, sdk_mocks, fake_connectors
+):
+    document = sdk_connector(package=fake_connectors.name)
+
+    def build() -> tuple[str, bytes, dict[str, Any]]:
+        graph = render([document], mock=sdk_mocks, config=fake_connectors.config)
+        assert graph.problems == []
+        file_path = graph.input("donors-package", "filePath", SDK_PACKAGE)
+        assert package_path(file_path)[0] == fake_connectors.name
+        return file_path, (PROJECT_DIR / file_path).read_bytes(), graph.outputs()["FivetranConnector/donors"]
+
+    first_path, first, first_status = build()
+    os.utime(fake_connectors.folder / "connector.py", (1, 1))  # a touched file is not a change
+    second_path, second, second_status = build()
+    assert (second_path, second, second_status) == (first_path, first, first_status)
+
+    (fake_connectors.root / "common" / "util.py").write_text("RETRIES = 5\n", encoding="utf-8")
+    changed_path, changed, changed_status = build()
+    assert changed_path != first_path
+    assert changed != first
+    assert unpacked(PROJECT_DIR / changed_path)["common/util.py"] == b"RETRIES = 5\n"
+    assert changed_status["package"]["sha256"] == hashlib.sha256(changed).hexdigest()
+    assert changed_status["package"]["sha256"] != first_status["package"]["sha256"]
+    # The version a running update may still be reading is left alone.
+    assert (PROJECT_DIR / first_path).read_bytes() == first
+
+
+def test_a_missing_package_folder_is_rejected_with_file_and_line(render, tmp_path: Path):
+    path = tmp_path / "dev.yaml"
+    text = yaml.safe_dump_all([connector(), sdk_connector(package="no_such_connector")], sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    graph = render(path)
+    line = text.splitlines().index("  package: no_such_connector") + 1
+    assert graph.resources == []
+    assert graph.problems == [
+        f"{path}:{line}: FivetranConnector/donors: spec.package: no connector folder 'no_such_connector' "
+        "in connectors/ (connectors there: ongage, virtuous)"
+    ]
+
+
+def test_a_folder_without_connector_py_is_rejected_with_file_and_line(render, tmp_path, fake_connectors):
+    (fake_connectors.folder / "connector.py").rename(fake_connectors.folder / "main.py")
+    path = tmp_path / "dev.yaml"
+    text = yaml.safe_dump_all([sdk_connector(package=fake_connectors.name)], sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    graph = render(path, config=fake_connectors.config)
+    line = text.splitlines().index(f"  package: {fake_connectors.name}") + 1
+    assert graph.resources == []
+    assert len(graph.problems) == 1
+    assert graph.problems[0].startswith(f"{path}:{line}: FivetranConnector/donors: spec.package: ")
+    assert "has no connector.py" in graph.problems[0]
+    assert fake_connectors.built_zips() == []
+
+
+def test_a_package_on_another_service_is_rejected_with_file_and_line(render, tmp_path: Path):
+    path = tmp_path / "dev.yaml"
+    text = yaml.safe_dump_all([connector(package="virtuous")], sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    graph = render(path)
+    line = text.splitlines().index("  package: virtuous") + 1
+    assert graph.resources == []
+    assert graph.problems == [
+        f"{path}:{line}: FivetranConnector/sf: spec.package: "
+        "package is only allowed with service 'connector_sdk', not 'salesforce'"
+    ]
+
+
+def test_connector_credentials_from_vault_never_appear_in_the_render(render, calls):
+    sent: list[dict[str, Any]] = []
+
+    def record(args: Any) -> dict[str, Any]:
+        sent.append(dict(args.inputs))
+        return {}
+
+    graph = render(
+        [sdk_connector(config={"bearer_token": "vault://kv/fivetran/salesforce#client_secret"})],
+        mock=FivetranMocks(outputs={CONNECTION_CONFIG: record}, calls=calls),
+    )
+    assert graph.problems == []
+    assert graph.named("donors-config", CONNECTION_CONFIG).inputs["config"] == "[secret]"
+    assert graph.named("donors", CONNECTION).inputs["config"] == "[secret]"
+
+    # Fivetran gets the resolved token, as a secret, in the connector's configuration.
+    config = sent[0]["config"]
+    assert is_secret(config)
+    assert json.loads(config["value"])["secrets_list"] == [{"key": "bearer_token", "value": SECRET_VALUE}]
+
+    for resource in graph.resources:
+        assert not [s for s in strings(resource.inputs) if "vault://" in s], resource.name
+    rendered = json.dumps(graph.result.to_json())
+    assert SECRET_VALUE not in rendered
+    file_path = graph.input("donors-package", "filePath", SDK_PACKAGE)
+    assert SECRET_VALUE.encode() not in (PROJECT_DIR / file_path).read_bytes()
+
+
+def test_a_connector_sdk_preview_renders_before_the_package_exists(render):
+    graph = render([sdk_connector()])
+    assert graph.problems == []
+    assert package_path(graph.input("donors-package", "filePath", SDK_PACKAGE))[0] == "virtuous"
+    assert "FivetranConnector/donors" in graph.outputs()

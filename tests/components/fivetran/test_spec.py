@@ -17,6 +17,14 @@ VALID_SPEC = """\
     name: salesforce
 """
 
+SDK_SPEC = """\
+  groupId: decent_dropsy
+  service: connector_sdk
+  destinationSchema:
+    name: virtuous
+  package: virtuous
+"""
+
 GOOD_NEIGHBOUR = """\
 kind: FivetranConnector
 metadata: {name: fine}
@@ -109,6 +117,56 @@ BAD_INPUTS = [
         id="package-without-connector-sdk",
     ),
     pytest.param(
+        SDK_SPEC.replace("package: virtuous", "package: ../secrets"),
+        "package:",
+        "spec.package",
+        "is not a connector folder under connectors/",
+        id="package-outside-connectors",
+    ),
+    pytest.param(
+        SDK_SPEC.replace("  package: virtuous\n", ""),
+        "spec:",
+        "spec",
+        "service 'connector_sdk' needs package",
+        id="connector-sdk-without-package",
+    ),
+    pytest.param(
+        SDK_SPEC
+        + "  config:\n    bearer_token: vault://kv/fivetran/virtuous#token\n    parallel_requests: 8\n",
+        "config:",
+        "spec.config",
+        "parallel_requests: a connector_sdk configuration value must be a string",
+        id="connector-sdk-config-not-a-string",
+    ),
+    pytest.param(
+        SDK_SPEC + "  auth:\n    api_key: vault://kv/fivetran/virtuous#token\n",
+        "auth:",
+        "spec.auth",
+        "a connector_sdk connection has no auth",
+        id="connector-sdk-with-auth",
+    ),
+    pytest.param(
+        SDK_SPEC + "  pythonVersion: '3.10'\n",
+        "pythonVersion:",
+        "spec.pythonVersion",
+        "3.11 or later",
+        id="python-too-old-for-the-connectors",
+    ),
+    pytest.param(
+        VALID_SPEC + "  pythonVersion: '3.12'\n",
+        "pythonVersion:",
+        "spec.pythonVersion",
+        "only allowed with service 'connector_sdk'",
+        id="python-version-without-connector-sdk",
+    ),
+    pytest.param(
+        SDK_SPEC.replace("name: virtuous", "prefix: virtuous"),
+        "spec:",
+        "spec",
+        "set destinationSchema.name only",
+        id="connector-sdk-with-a-schema-prefix",
+    ),
+    pytest.param(
         "  groupId: g\n  service: salesforce\n  destinationSchema:\n    name: a\n    prefix: b\n",
         "destinationSchema:",
         "spec.destinationSchema",
@@ -169,12 +227,14 @@ def test_full_spec_is_accepted_with_defaults_from_the_contract():
             "groupId": "decent_dropsy",
             "service": "connector_sdk",
             "destinationSchema": {"name": "orders"},
-            "package": "orders_api",
+            "package": "connectors/orders_api/",
             "config": {"base_url": "https://api", "token": "vault://kv/team/orders-api#token"},
             "schedule": {"dailySyncTime": None},
             "schemaConfig": {"schemas": {"orders": {"tables": {"order": {"columns": {"email": {}}}}}}},
         }
     )
+    assert spec.package == "orders_api"  # "a folder under connectors/": its path or just its name
+    assert spec.sdk_python_version == "3.11"
     assert spec.run_setup_tests is False
     assert spec.trust_certificates is False
     assert spec.trust_fingerprints is False
