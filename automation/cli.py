@@ -302,7 +302,11 @@ def _run(args: argparse.Namespace) -> int:
     server = None
     if args.http_port:
         server = StatusServer(
-            reconciler.status_document, metrics, daemon.ready, host=args.http_host, port=args.http_port
+            lambda: {**reconciler.status_document(), "registries": observations.registry_checks()},
+            metrics,
+            daemon.ready,
+            host=args.http_host,
+            port=args.http_port,
         )
         try:
             log.info("http.listening", url=f"http://{args.http_host}:{server.start()}")
@@ -397,8 +401,9 @@ def _status(args: argparse.Namespace) -> int:
     layout = options.layout()
     path = layout.state_dir / STATE_DB
     statuses = StatusStore(path).all() if path.exists() else []
+    registries = observation_store(layout).registry_checks()
     if args.format == "json":
-        print(json.dumps(status_json(statuses), indent=2))
+        print(json.dumps(status_json(statuses, registries), indent=2))
     else:
-        print(status_table(statuses))
+        print(status_table(statuses, registries))
     return EXIT_OK

@@ -115,10 +115,17 @@ def preview_markdown(stack: str, result: OperationResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def status_table(statuses: list[StackStatus]) -> str:
-    """``status`` for people: one line per stack."""
+def status_table(
+    statuses: list[StackStatus], registries: Mapping[str, Mapping[str, Any]] | None = None
+) -> str:
+    """``status`` for people: one line per stack, then each registry's last verification."""
+    registry_lines = [
+        f"registry {server}: {'verified' if check.get('verified') else 'NOT verified'}"
+        f" at {check.get('checkedAt')}: {check.get('message')}"
+        for server, check in sorted((registries or {}).items())
+    ]
     if not statuses:
-        return "no stacks have been reconciled yet"
+        return "\n".join(["no stacks have been reconciled yet", *registry_lines])
     header = ("STACK", "PHASE", "LAST OPERATION", "CHANGES", "NEXT CHECK", "MESSAGE")
     rows = [header]
     for status in sorted(statuses, key=lambda s: s.name):
@@ -137,10 +144,11 @@ def status_table(statuses: list[StackStatus]) -> str:
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    return "\n".join(
+    lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
         for row in rows
-    )
+    ]
+    return "\n".join([*lines, *registry_lines])
 
 
 def _headline(status: StackStatus) -> str:
@@ -155,7 +163,10 @@ def _headline(status: StackStatus) -> str:
     return ""
 
 
-def status_json(statuses: list[StackStatus]) -> dict[str, Any]:
+def status_json(
+    statuses: list[StackStatus], registries: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The SPEC §3 status object, plus ``registries``: each Registry's last verification."""
     from automation.daemon.status import status_document
 
-    return status_document(statuses)
+    return {**status_document(statuses), "registries": dict(registries or {})}

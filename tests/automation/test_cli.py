@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from automation.cli import main
+from automation.observation_store import ObservationStore, RegistryCheck
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +78,27 @@ def test_dry_run_state_is_kept_apart_from_the_real_daemons(dirs, capsys):
     capsys.readouterr()
 
     assert main(["status", "--format", "json", *dirs]) == 0
-    assert json.loads(capsys.readouterr().out) == {"stacks": []}
+    assert json.loads(capsys.readouterr().out) == {"stacks": [], "registries": {}}
+
+
+def test_status_shows_each_registrys_last_verification(dirs, tmp_path, capsys):
+    store = ObservationStore(tmp_path / "state" / "observations.json")
+    checked = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    store.record_registry_check("harbor.corp.com", RegistryCheck(False, "401 Unauthorized", checked))
+    store.save()
+
+    assert main(["status", "--format", "json", *dirs]) == 0
+    assert json.loads(capsys.readouterr().out)["registries"] == {
+        "harbor.corp.com": {
+            "verified": False,
+            "message": "401 Unauthorized",
+            "checkedAt": "2026-11-21T12:00:00Z",
+        }
+    }
+    assert main(["status", *dirs]) == 0
+    assert lines(capsys.readouterr().out)[-1] == (
+        "registry harbor.corp.com: NOT verified at 2026-11-21T12:00:00Z: 401 Unauthorized"
+    )
 
 
 def test_an_invalid_stack_fails_the_run_with_file_and_line(dirs, tmp_path, capsys):
