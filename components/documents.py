@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -151,7 +152,13 @@ def load_stack_text(text: str, filename: str, registry: KindRegistry | None = No
         from components.registry import default_registry
 
         registry = default_registry()
+    return _load(text, filename, registry)
 
+
+# Documents are immutable, so the same text loads once per process: the daemon re-reads every
+# stack file each cycle and the renderer loads a file before the program loads it again.
+@lru_cache(maxsize=1024)
+def _load(text: str, filename: str, registry: KindRegistry) -> StackDocuments:
     errors: list[SpecError] = []
     raw_documents = _parse_yaml(text, filename, errors)
     documents: list[Document] = []
