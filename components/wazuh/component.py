@@ -77,15 +77,12 @@ class WazuhCluster(pulumi.ComponentResource):
         # 2. Services, then the workloads, each after the Secrets and ConfigMaps its pods mount
         for service in builders.services(spec, names):
             self._register(service, service["metadata"]["name"])
-        ca = certs.ca_cert_pem
         indexer = self._register(
-            builders.indexer_statefulset(
-                spec, names, _hash(ca, certs["node"].cert_pem, certs["admin"].cert_pem), awaiting
-            ),
+            builders.indexer_statefulset(spec, names, _cert_hash(certs, "node", "admin"), awaiting),
             names.indexer,
             depends_on=config,
         )
-        manager_hash = _hash(ca, certs["filebeat"].cert_pem, certs["manager"].cert_pem)
+        manager_hash = _cert_hash(certs, "filebeat", "manager")
         master = self._register(
             builders.manager_master_statefulset(spec, names, manager_hash, awaiting),
             names.manager_master,
@@ -103,7 +100,7 @@ class WazuhCluster(pulumi.ComponentResource):
         }
         if spec.dashboard.enabled:
             dashboard = self._register(
-                builders.dashboard_deployment(spec, names, _hash(ca, certs["dashboard"].cert_pem), awaiting),
+                builders.dashboard_deployment(spec, names, _cert_hash(certs, "dashboard"), awaiting),
                 names.dashboard,
                 depends_on=config,
             )
@@ -130,31 +127,10 @@ class WazuhCluster(pulumi.ComponentResource):
         creds: Mapping[str, Credential],
     ) -> list[pulumi.Resource]:
         """The Secrets and ConfigMaps the pods mount or read."""
-        ca = certs.ca_cert_pem
         objects = [
+            builders.secret(names, names.indexer_certs, "wazuh-indexer", _pem_files(certs, "node", "admin")),
             builders.secret(
-                names,
-                names.indexer_certs,
-                "wazuh-indexer",
-                {
-                    "root-ca.pem": ca,
-                    "node.pem": certs["node"].cert_pem,
-                    "node-key.pem": certs["node"].key_pem,
-                    "admin.pem": certs["admin"].cert_pem,
-                    "admin-key.pem": certs["admin"].key_pem,
-                },
-            ),
-            builders.secret(
-                names,
-                names.manager_certs,
-                "wazuh-manager",
-                {
-                    "root-ca.pem": ca,
-                    "filebeat.pem": certs["filebeat"].cert_pem,
-                    "filebeat-key.pem": certs["filebeat"].key_pem,
-                    "manager.pem": certs["manager"].cert_pem,
-                    "manager-key.pem": certs["manager"].key_pem,
-                },
+                names, names.manager_certs, "wazuh-manager", _pem_files(certs, "filebeat", "manager")
             ),
             builders.secret(
                 names,
@@ -187,7 +163,8 @@ class WazuhCluster(pulumi.ComponentResource):
                     names.dashboard_certs,
                     "wazuh-dashboard",
                     {
-                        "root-ca.pem": ca,
+                        # the dashboard image's file names, not the plan key's
+                        "root-ca.pem": certs.ca_cert_pem,
                         "cert.pem": certs["dashboard"].cert_pem,
                         "key.pem": certs["dashboard"].key_pem,
                     },
@@ -210,8 +187,18 @@ class WazuhCluster(pulumi.ComponentResource):
         return cls(resource_name, **arguments, opts=child(self, depends_on=after or None))
 
 
-def _hash(*pems: pulumi.Output[str]) -> pulumi.Output[str]:
-    """The cert-hash annotation value: an Output over the PEMs one pod template mounts."""
+def _pem_files(certs: IssuedCertificates, *keys: str) -> dict[str, pulumi.Output[str]]:
+    """A certs Secret's data: the CA, then each certificate and key as ``<key>.pem``, ``<key>-key.pem``."""
+    files = {"root-ca.pem": certs.ca_cert_pem}
+    for key in keys:
+        files[f"{key}.pem"] = certs[key].cert_pem
+        files[f"{key}-key.pem"] = certs[key].key_pem
+    return files
+
+
+def _cert_hash(certs: IssuedCertificates, *keys: str) -> pulumi.Output[str]:
+    """The cert-hash annotation value of a pod that mounts the CA and the certificates ``keys``."""
+    pems = [certs.ca_cert_pem, *(certs[key].cert_pem for key in keys)]
     return pulumi.Output.all(*pems).apply(builders.cert_hash)
 
 

@@ -1,0 +1,181 @@
+"""What every part's objects share: labels, the hashes that roll pods, container snippets, and the
+plain objects (Namespace, Secret, ConfigMap) that carry no logic of their own.
+
+The part modules build their workloads from these pieces, so a label, a mount or a probe is
+spelled the same way in every pod.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from components.common.kubernetes import labels as standard_labels
+from components.common.kubernetes import object_meta
+from components.common.spec import ResourceRequirements
+from components.wazuh.builders.names import Names
+
+# A str in tests, a pulumi Output[str] when the component calls a builder.
+Deferred = Any
+
+PART_OF = "wazuh"
+CERT_HASH_ANNOTATION = "driftless.dev/cert-hash"
+CONFIG_HASH_ANNOTATION = "driftless.dev/config-hash"
+NODE_TYPE_LABEL = "app.kubernetes.io/component"
+
+# Upstream's default resources, used when the spec gives none.
+_DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
+    "indexer": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1564Mi"}},
+    "manager": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "400m", "memory": "512Mi"}},
+    "dashboard": {"requests": {"cpu": "200m", "memory": "512Mi"}, "limits": {"cpu": "500m", "memory": "1Gi"}},
+}
+
+
+# --- hashes ------------------------------------------------------------------------------------
+
+
+def cert_hash(pems: Sequence[str]) -> str:
+    """sha256 over the certificates one pod mounts, in mount order: the pod template annotation.
+
+    Certificates, never keys: a new key always comes with a new certificate, so this changes
+    exactly when a mounted key pair does, and it is no secret.
+    """
+    digest = hashlib.sha256()
+    for pem in pems:
+        digest.update(pem.encode())
+        digest.update(b"\0")  # so ["ab", "c"] and ["a", "bc"] differ
+    return f"sha256:{digest.hexdigest()}"
+
+
+def config_hash(data: Mapping[str, str]) -> str:
+    """sha256 over a ConfigMap's data, so a changed configuration rolls the pods that read it."""
+    digest = hashlib.sha256()
+    for key in sorted(data):
+        digest.update(key.encode() + b"\0" + data[key].encode() + b"\0")
+    return f"sha256:{digest.hexdigest()}"
+
+
+# --- labels and metadata -----------------------------------------------------------------------
+
+
+def component_labels(names: Names, component: str, node_type: str | None = None) -> dict[str, str]:
+    extra = {NODE_TYPE_LABEL: node_type} if node_type else None
+    return standard_labels(names.name, component, PART_OF, extra)
+
+
+def selector(names: Names, component: str, node_type: str | None = None) -> dict[str, str]:
+    """The labels a workload selects its pods by (a subset of ``component_labels``; immutable)."""
+    result = {"app.kubernetes.io/name": component, "app.kubernetes.io/instance": names.name}
+    if node_type:
+        result[NODE_TYPE_LABEL] = node_type
+    return result
+
+
+def workload_meta(
+    names: Names, name: str, component: str, node_type: str | None, annotations: Mapping[str, str]
+) -> dict[str, Any]:
+    return object_meta(name, names.namespace, component_labels(names, component, node_type), annotations)
+
+
+def pod_template(
+    names: Names,
+    component: str,
+    node_type: str | None,
+    cert_hash_value: Deferred,
+    config: Mapping[str, str],
+    pod_spec: dict[str, Any],
+) -> dict[str, Any]:
+    """A pod template annotated so it rolls when its certificates or its configuration change."""
+    return {
+        "metadata": {
+            "labels": component_labels(names, component, node_type),
+            "annotations": {
+                CERT_HASH_ANNOTATION: cert_hash_value,
+                CONFIG_HASH_ANNOTATION: config_hash(config),
+            },
+        },
+        "spec": pod_spec,
+    }
+
+
+# --- containers --------------------------------------------------------------------------------
+
+
+def image(repository: str, version: str) -> str:
+    return f"wazuh/{repository}:{version}"
+
+
+def resources_block(resources: ResourceRequirements | None, default: str) -> dict[str, dict[str, str]]:
+    if resources is None:
+        return {kind: dict(values) for kind, values in _DEFAULT_RESOURCES[default].items()}
+    return resources.to_kubernetes()
+
+
+def secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def credential_env(prefix: str, secret: str) -> list[dict[str, Any]]:
+    """``<prefix>_USERNAME`` and ``<prefix>_PASSWORD`` from a ``credential_secret``."""
+    return [
+        secret_env(f"{prefix}_USERNAME", secret, "username"),
+        secret_env(f"{prefix}_PASSWORD", secret, "password"),
+    ]
+
+
+def file_mount(volume: str, directory: str, key: str, as_name: str | None = None) -> dict[str, Any]:
+    return {"name": volume, "mountPath": f"{directory}/{as_name or key}", "subPath": key, "readOnly": True}
+
+
+def claim_template(claim: str, storage: str, storage_class: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage}}}
+    if storage_class is not None:
+        spec["storageClassName"] = storage_class
+    return {"metadata": {"name": claim}, "spec": spec}
+
+
+def tcp_probe(port: int, initial: int, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "tcpSocket": {"port": port},
+        "initialDelaySeconds": initial,
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }
+
+
+# --- plain objects -----------------------------------------------------------------------------
+
+
+def namespace(names: Names) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": object_meta(names.namespace, None, standard_labels(names.name, "namespace", PART_OF)),
+    }
+
+
+def secret(names: Names, name: str, component: str, string_data: Mapping[str, Deferred]) -> dict[str, Any]:
+    """An Opaque Secret; values stay whatever the caller passed (secret Outputs in the component)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": object_meta(name, names.namespace, component_labels(names, component)),
+        "type": "Opaque",
+        "stringData": dict(string_data),
+    }
+
+
+def credential_secret(names: Names, name: str, username: str, password: Deferred) -> dict[str, Any]:
+    """A ``{username, password}`` Secret, as upstream's indexer-cred, dashboard-cred, wazuh-api-cred."""
+    return secret(names, name, "credentials", {"username": username, "password": password})
+
+
+def config_map(names: Names, name: str, component: str, data: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": object_meta(name, names.namespace, component_labels(names, component)),
+        "data": dict(data),
+    }
