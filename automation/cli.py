@@ -24,8 +24,9 @@ from automation.daemon.app import (
 )
 from automation.daemon.clock import SystemClock
 from automation.daemon.driver import DriverError
+from automation.daemon.layout import ProjectLayout
 from automation.daemon.logs import EventLog, configure_logging
-from automation.daemon.reconciler import ProjectLayout, Reconciler
+from automation.daemon.reconciler import Reconciler
 from automation.daemon.runner import Daemon, install_signal_handlers
 from automation.daemon.settings import SettingsError
 from automation.daemon.store import StatusStore

@@ -21,8 +21,8 @@ from typing import Any
 from automation.daemon.automation_driver import AutomationDriver, AutomationOptions
 from automation.daemon.driver import Driver, OperationResult, Progress, StackTarget
 from automation.daemon.interfaces import ObservationSource
+from automation.daemon.layout import ProjectLayout
 from automation.daemon.offline_driver import OfflineDriver
-from automation.daemon.reconciler import ProjectLayout
 from automation.daemon.settings import SETTINGS_FILE, DaemonSettings, load_settings
 from automation.daemon.status import READY, StackStatus, iso
 from automation.files import atomic_write

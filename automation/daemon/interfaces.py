@@ -8,6 +8,7 @@ command line.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,6 +25,30 @@ class ObservationSource(Protocol):
     def record_project_status(self, project: str, status: Mapping[str, Any]) -> bool: ...
 
     def save(self) -> None: ...
+
+
+class LockedObservations:
+    """An observation source shared by the cycle and the pool's threads: every call holds ``lock``."""
+
+    def __init__(self, observations: ObservationSource, lock: threading.RLock):
+        self._observations = observations
+        self._lock = lock
+
+    def for_stack(self, documents: StackDocuments, now: datetime) -> Observations:
+        with self._lock:
+            return self._observations.for_stack(documents, now)
+
+    def fingerprint_material(self, documents: StackDocuments, now: datetime) -> dict[str, Any]:
+        with self._lock:
+            return self._observations.fingerprint_material(documents, now)
+
+    def record_project_status(self, project: str, status: Mapping[str, Any]) -> bool:
+        with self._lock:
+            return self._observations.record_project_status(project, status)
+
+    def save(self) -> None:
+        with self._lock:
+            self._observations.save()
 
 
 class MetricsSink(Protocol):

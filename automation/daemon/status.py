@@ -26,6 +26,8 @@ STALLED = "Stalled"
 DRIFTED = "Drifted"
 CONDITION_TYPES = (READY, RECONCILING, STALLED, DRIFTED)
 
+QUEUED = "Queued"  # the Reconciling reason of an operation waiting for a free worker
+
 # Phases, in the order a person reads them: the first that applies wins.
 PHASE_RECONCILING = "Reconciling"  # an operation is running
 PHASE_STALLED = "Stalled"  # waiting for an input to change
@@ -196,7 +198,7 @@ class StackStatus:
     # --- additions to the SPEC shape
     observed_fingerprint: str | None = None  # of the inputs seen at the last cycle
     history: list[Operation] = field(default_factory=list)  # newest first
-    next_check_at: datetime | None = None  # the earliest timer: retry, requeue or drift check
+    next_check_at: datetime | None = None  # the timer acted on next: retry, requeue or drift check
     next_drift_check_at: datetime | None = None
     requeue_at: datetime | None = None
     backoff: Backoff | None = None
@@ -238,13 +240,15 @@ class StackStatus:
             if self.condition(type_) is None:
                 self.set_condition(type_, status, reason, message, now)
 
+    def is_queued(self) -> bool:
+        """An operation was decided and waits for a free worker."""
+        reconciling = self.condition(RECONCILING)
+        return reconciling is not None and reconciling.status == "True" and reconciling.reason == QUEUED
+
     def update_phase(self) -> None:
         if self.phase == PHASE_REMOVED:
             return
-        queued = self.condition(RECONCILING)
-        if self.in_flight is not None or (
-            queued is not None and queued.status == "True" and queued.reason == "Queued"
-        ):
+        if self.in_flight is not None or self.is_queued():
             self.phase = PHASE_RECONCILING
         elif self.is_true(STALLED):
             self.phase = PHASE_STALLED
@@ -264,16 +268,19 @@ class StackStatus:
         del self.history[limit:]
 
     def update_next_check(self) -> None:
-        times = [
-            t
-            for t in (
-                self.backoff.retry_at if self.backoff else None,
-                self.requeue_at,
-                self.next_drift_check_at,
-            )
-            if t is not None
-        ]
-        self.next_check_at = min(times) if times else None
+        """The timer the reconciler acts on next; the daemon loop runs a cycle when it passes.
+
+        Stalled: none, only a changed input helps. Backing off: the retry, since nothing else runs
+        before it. Otherwise the sooner of the requeue hint and the drift check. (A timer that
+        passes without the cycle acting on it would make the loop cycle without pause.)
+        """
+        if self.is_true(STALLED):
+            self.next_check_at = None
+        elif self.backoff is not None:
+            self.next_check_at = self.backoff.retry_at
+        else:
+            times = [t for t in (self.requeue_at, self.next_drift_check_at) if t is not None]
+            self.next_check_at = min(times) if times else None
 
     # --- JSON
 

@@ -10,7 +10,8 @@ import pytest
 
 from automation.daemon.clock import ManualClock
 from automation.daemon.driver import Driver
-from automation.daemon.reconciler import ProjectLayout, Reconciler
+from automation.daemon.layout import ProjectLayout
+from automation.daemon.reconciler import Reconciler
 from automation.daemon.settings import DaemonSettings
 from automation.daemon.store import StatusStore
 from tests.automation.daemon.helpers import REGISTRY, FakeDriver, FakeObservations

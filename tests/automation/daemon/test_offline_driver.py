@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from automation.daemon.driver import InvalidSpecError, PendingOperationsError, StackLockedError, StackTarget
+from automation.daemon.layout import ProjectLayout
 from automation.daemon.offline_driver import OfflineDriver
-from automation.daemon.reconciler import ProjectLayout, Reconciler
+from automation.daemon.reconciler import Reconciler
 from automation.daemon.store import StatusStore
 from automation.files import hostname
 from tests.automation.daemon.helpers import REGISTRY, note, render_notes, write_stack
@@ -141,7 +142,8 @@ CRASHING_DAEMON = textwrap.dedent(
     import os, sys
     from pathlib import Path
     from automation.daemon.offline_driver import OfflineDriver
-    from automation.daemon.reconciler import ProjectLayout, Reconciler
+    from automation.daemon.layout import ProjectLayout
+    from automation.daemon.reconciler import Reconciler
     from automation.daemon.settings import DaemonSettings
     from automation.daemon.store import StatusStore
     from tests.automation.daemon.helpers import REGISTRY

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
+from automation.daemon.decisions import DRIFT_CHECK, UP
 from automation.daemon.driver import CliMissingError, ProgramError, ResourceChange
 from automation.daemon.offline_driver import OfflineDriver
-from automation.daemon.reconciler import DRIFT_CHECK, UP
 from automation.daemon.settings import DaemonSettings
 from automation.daemon.status import DRIFTED, READY, RECONCILING, STALLED
 from tests.automation.daemon.helpers import (
@@ -586,3 +586,73 @@ def test_status_survives_a_restart(make_reconciler, driver, layout):
     driver.calls.clear()
     after.cycle()
     assert driver.calls == []
+
+
+# --- timers: the loop cycles when next_due() passes, so it must never be past for a stack at rest ----
+
+
+def test_a_stalled_stack_has_no_timer_even_when_its_drift_check_was_due(
+    make_reconciler, driver, layout, clock
+):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    reconciler = make_reconciler(driver)
+    reconciler.cycle()  # applied; a drift check is due in 600 s
+    driver.fail("alpha", ProgramError("program failed: KeyError: 'x'"))
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", color="broken"))
+    reconciler.cycle()
+
+    clock.advance(3600)
+    assert states(reconciler.cycle())["alpha"] == "stalled"
+
+    assert reconciler.status("alpha").next_check_at is None
+    assert reconciler.next_due() is None  # a past time here made the daemon loop run cycles non-stop
+
+
+def test_while_backing_off_the_next_check_is_the_retry(make_reconciler, driver, layout, clock):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    settings = DaemonSettings.model_validate({"backoff": {"baseSeconds": 300}})
+    reconciler = make_reconciler(driver, settings=settings)
+    reconciler.cycle()  # applied; a drift check is due in 600 s
+    clock.advance(500)
+    driver.fail("alpha", command_error(UNAVAILABLE_STDERR))
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", color="new"))
+    reconciler.cycle()  # fails; retry in 300 s, after the drift check was due
+
+    clock.advance(200)
+    assert states(reconciler.cycle())["alpha"] == "waiting"
+
+    retry_at = reconciler.status("alpha").backoff.retry_at
+    assert reconciler.next_due() == retry_at
+    assert retry_at > clock.now()
+
+
+def test_turning_drift_checks_off_drops_a_pending_drift_timer(make_reconciler, driver, layout, clock):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    make_reconciler(driver).cycle()  # drift checks on: one is due in 600 s
+    restarted = make_reconciler(driver, settings=DaemonSettings.model_validate({"drift": {"enabled": False}}))
+
+    clock.advance(600)
+    assert states(restarted.cycle())["alpha"] == "unchanged"
+
+    assert restarted.status("alpha").next_drift_check_at is None
+    assert restarted.next_due() is None
+
+
+def test_a_drift_check_that_succeeds_on_retry_makes_the_stack_ready_again(
+    make_reconciler, driver, layout, clock
+):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    reconciler = make_reconciler(driver)
+    reconciler.cycle()
+    clock.advance(600)
+    driver.fail("alpha", command_error(UNAVAILABLE_STDERR))
+    reconciler.cycle()
+    assert reconciler.status("alpha").condition(READY).status == "False"
+
+    clock.advance(10)
+    assert states(reconciler.cycle())["alpha"] == "drift-checked"
+
+    status = reconciler.status("alpha")
+    assert status.phase == "Ready"
+    assert status.condition(READY).status == "True"
+    assert "ProviderUnavailable" not in status.condition(READY).reason

@@ -115,3 +115,32 @@ def test_readers_in_other_processes_see_whole_rows(tmp_path: Path):
 
     assert mode == "wal"
     assert rows == [("dev",)]
+
+
+# --- the next check: the one timer the daemon loop waits for ---------------------------------------
+
+
+def timers(
+    *,
+    stalled: bool = False,
+    retry_in: int | None = None,
+    requeue_in: int | None = None,
+    drift_in: int | None = None,
+):
+    status = ready_status()
+    if stalled:
+        status.set_condition(STALLED, True, "ProgramError", "program failed", NOW)
+    if retry_in is not None:
+        status.backoff = Backoff(NOW + timedelta(seconds=retry_in), retry_in, "StackLocked", "locked")
+    status.requeue_at = NOW + timedelta(seconds=requeue_in) if requeue_in is not None else None
+    status.next_drift_check_at = NOW + timedelta(seconds=drift_in) if drift_in is not None else None
+    status.update_next_check()
+    return (status.next_check_at - NOW).total_seconds() if status.next_check_at else None
+
+
+def test_the_next_check_is_the_timer_the_reconciler_acts_on():
+    assert timers() is None
+    assert timers(requeue_in=120, drift_in=600) == 120
+    assert timers(requeue_in=900, drift_in=600) == 600
+    assert timers(retry_in=300, drift_in=-60) == 300  # nothing runs before the retry
+    assert timers(stalled=True, retry_in=300, requeue_in=-60, drift_in=-60) is None  # only a change helps

@@ -1,0 +1,316 @@
+"""Running one decided operation for a stack, on a pool thread, and recording how it ended.
+
+:meth:`OperationRunner.run` is the task the reconciler submits: an ``up``, or a drift check
+followed — when drift is found and the stack's policy remediates — by ``up --refresh`` in the
+same task. Each operation records its start before the driver is called (a crash leaves that
+``inFlight`` record for recovery), then its end:
+
+- success: the fingerprint is applied, requeue hints and the next drift check are scheduled,
+  and each Project's images are copied into the observation store;
+- cancelled at shutdown: not a failure of the stack; the next start retries;
+- failure: the count for this input goes up, then it backs off (retryable) or stalls
+  (permanent, or ``maxFailures`` in a row); pending operations are cleared at once.
+
+Metrics and the ``operation.started`` / ``operation.finished`` log events are emitted here, once
+per operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from automation.daemon import transitions
+from automation.daemon.clock import Clock
+from automation.daemon.decisions import (
+    DRIFT_CHECK,
+    DRIFT_REMEDIATION,
+    UP,
+    Decision,
+    Jitter,
+    requeue_after,
+    retry_delay,
+    stall_for,
+)
+from automation.daemon.driver import (
+    ChangeCounts,
+    Driver,
+    DriverError,
+    OperationCancelledError,
+    OperationResult,
+    PendingOperationsError,
+    Progress,
+    StackTarget,
+    classify_error,
+)
+from automation.daemon.inputs import StackInputs
+from automation.daemon.interfaces import MetricsSink, ObservationSource
+from automation.daemon.logs import EventLog
+from automation.daemon.recovery import recover_pending_operations
+from automation.daemon.settings import DaemonSettings
+from automation.daemon.status import Backoff, Operation, StackStatus
+from automation.daemon.status_book import StatusBook
+
+
+@dataclass(frozen=True)
+class StackOutcome:
+    """What a cycle did with one stack: the line ``run --once`` prints."""
+
+    stack: str
+    # unchanged | reconciled | drift-checked | drifted | failed | stalled | waiting | started | busy | removed
+    state: str
+    message: str = ""
+    operation: Operation | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.state in ("failed", "stalled")
+
+    def line(self) -> str:
+        return f"{self.stack}: {self.state}" + (f": {self.message}" if self.message else "")
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One operation under way: on what, what and why, and since when."""
+
+    stack: StackInputs
+    target: StackTarget
+    kind: str
+    trigger: str
+    refresh: bool
+    input_key: str  # the input a failure counts against
+    started_at: datetime
+    t0: float  # the clock's monotonic seconds at the start, for the duration
+
+
+class OperationRunner:
+    """Runs decided operations against the driver and books their results into the statuses."""
+
+    def __init__(
+        self,
+        book: StatusBook,
+        driver: Driver,
+        settings: DaemonSettings,
+        *,
+        observations: ObservationSource,
+        metrics: MetricsSink,
+        clock: Clock,
+        jitter: Jitter,
+        log: EventLog,
+        progress: Callable[[str], Progress | None],
+    ):
+        self.book = book
+        self.driver = driver
+        self.settings = settings
+        self.observations = observations
+        self.metrics = metrics
+        self.clock = clock
+        self.jitter = jitter
+        self.log = log
+        self.progress = progress
+
+    def run(self, stack: StackInputs, target: StackTarget, decision: Decision) -> StackOutcome:
+        """One task on the pool: the operation and, for drift with remediation, the fix."""
+        if decision.action == DRIFT_CHECK:
+            return self._drift_check(stack, target, decision.trigger)
+        return self._up(stack, target, decision.trigger, decision.refresh)
+
+    def _begin(self, stack: StackInputs, target: StackTarget, kind: str, trigger: str, refresh: bool) -> _Run:
+        """Record the operation as in flight *before* it starts: a crash leaves this for recovery."""
+        now = self.clock.now()
+        with self.book.edit(stack.name) as status:
+            transitions.started(status, kind, trigger, refresh, now=now)
+            input_key = stack.input_key(status.handled_tokens)
+        return _Run(
+            stack, target, kind, trigger, refresh, input_key, self.clock.now(), self.clock.monotonic()
+        )
+
+    # --- up
+
+    def _up(self, stack: StackInputs, target: StackTarget, trigger: str, refresh: bool) -> StackOutcome:
+        run = self._begin(stack, target, UP, trigger, refresh)
+        self.log.info("operation.started", stack=stack.name, kind=UP, trigger=trigger, refresh=refresh)
+        try:
+            result = self.driver.up(target, refresh=refresh, progress=self.progress(stack.name))
+        except Exception as exc:  # noqa: BLE001 (every failure becomes a typed error and a status)
+            return self._failed(run, classify_error(exc))
+        return self._up_succeeded(run, result)
+
+    def _up_succeeded(self, run: _Run, result: OperationResult) -> StackOutcome:
+        now = self.clock.now()
+        duration = self.clock.monotonic() - run.t0
+        name = run.stack.name
+        policy = self.settings.drift_for(name)
+        recorded_images = self._record_images(result.outputs)
+        requeue = requeue_after(result.outputs, self.settings.requeue_floor_seconds)
+        drift_on = policy.enabled and self.driver.drift_detection
+        operation = Operation(
+            UP,
+            "succeeded",
+            run.started_at,
+            now,
+            result.changes,
+            trigger=run.trigger,
+            message=result.changes.describe(),
+            refresh=run.refresh,
+        )
+        with self.book.edit(name) as status:
+            transitions.up_succeeded(
+                status,
+                operation,
+                run.stack,
+                requeue_at=now + timedelta(seconds=requeue) if requeue is not None else None,
+                next_drift_check_at=now + timedelta(seconds=policy.interval_seconds) if drift_on else None,
+                history=self.settings.history,
+                now=now,
+            )
+        self.metrics.count_operation(UP, "succeeded")
+        self.metrics.observe_reconcile(name, duration)
+        self.log.info(
+            "operation.finished",
+            stack=name,
+            kind=UP,
+            result="succeeded",
+            trigger=run.trigger,
+            seconds=round(duration, 3),
+            **result.changes.to_json(),
+            requeue_after=requeue,
+            images_recorded=recorded_images or None,
+        )
+        return StackOutcome(name, "reconciled", f"up ({run.trigger}): {result.changes.describe()}", operation)
+
+    def _record_images(self, outputs: Mapping[str, Any]) -> list[str]:
+        """Copy each Project's images (``lastGoodImages``, ``pinnedImages``) into the observation store."""
+        recorded = []
+        for key, value in outputs.items():
+            if not key.startswith("Project/") or not isinstance(value, Mapping):
+                continue
+            project = key.split("/", 1)[1]
+            if self.observations.record_project_status(project, value):
+                recorded.append(project)
+        if recorded:
+            self.observations.save()
+        return recorded
+
+    # --- drift check
+
+    def _drift_check(self, stack: StackInputs, target: StackTarget, trigger: str) -> StackOutcome:
+        run = self._begin(stack, target, DRIFT_CHECK, trigger, False)
+        policy = self.settings.drift_for(stack.name)
+        self.log.info("operation.started", stack=stack.name, kind=DRIFT_CHECK, trigger=trigger)
+        try:
+            result = self.driver.check_drift(target, progress=self.progress(stack.name))
+        except Exception as exc:  # noqa: BLE001
+            return self._failed(run, classify_error(exc))
+        now = self.clock.now()
+        resources = [c.describe() for c in result.resources]
+        operation = Operation(
+            DRIFT_CHECK,
+            "succeeded",
+            run.started_at,
+            now,
+            ChangeCounts(update=len(resources)),
+            trigger=trigger,
+            message=f"{len(resources)} resource(s) differ" if resources else "no drift",
+        )
+        with self.book.edit(stack.name) as status:
+            transitions.drift_checked(
+                status,
+                operation,
+                resources,
+                remediate=policy.remediate,
+                next_drift_check_at=now + timedelta(seconds=policy.interval_seconds),
+                history=self.settings.history,
+                now=now,
+            )
+        self.metrics.count_operation(DRIFT_CHECK, "succeeded")
+        self.metrics.observe_reconcile(stack.name, self.clock.monotonic() - run.t0)
+        self.log.info(
+            "operation.finished",
+            stack=stack.name,
+            kind=DRIFT_CHECK,
+            result="succeeded",
+            drifted=len(resources),
+        )
+        if not resources:
+            return StackOutcome(stack.name, "drift-checked", "no drift", operation)
+        self.metrics.count_drift(stack.name)
+        self.log.warning("drift.detected", stack=stack.name, resources=resources, remediate=policy.remediate)
+        if not policy.remediate:
+            return StackOutcome(
+                stack.name, "drifted", f"{len(resources)} resource(s) differ (detect-only)", operation
+            )
+        return self._up(stack, target, DRIFT_REMEDIATION, True)
+
+    # --- failures
+
+    def _failed(self, run: _Run, error: DriverError) -> StackOutcome:
+        now = self.clock.now()
+        name = run.stack.name
+        cancelled = isinstance(error, OperationCancelledError)
+        result = "cancelled" if cancelled else "failed"
+        operation = Operation(
+            run.kind,
+            result,
+            run.started_at,
+            now,
+            trigger=run.trigger,
+            reason=error.reason,
+            message=error.message,
+            refresh=run.refresh,
+        )
+        with self.book.edit(name) as status:
+            if cancelled:
+                transitions.cancelled(status, operation, history=self.settings.history, now=now)
+                outcome = StackOutcome(name, "waiting", f"{run.kind} cancelled: {error.message}", operation)
+            else:
+                transitions.failed(status, operation, run.input_key, history=self.settings.history)
+                outcome = self._retry_or_stall(status, run, error, operation, now)
+            failures = status.failures
+        self.metrics.count_operation(run.kind, result)
+        self.metrics.observe_reconcile(name, self.clock.monotonic() - run.t0)
+        if not cancelled:
+            self.metrics.count_failure(error.reason)
+        self.log.error(
+            "operation.finished",
+            stack=name,
+            kind=run.kind,
+            result=result,
+            reason=error.reason,
+            message=error.message,
+            failures=failures,
+            retryable=error.retryable,
+        )
+        if isinstance(error, PendingOperationsError):
+            recover_pending_operations(run.target, self.book, self.driver, log=self.log)
+        return outcome
+
+    def _retry_or_stall(
+        self, status: StackStatus, run: _Run, error: DriverError, operation: Operation, now: datetime
+    ) -> StackOutcome:
+        stall = stall_for(error, status.failures, self.settings.max_failures)
+        if stall is not None:
+            transitions.stalled(status, stall, now=now)
+            return StackOutcome(
+                status.name, "failed", f"stalled ({stall.reason}): {stall.message}", operation
+            )
+        delay = retry_delay(status.failures, self.settings.backoff, self.jitter)
+        backoff = Backoff(
+            now + timedelta(seconds=delay),
+            delay,
+            error.reason,
+            error.message,
+            operation=run.kind,
+            refresh=run.refresh,
+        )
+        transitions.retry_scheduled(status, backoff, now=now)
+        return StackOutcome(
+            status.name,
+            "failed",
+            f"{error.reason}: {error.message}; retry in {delay:.0f} s "
+            f"(failure {status.failures} of {self.settings.max_failures})",
+            operation,
+        )

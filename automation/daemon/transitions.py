@@ -1,0 +1,226 @@
+"""How each event in a stack's life changes its status: queued, started, succeeded, failed, removed...
+
+Pure bookkeeping on a :class:`StackStatus`: no I/O, no clock, no lock. The callers
+(:mod:`.operations`, :mod:`.reconciler`, :mod:`.recovery`) hold the status lock, pass the time,
+and save the status afterwards. Keeping every transition here means one place says which
+conditions, counters and timers an event touches — and that a success always clears what a
+failure set.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from automation.daemon.decisions import INPUT_CHANGED, UP, Decision, Stall, describe
+from automation.daemon.driver import InvalidSpecError, RecoveryReport
+from automation.daemon.inputs import StackInputs
+from automation.daemon.status import (
+    DRIFTED,
+    PHASE_REMOVED,
+    QUEUED,
+    READY,
+    RECONCILING,
+    STALLED,
+    Backoff,
+    DriftReport,
+    Operation,
+    StackStatus,
+    iso,
+)
+
+# --- an operation's way through the pool ---------------------------------------------------------
+
+
+def queued(status: StackStatus, decision: Decision, *, now: datetime) -> None:
+    """Decided, waiting for a free worker (the phase reads ``Reconciling`` already)."""
+    message = f"{describe(decision.action, decision.trigger, decision.refresh)} queued at {iso(now)}"
+    status.set_condition(RECONCILING, True, QUEUED, message, now)
+
+
+def started(status: StackStatus, kind: str, trigger: str, refresh: bool, *, now: datetime) -> None:
+    """Recorded *before* the driver is called: a crash leaves ``inFlight`` for recovery to find."""
+    status.in_flight = Operation(kind, "running", now, trigger=trigger, refresh=refresh)
+    status.set_condition(
+        RECONCILING,
+        True,
+        "Updating" if kind == UP else "CheckingDrift",
+        f"{describe(kind, trigger, refresh)} started at {iso(now)}",
+        now,
+    )
+
+
+def not_started(status: StackStatus, message: str, *, now: datetime) -> None:
+    """A queued operation dropped (the daemon stopped before a worker took it)."""
+    status.set_condition(RECONCILING, False, "NotStarted", message, now)
+
+
+def _finished(status: StackStatus, operation: Operation, history: int) -> None:
+    status.in_flight = None
+    status.record(operation, history)
+
+
+def _clear_failures(status: StackStatus) -> None:
+    status.failures, status.failed_input, status.backoff = 0, None, None
+
+
+# --- successes -------------------------------------------------------------------------------------
+
+
+def up_succeeded(
+    status: StackStatus,
+    operation: Operation,
+    inputs: StackInputs,
+    *,
+    requeue_at: datetime | None,
+    next_drift_check_at: datetime | None,
+    history: int,
+    now: datetime,
+) -> None:
+    """The inputs are applied: Ready, failures and stalls cleared, a remediated drift resolved."""
+    _finished(status, operation, history)
+    status.fingerprint = inputs.fingerprint.value
+    status.handled_tokens.update(inputs.tokens)
+    _clear_failures(status)
+    status.recovery = []
+    status.set_condition(READY, True, "UpSucceeded", f"{operation.message} at {iso(now)}", now)
+    status.set_condition(RECONCILING, False, "Idle", "", now)
+    status.set_condition(STALLED, False, "NotStalled", "", now)
+    if operation.refresh and status.is_true(DRIFTED):
+        status.set_condition(DRIFTED, False, "Remediated", f"corrected by up --refresh at {iso(now)}", now)
+        if status.drift is not None:
+            status.drift = DriftReport(now, [])
+    status.requeue_at = requeue_at
+    status.next_drift_check_at = next_drift_check_at
+
+
+def drift_checked(
+    status: StackStatus,
+    operation: Operation,
+    resources: list[str],
+    *,
+    remediate: bool,
+    next_drift_check_at: datetime,
+    history: int,
+    now: datetime,
+) -> None:
+    """A drift check ran: ``resources`` are what differs (none: no drift)."""
+    _finished(status, operation, history)
+    _clear_failures(status)
+    if not status.is_true(READY):  # only a failed drift check clears Ready without a change of input
+        status.set_condition(READY, True, "DriftCheckSucceeded", f"drift check succeeded at {iso(now)}", now)
+    status.drift = DriftReport(now, resources)
+    status.next_drift_check_at = next_drift_check_at
+    status.set_condition(RECONCILING, False, "Idle", "", now)
+    if resources:
+        mode = (
+            "remediating with up --refresh" if remediate else "detect-only (set drift.remediate to correct)"
+        )
+        status.set_condition(
+            DRIFTED,
+            True,
+            "DriftDetected",
+            f"{len(resources)} resource(s) differ, {mode}: {'; '.join(resources)}",
+            now,
+        )
+    else:
+        status.set_condition(DRIFTED, False, "NoDrift", f"checked at {iso(now)}", now)
+
+
+# --- failures --------------------------------------------------------------------------------------
+
+
+def cancelled(status: StackStatus, operation: Operation, *, history: int, now: datetime) -> None:
+    """Interrupted on purpose, at shutdown: not a failure of the stack; the next start retries."""
+    _finished(status, operation, history)
+    status.set_condition(RECONCILING, False, "Cancelled", operation.message, now)
+
+
+def failed(status: StackStatus, operation: Operation, input_key: str, *, history: int) -> None:
+    """Count the failure against the input it belongs to; a new input starts the count over."""
+    _finished(status, operation, history)
+    status.failures = status.failures + 1 if status.failed_input == input_key else 1
+    status.failed_input = input_key
+
+
+def stalled(status: StackStatus, stall: Stall, *, now: datetime) -> None:
+    """Nothing runs for this stack until an input changes."""
+    status.backoff = None
+    status.set_condition(
+        STALLED, True, stall.reason, f"{stall.message} (waiting for an input to change)", now
+    )
+    status.set_condition(READY, False, stall.reason, stall.message, now)
+    status.set_condition(RECONCILING, False, "Stalled", "", now)
+
+
+def retry_scheduled(status: StackStatus, backoff: Backoff, *, now: datetime) -> None:
+    """A retryable failure: try the same operation again at ``backoff.retry_at``."""
+    status.backoff = backoff
+    status.set_condition(READY, False, backoff.reason, backoff.message, now)
+    status.set_condition(
+        RECONCILING,
+        True,
+        "RetryScheduled",
+        f"attempt {status.failures + 1} at {iso(backoff.retry_at)} (in {backoff.delay_seconds:.0f} s)",
+        now,
+    )
+
+
+def invalid(
+    status: StackStatus, input_key: str, error: InvalidSpecError, *, history: int, now: datetime
+) -> None:
+    """A stack file that does not load is rejected whole, without an operation: Stalled until it changes."""
+    status.failed_input = input_key
+    status.failures = 0
+    status.backoff = None
+    status.set_condition(STALLED, True, error.reason, error.message, now)
+    status.set_condition(READY, False, error.reason, error.message, now)
+    status.set_condition(RECONCILING, False, "Stalled", "", now)
+    status.record(
+        Operation(UP, "failed", now, now, trigger=INPUT_CHANGED, reason=error.reason, message=error.message),
+        history,
+    )
+
+
+# --- the stack file, the daemon's restarts ----------------------------------------------------------
+
+
+def removed(status: StackStatus, message: str, *, now: datetime) -> None:
+    """The stack file is gone: no timers, and nothing counts as applied if the file comes back."""
+    status.set_condition(READY, False, "StackFileRemoved", message, now)
+    status.phase = PHASE_REMOVED
+    status.next_check_at = status.next_drift_check_at = status.requeue_at = None
+    status.backoff = None
+    status.fingerprint = None  # if the file comes back, it is applied again from scratch
+
+
+def interrupted(status: StackStatus, *, history: int, now: datetime) -> Operation | None:
+    """On start: the operation a crash cut short, recorded as ``interrupted``; a queued one as not started."""
+    operation = status.in_flight
+    if operation is not None:
+        operation.result = "interrupted"
+        operation.finished_at = now
+        operation.message = "the daemon stopped while this operation was running"
+        status.record(operation, history)
+        status.in_flight = None
+        status.set_condition(RECONCILING, False, "Interrupted", operation.message, now)
+    if status.is_queued():
+        not_started(status, "queued when the daemon stopped", now=now)
+    return operation
+
+
+def recovered(
+    status: StackStatus, report: RecoveryReport, started_at: datetime, *, history: int, now: datetime
+) -> None:
+    """Crash recovery found something on start: say what, and what is left for a person."""
+    status.record(
+        Operation(
+            "recover",
+            "needs-attention" if report.manual else "succeeded",
+            started_at,
+            now,
+            trigger="Startup",
+            message="; ".join([*report.found, *report.actions, *report.manual]),
+        ),
+        history,
+    )
+    status.recovery = list(report.manual)

@@ -1,0 +1,280 @@
+"""The decision rules as tables: what to do with a stack now, when to retry, when to stall."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from automation.daemon.decisions import (
+    DRIFT_CHECK,
+    DRIFT_TIMER,
+    FORCE_RECONCILE,
+    INITIAL,
+    INPUT_CHANGED,
+    INVALID,
+    NOTHING,
+    REQUEUE,
+    RETRY,
+    UP,
+    WAIT,
+    Decision,
+    Stall,
+    decide,
+    requeue_after,
+    retry_delay,
+    stall_for,
+)
+from automation.daemon.driver import InvalidSpecError, ProgramError, StackLockedError
+from automation.daemon.fingerprint import Fingerprint
+from automation.daemon.inputs import StackInputs
+from automation.daemon.settings import BackoffPolicy, DriftPolicy
+from automation.daemon.status import STALLED, Backoff, StackStatus
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+EARLIER = NOW - timedelta(seconds=1)
+LATER = NOW + timedelta(seconds=1)
+APPLIED = "sha256:applied"
+CHANGED = "sha256:changed"
+DRIFT_ON = DriftPolicy()
+DRIFT_OFF = DriftPolicy(enabled=False)
+
+
+def inputs(
+    value: str = APPLIED, *, tokens: dict[str, str] | None = None, invalid: bool = False
+) -> StackInputs:
+    error = InvalidSpecError("1 problem(s) in dev.yaml: spec.colour: unknown field") if invalid else None
+    return StackInputs("dev", Path("stacks/dev.yaml"), None, error, Fingerprint(value, {}), tokens or {})
+
+
+def status(
+    fingerprint: str | None = APPLIED,
+    *,
+    failed_input: str | None = None,
+    stalled: bool = False,
+    backoff: Backoff | None = None,
+    requeue_at: datetime | None = None,
+    next_drift_check_at: datetime | None = LATER,
+    handled: dict[str, str] | None = None,
+) -> StackStatus:
+    made = StackStatus(
+        "dev",
+        fingerprint=fingerprint,
+        failed_input=failed_input,
+        backoff=backoff,
+        requeue_at=requeue_at,
+        next_drift_check_at=next_drift_check_at,
+        handled_tokens=handled or {},
+    )
+    made.ensure_conditions(NOW)
+    if stalled:
+        made.set_condition(STALLED, True, "ProgramError", "program failed", NOW)
+    return made
+
+
+def retry(at: datetime, operation: str = UP, refresh: bool = False) -> Backoff:
+    return Backoff(at, 10, "StackLocked", "locked", operation=operation, refresh=refresh)
+
+
+CASES = [
+    # (what, status, inputs, drift policy, expected action, trigger, refresh)
+    ("never applied", status(None), inputs(), DRIFT_ON, UP, INITIAL, False),
+    ("nothing changed, no timer due", status(), inputs(), DRIFT_ON, NOTHING, "", False),
+    ("the inputs changed", status(), inputs(CHANGED), DRIFT_ON, UP, INPUT_CHANGED, False),
+    ("a new force token", status(), inputs(tokens={"Note/a": "t1"}), DRIFT_ON, UP, FORCE_RECONCILE, True),
+    (
+        "a handled force token",
+        status(handled={"Note/a": "t1"}),
+        inputs(tokens={"Note/a": "t1"}),
+        DRIFT_ON,
+        NOTHING,
+        "",
+        False,
+    ),
+    ("a requeue hint due", status(requeue_at=EARLIER), inputs(), DRIFT_ON, UP, REQUEUE, False),
+    ("a requeue hint not due yet", status(requeue_at=LATER), inputs(), DRIFT_ON, NOTHING, "", False),
+    (
+        "the drift check due",
+        status(next_drift_check_at=EARLIER),
+        inputs(),
+        DRIFT_ON,
+        DRIFT_CHECK,
+        DRIFT_TIMER,
+        False,
+    ),
+    (
+        "no drift check yet",
+        status(next_drift_check_at=None),
+        inputs(),
+        DRIFT_ON,
+        DRIFT_CHECK,
+        DRIFT_TIMER,
+        False,
+    ),
+    ("drift checks off", status(next_drift_check_at=EARLIER), inputs(), DRIFT_OFF, NOTHING, "", False),
+    (
+        "backing off, not due",
+        status(failed_input=CHANGED, backoff=retry(LATER)),
+        inputs(CHANGED),
+        DRIFT_ON,
+        WAIT,
+        "",
+        False,
+    ),
+    (
+        "backing off, due",
+        status(failed_input=CHANGED, backoff=retry(EARLIER, refresh=True)),
+        inputs(CHANGED),
+        DRIFT_ON,
+        UP,
+        RETRY,
+        True,
+    ),
+    (
+        "a failed drift check, due",
+        status(failed_input=APPLIED, backoff=retry(EARLIER, operation=DRIFT_CHECK)),
+        inputs(),
+        DRIFT_ON,
+        DRIFT_CHECK,
+        RETRY,
+        False,
+    ),
+    (
+        "a force token while backing off, due",
+        status(failed_input=inputs(tokens={"Note/a": "t1"}).input_key({}), backoff=retry(EARLIER)),
+        inputs(tokens={"Note/a": "t1"}),
+        DRIFT_ON,
+        UP,
+        RETRY,
+        True,
+    ),
+    (
+        "backing off, but the input changed again",
+        status(failed_input=CHANGED, backoff=retry(LATER)),
+        inputs("sha256:changed-again"),
+        DRIFT_ON,
+        UP,
+        INPUT_CHANGED,
+        False,
+    ),
+    (
+        "stalled, same input",
+        status(failed_input=CHANGED, stalled=True, next_drift_check_at=EARLIER),
+        inputs(CHANGED),
+        DRIFT_ON,
+        WAIT,
+        "",
+        False,
+    ),
+    (
+        "stalled, the input changed",
+        status(failed_input=CHANGED, stalled=True),
+        inputs("sha256:fixed"),
+        DRIFT_ON,
+        UP,
+        INPUT_CHANGED,
+        False,
+    ),
+    (
+        "the stack file does not load",
+        status(),
+        inputs("sha256:bad", invalid=True),
+        DRIFT_ON,
+        INVALID,
+        INPUT_CHANGED,
+        False,
+    ),
+    (
+        "the stack file still does not load",
+        status(failed_input="sha256:bad", stalled=True),
+        inputs("sha256:bad", invalid=True),
+        DRIFT_ON,
+        WAIT,
+        "",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("current", "stack", "drift", "action", "trigger", "refresh"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_decide(current, stack, drift, action, trigger, refresh):
+    decision = decide(current, stack, NOW, drift)
+
+    assert (decision.action, decision.trigger, decision.refresh) == (action, trigger, refresh)
+
+
+def test_a_driver_without_drift_detection_is_never_asked_for_a_drift_check():
+    assert decide(
+        status(next_drift_check_at=EARLIER), inputs(), NOW, DRIFT_ON, drift_supported=False
+    ) == Decision(NOTHING)
+
+
+def test_wait_and_force_decisions_say_why():
+    backing_off = decide(status(failed_input=CHANGED, backoff=retry(LATER)), inputs(CHANGED), NOW, DRIFT_ON)
+    stalled = decide(status(failed_input=CHANGED, stalled=True), inputs(CHANGED), NOW, DRIFT_ON)
+    forced = decide(status(), inputs(tokens={"Note/b": "t2", "Note/a": "t1"}), NOW, DRIFT_ON)
+
+    assert backing_off.detail == "backing off (StackLocked); retry at 2026-11-21T12:00:01Z"
+    assert stalled.detail == "stalled (ProgramError): waiting for an input to change"
+    assert forced.detail == "Note/a, Note/b"
+
+
+# --- after a failure -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "failures", "expected"),
+    [
+        (
+            ProgramError("program failed: KeyError: 'x'"),
+            1,
+            Stall("ProgramError", "program failed: KeyError: 'x'"),
+        ),
+        (StackLockedError("locked by pid 4242"), 4, None),
+        (
+            StackLockedError("locked by pid 4242"),
+            5,
+            Stall("TooManyFailures", "5 consecutive failures; last: StackLocked: locked by pid 4242"),
+        ),
+    ],
+    ids=["permanent: at once", "retryable: below the limit", "retryable: at the limit"],
+)
+def test_stall_for(error, failures, expected):
+    assert stall_for(error, failures, max_failures=5) == expected
+
+
+def test_the_backoff_grows_by_the_factor_up_to_the_cap():
+    delays = [retry_delay(n, BackoffPolicy(), jitter=lambda delay: delay) for n in range(1, 9)]
+
+    assert delays == [10, 30, 90, 270, 810, 2430, 3600, 3600]
+
+
+def test_jitter_applies_to_the_delay_and_never_makes_it_negative():
+    assert retry_delay(2, BackoffPolicy(), jitter=lambda delay: delay * 0.8) == pytest.approx(24)
+    assert retry_delay(2, BackoffPolicy(), jitter=lambda delay: -delay) == 0
+
+
+# --- after a success -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("outputs", "expected"),
+    [
+        ({}, None),
+        ({"WazuhCluster/siem": {"phase": "Ready"}}, None),
+        ({"WazuhCluster/siem": {"requeueAfterSeconds": 120}}, 120),
+        ({"A/a": {"requeueAfterSeconds": 300}, "B/b": {"requeueAfterSeconds": 90}}, 90),
+        ({"WandB/ml": {"requeueAfterSeconds": 5}}, 60),
+        ({"WandB/ml": {"requeueAfterSeconds": "90"}}, 90),
+        ({"WandB/ml": {"requeueAfterSeconds": True}}, None),
+        ({"WandB/ml": {"requeueAfterSeconds": 0}}, None),
+        ({"WandB/ml": "not a mapping"}, None),
+    ],
+)
+def test_requeue_after_takes_the_soonest_hint_no_sooner_than_the_floor(outputs, expected):
+    assert requeue_after(outputs, floor_seconds=60) == expected
