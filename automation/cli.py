@@ -319,7 +319,7 @@ def _run(args: argparse.Namespace) -> int:
             )
             store.close()
             return EXIT_USAGE
-    restore = install_signal_handlers(stop, on_second=reconciler.cancel_all)
+    restore = install_signal_handlers(stop, on_second=reconciler.cancel_all, on_first=daemon.wake)
     try:
         left = daemon.run(stop)
     finally:

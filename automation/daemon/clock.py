@@ -21,8 +21,8 @@ class Clock(Protocol):
         """Seconds on a clock that never goes back; for measuring durations."""
         ...
 
-    def wait(self, seconds: float, stop: threading.Event) -> bool:
-        """Wait up to ``seconds`` or until ``stop`` is set; True when stopped."""
+    def wait(self, seconds: float, event: threading.Event) -> bool:
+        """Wait up to ``seconds`` or until ``event`` is set; True when it is set."""
         ...
 
 
@@ -35,8 +35,8 @@ class SystemClock:
     def monotonic(self) -> float:
         return time.monotonic()
 
-    def wait(self, seconds: float, stop: threading.Event) -> bool:
-        return stop.wait(max(0.0, seconds))
+    def wait(self, seconds: float, event: threading.Event) -> bool:
+        return event.wait(max(0.0, seconds))
 
 
 class ManualClock:
@@ -60,8 +60,8 @@ class ManualClock:
             self._now += timedelta(seconds=seconds)
             self._elapsed += seconds
 
-    def wait(self, seconds: float, stop: threading.Event) -> bool:
-        if stop.is_set():
+    def wait(self, seconds: float, event: threading.Event) -> bool:
+        if event.is_set():
             return True
         self.advance(max(0.0, seconds))
-        return stop.is_set()
+        return event.is_set()

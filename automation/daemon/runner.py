@@ -92,7 +92,9 @@ class Daemon:
                 wait = self.tick_seconds
                 if due is not None:
                     wait = max(0.0, min(wait, (due - self.clock.now()).total_seconds()))
-                self.clock.wait(wait, stop)
+                # Sleep on the attention event, so a file change (wake) starts a cycle at once; a
+                # stop is seen at the next tick at the latest, or at once when it also wakes us.
+                self.clock.wait(wait, self._attention)
         finally:
             self.log.info("daemon.stopping", running=self.reconciler.busy())
             left = self.reconciler.shutdown()
@@ -177,9 +179,12 @@ class Daemon:
 
 
 def install_signal_handlers(
-    stop: threading.Event, on_second: Callable[[], Any] | None = None
+    stop: threading.Event,
+    on_second: Callable[[], Any] | None = None,
+    on_first: Callable[[], Any] | None = None,
 ) -> Callable[[], None]:
-    """SIGINT/SIGTERM set ``stop``; a second one calls ``on_second`` (cancel now). Returns a restorer."""
+    """SIGINT/SIGTERM set ``stop`` and call ``on_first`` (e.g. wake the loop); a second one calls
+    ``on_second`` (cancel now). Returns a restorer."""
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handle(signum: int, frame: FrameType | None) -> None:
@@ -188,6 +193,8 @@ def install_signal_handlers(
                 threading.Thread(target=on_second, name="driftless-cancel", daemon=True).start()
             return
         stop.set()
+        if on_first is not None:
+            on_first()
 
     for sig in previous:
         signal.signal(sig, handle)

@@ -57,19 +57,21 @@ class OneShotSource:
 @pytest.fixture
 def run_daemon():
     """``run_daemon(daemon)`` starts it in a thread; returns the stop event. Stopped at teardown."""
-    started: list[tuple[threading.Thread, threading.Event]] = []
+    started: list[tuple[Daemon, threading.Thread, threading.Event]] = []
 
     def start(daemon: Daemon) -> threading.Event:
         stop = threading.Event()
         thread = threading.Thread(target=daemon.run, args=(stop,), daemon=True)
         thread.start()
-        started.append((thread, stop))
+        started.append((daemon, thread, stop))
         return stop
 
     yield start
-    for thread, stop in started:
+    for daemon, thread, stop in started:
         stop.set()
+        daemon.wake()  # as the signal handler does, so a long tick does not delay the stop
         thread.join(10)
+        assert not thread.is_alive()
 
 
 def test_the_daemon_reconciles_a_changed_stack_file_and_nothing_else(
@@ -119,6 +121,27 @@ def test_sources_are_built_from_the_documents_and_polled(
     eventually(lambda: updated == [["alpha", "gamma"]])
     stop.set()
     eventually(lambda: source.closed)
+
+
+def test_a_wake_starts_a_cycle_without_waiting_for_the_tick(
+    make_reconciler, driver, layout, run_daemon, observations
+):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    source = OneShotSource()
+    wakes = []
+    daemon = Daemon(
+        make_reconciler(driver, clock=SystemClock()),
+        sources=lambda documents, wake: wakes.append(wake) or [source],
+        tick_seconds=60,  # without the wake, the change would wait a minute
+        resync_seconds=3600,
+    )
+    run_daemon(daemon)
+    eventually(lambda: daemon.ready() and len(driver.ops("up")) == 1 and not daemon.reconciler.busy())
+
+    observations.material["alpha"] = {"git": {"https://git/api.git": {"main": "def456"}}}
+    source.pending.append(Change("git", frozenset({"alpha"}), "api main moved"))
+    wakes[0]()
+    eventually(lambda: len(driver.ops("up")) == 2, timeout=10)  # far below the 60 s tick
 
 
 def test_stop_lets_the_running_operation_finish_and_starts_nothing_new(
