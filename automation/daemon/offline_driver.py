@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -41,9 +43,10 @@ from automation.daemon.driver import (
     StackLockedError,
     StackTarget,
 )
+from automation.daemon.fingerprint import ProgramSource
 from automation.files import atomic_write, hostname, pid_alive
 from automation.render.diff import diff_renders
-from automation.render.render import RenderOptions, RenderResult, render_stack
+from automation.render.render import PROJECT_DIR, RenderOptions, RenderResult, render_stack
 from automation.render.schemas import SchemaValidator
 
 RenderFunction = Callable[[StackTarget], RenderResult]
@@ -71,10 +74,15 @@ class OfflineDriver:
         *,
         render: RenderFunction | None = None,
         validator: SchemaValidator | None = None,
+        project_dir: Path = PROJECT_DIR,
     ):
         self.root = state_dir / "offline"
         self._validator = validator
         self._render = render or self._render_program
+        self.project_dir = project_dir
+        # The source as this process imports it (the domain modules load with the first stack).
+        self._program = ProgramSource(project_dir)
+        self._loaded_program = self._program.digest()
 
     # --- operations
 
@@ -205,12 +213,43 @@ class OfflineDriver:
         return rendered
 
     def _render_program(self, target: StackTarget) -> RenderResult:
+        if self.program_changed():
+            return self.render_in_subprocess(target)
         return render_stack(
             target.stack_file,
             stack=target.name,
             observations=target.observations_file,
             options=RenderOptions(validator=self._validator),
         )
+
+    def program_changed(self) -> bool:
+        """Whether the program's source differs from what this process imported.
+
+        Python keeps the modules it imported, so once ``components/`` (or a connector) changes
+        under a long-running dry-run daemon, an in-process render would show the old code.
+        """
+        return self._program.digest() != self._loaded_program
+
+    def render_in_subprocess(self, target: StackTarget) -> RenderResult:
+        """The same render in a fresh interpreter, which imports the program as it is now."""
+        command = [sys.executable, "-m", "automation", "render", "--file", str(target.stack_file)]
+        command += ["--format", "json"]
+        if target.observations_file is not None:
+            command += ["--observations", str(target.observations_file)]
+        if self._validator is not None:
+            command += ["--kubernetes-version", self._validator.kubernetes_version]
+            if self._validator.crd_schema_dir is not None:
+                command += ["--crd-schemas", str(self._validator.crd_schema_dir)]
+        done = subprocess.run(
+            command, cwd=self.project_dir, capture_output=True, text=True, timeout=600, check=False
+        )
+        try:
+            data = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            raise ProgramError(f"render of {target.name} failed: {done.stderr.strip()[-500:]}") from None
+        result = RenderResult.from_json(data)
+        result.stack = target.name
+        return result
 
     @staticmethod
     def _result(

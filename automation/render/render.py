@@ -48,6 +48,10 @@ class Problem:
             data["line"] = self.line
         return data
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Problem:
+        return cls(data["resource"], data["path"], data["message"], data.get("file"), data.get("line"))
+
     def __str__(self) -> str:
         if self.file is not None:
             return str(SpecError(self.file, self.line or 0, self.resource, self.path, self.message))
@@ -93,6 +97,27 @@ class RenderResult:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RenderResult:
+        """Read back what :meth:`to_json` (``render --format json``) wrote."""
+        return cls(
+            stack=data["stack"],
+            resources=[
+                RenderedResource(
+                    type=r["type"],
+                    name=r["name"],
+                    parent=r["parent"],
+                    inputs=r["inputs"],
+                    read=r.get("read"),
+                    retain_on_delete=bool(r.get("retainOnDelete", False)),
+                )
+                for r in data["resources"]
+            ],
+            problems=[Problem.from_json(p) for p in data["problems"]],
+            warnings=[Problem.from_json(w) for w in data.get("warnings", [])],
+            outputs=data.get("outputs", {}),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -17,6 +17,7 @@ from automation.daemon.offline_driver import OfflineDriver
 from automation.daemon.reconciler import Reconciler
 from automation.daemon.store import StatusStore
 from automation.files import hostname
+from automation.render.render import render_stack
 from tests.automation.daemon.helpers import REGISTRY, note, render_notes, write_stack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -199,3 +200,33 @@ def test_a_daemon_killed_mid_up_is_recovered_on_restart(tmp_path):
     assert restarted.status("beta").history[-1].result == "succeeded"
     history = [(op.kind, op.result) for op in restarted.status("alpha").history]
     assert history == [("up", "succeeded"), ("recover", "succeeded"), ("up", "interrupted")]
+
+
+def test_a_changed_program_is_noticed(tmp_path):
+    project = tmp_path / "project"
+    (project / "components").mkdir(parents=True)
+    (project / "__main__.py").write_text("main()\n")
+    module = project / "components" / "shop.py"
+    module.write_text("REPLICAS = 1\n")
+    driver = OfflineDriver(tmp_path / "state", project_dir=project)
+    assert not driver.program_changed()
+
+    module.write_text("REPLICAS = 2\n")
+
+    assert driver.program_changed()  # from now on renders run in a fresh interpreter
+
+
+def test_a_fresh_interpreter_renders_exactly_what_the_process_renders(tmp_path):
+    stack = tmp_path / "stacks" / "conn.yaml"
+    stack.parent.mkdir()
+    stack.write_text(
+        "kind: FivetranConnector\nmetadata: {name: events}\n"
+        "spec: {groupId: g, service: s3, destinationSchema: {name: events}, schedule: {syncFrequency: 60}}\n"
+    )
+    target = StackTarget("conn", stack)
+    driver = OfflineDriver(tmp_path / "state")
+
+    fresh = driver.render_in_subprocess(target)
+
+    assert fresh.ok
+    assert fresh.to_json() == render_stack(stack, stack="conn").to_json()
