@@ -9,12 +9,24 @@ from __future__ import annotations
 import pulumi
 
 from components.context import StackContext
+from components.documents import SpecError, StackFileError
 from components.registry import KindRegistry, default_registry
 
 
 def run_stack(context: StackContext, registry: KindRegistry | None = None) -> None:
-    """Create every document's component and export its status as ``<Kind>/<name>``."""
+    """Create every document's component and export its status as ``<Kind>/<name>``.
+
+    Checks that need the context run for every document first: a stack with any problem raises
+    :class:`StackFileError` before a single resource is registered.
+    """
     registry = registry or default_registry()
+    errors: list[SpecError] = []
+    for document in context.documents:
+        registration = registry.get(document.kind)
+        if registration is not None and registration.check_in_context is not None:
+            errors.extend(registration.check_in_context(document, context))
+    if errors:
+        raise StackFileError(errors)
     for document in context.documents:
         registration = registry.get(document.kind)
         if registration is None:  # the loader already rejects unknown kinds

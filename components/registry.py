@@ -27,6 +27,10 @@ ComponentFactory = Callable[["Document", "StackContext"], "pulumi.ComponentResou
 StackCheck = Callable[["StackDocuments"], Iterable["SpecError"]]
 """A rule across the documents of a stack (e.g. one namespace per WandB), checked at load time."""
 
+DocumentCheck = Callable[["Document", "StackContext"], Iterable["SpecError"]]
+"""A rule that needs the program's context (project folder, settings, observations): run by the
+program for every document before any component registers."""
+
 # Packages under components/ that hold shared code, not a domain.
 _NOT_DOMAINS = frozenset({"common"})
 
@@ -42,6 +46,7 @@ class KindRegistration:
     # Cross-document rules: run by the loader, so a stack breaking one is rejected before any
     # component registers anything.
     check_stack: StackCheck | None = None
+    check_in_context: DocumentCheck | None = None
 
 
 class KindRegistry:

@@ -1,12 +1,16 @@
 """Fivetran (source 000): a FivetranConnector document becomes one managed Fivetran connection."""
 
-from components.fivetran.component import create
+from components.fivetran.component import check_package, create
 from components.fivetran.spec import FivetranConnectorSpec
 from components.registry import KindRegistration
 
 # Not a Kubernetes kind: it takes no metadata.namespace.
 KINDS = (
     KindRegistration(
-        kind="FivetranConnector", spec_model=FivetranConnectorSpec, create=create, namespaced=False
+        kind="FivetranConnector",
+        spec_model=FivetranConnectorSpec,
+        create=create,
+        namespaced=False,
+        check_in_context=check_package,
     ),
 )

@@ -44,9 +44,9 @@ import pulumi_provider_fivetran as fivetran
 from components.common.kubernetes import child
 from components.common.vault import resolve_tree
 from components.context import StackContext
-from components.documents import Document, SpecError, StackFileError
-from components.fivetran import builders
-from components.fivetran.package import ConnectorPackage, PackageError, build_package
+from components.documents import Document, SpecError
+from components.fivetran import builders, package
+from components.fivetran.package import ConnectorPackage
 from components.fivetran.spec import FivetranConnectorSpec
 
 TYPE_TOKEN = "driftless:fivetran:FivetranConnector"
@@ -140,13 +140,13 @@ class FivetranConnector(pulumi.ComponentResource):
             id=connection.id,
             opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[*applied, pause_state]),
         )
-        package = args.package
+        built = args.package
         self.status = pulumi.Output.all(connection.id, live.status, package_id).apply(
             lambda values: builders.connector_status(
                 spec,
                 values[0],
                 _plain(values[1]),
-                builders.package_status(spec, package, values[2]) if package is not None else None,
+                builders.package_status(spec, built, values[2]) if built is not None else None,
             )
         )
         self.register_outputs({"status": self.status, "connectorId": self.connector_id})
@@ -180,25 +180,26 @@ def _plain(value: Any) -> dict[str, Any] | None:
     return {key: getattr(value, key, None) for key in keys}
 
 
+def check_package(document: Document, context: StackContext) -> list[SpecError]:
+    """A ``package`` must name a connector folder; checked before any document registers."""
+    spec = document.spec
+    if not isinstance(spec, FivetranConnectorSpec) or spec.package is None:
+        return []
+    try:
+        package.check_package(spec.package, context.settings)
+    except package.PackageError as exc:
+        path = ("spec", "package")
+        return [SpecError(document.file, document.line_of(path), document.subject, "spec.package", str(exc))]
+    return []
+
+
 def create(document: Document, context: StackContext) -> FivetranConnector:
     """The registry factory: one component per FivetranConnector document.
 
-    A ``package`` is located and zipped here, before the component registers anything, so a
-    missing or broken connector folder is a spec error naming the document's file and line
-    (the loader cannot check it: it does not know the project's folder).
+    A ``package`` is zipped here; :func:`check_package` has already made sure its folder exists.
     """
     spec = document.spec
     if not isinstance(spec, FivetranConnectorSpec):  # the registry guarantees it; keeps mypy honest
         raise TypeError(f"{document.subject}: expected a FivetranConnectorSpec")
-    package = None
-    if spec.package is not None:
-        try:
-            package = build_package(spec.package, context.settings)
-        except PackageError as exc:
-            path = ("spec", "package")
-            raise StackFileError(
-                [SpecError(document.file, document.line_of(path), document.subject, "spec.package", str(exc))]
-            ) from None
-    return FivetranConnector(
-        document.name, FivetranConnectorArgs(spec=spec, context=context, package=package)
-    )
+    built = package.build_package(spec.package, context.settings) if spec.package is not None else None
+    return FivetranConnector(document.name, FivetranConnectorArgs(spec=spec, context=context, package=built))

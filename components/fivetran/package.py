@@ -30,7 +30,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from components.common.archive import build_connector_package, sha256_of
+from components.common.archive import build_connector_package, package_entries, sha256_of
 from components.context import ProgramSettings
 
 CONNECTORS_DIR_OPTION = "fivetranConnectorsDir"
@@ -72,6 +72,16 @@ def connector_folder(name: str, settings: ProgramSettings) -> Path:
             f"{_shown(folder, settings)} has no connector.py: not a Connector SDK connector folder"
         )
     return folder
+
+
+def check_package(name: str, settings: ProgramSettings) -> None:
+    """Raise PackageError when ``package: <name>`` could not be built (nothing is written)."""
+    folder = connector_folder(name, settings)
+    shared = connectors_root(settings) / SHARED_DIR
+    try:
+        package_entries(folder, [shared] if shared.is_dir() else [])
+    except ValueError as exc:  # a shared file clashing with the connector's own
+        raise PackageError(str(exc)) from None
 
 
 def build_package(name: str, settings: ProgramSettings) -> ConnectorPackage:

@@ -13,9 +13,9 @@ from typing import TypeVar
 
 from components.common.spec import SpecModel
 from components.context import StackContext
-from components.documents import Document, SpecError, StackFileError, one_namespace_each
+from components.documents import Document, SpecError, one_namespace_each
 from components.kapsa.domain_pool import DomainPool, DomainPoolArgs
-from components.kapsa.plan import plan_project, too_long_hosts
+from components.kapsa.plan import ProjectPlan, plan_project, too_long_hosts
 from components.kapsa.project import Project, ProjectArgs
 from components.kapsa.registry import Registry, RegistryArgs
 from components.kapsa.spec import DomainPoolSpec, ProjectSpec, RegistrySpec
@@ -51,26 +51,30 @@ def cluster_builder(context: StackContext) -> str:
     return name
 
 
-def create_project(document: Document, context: StackContext) -> Project:
+def _plan(document: Document, context: StackContext) -> tuple[ProjectPlan, RegistrySpec]:
     spec = _spec(document, ProjectSpec)
     pool_document = context.documents.get("DomainPool", spec.domain_pool)
     registry_document = context.documents.get("Registry", spec.registry)
     # The loader already rejected a stack naming a missing one (ProjectSpec.references).
     assert pool_document is not None
     assert registry_document is not None
-    pool = _spec(pool_document, DomainPoolSpec)
     registry = _spec(registry_document, RegistrySpec)
-
     plan = plan_project(
         project=document.name,
         namespace=document.namespace,
         spec=spec,
-        domain_pool=pool,
+        domain_pool=_spec(pool_document, DomainPoolSpec),
         registry=registry,
         observations=context.observations,
         cluster_builder=cluster_builder(context),
     )
-    errors = [
+    return plan, registry
+
+
+def check_project(document: Document, context: StackContext) -> list[SpecError]:
+    """Hosts must fit DNS; known only with the observed branches, so checked before registering."""
+    plan, _ = _plan(document, context)
+    return [
         SpecError(
             document.file,
             document.line_of(("spec", "domainPool")),
@@ -80,8 +84,10 @@ def create_project(document: Document, context: StackContext) -> Project:
         )
         for host in too_long_hosts(plan)
     ]
-    if errors:
-        raise StackFileError(errors)
+
+
+def create_project(document: Document, context: StackContext) -> Project:
+    plan, registry = _plan(document, context)
     return Project(
         document.name, ProjectArgs(plan=plan, credentials_namespace=registry.credentials_namespace)
     )
@@ -94,6 +100,7 @@ KINDS = (
         create=create_project,
         namespaced=True,
         check_stack=one_namespace_each("Project", "every Project creates a namespace of its own"),
+        check_in_context=check_project,
     ),
     KindRegistration(
         kind="DomainPool", spec_model=DomainPoolSpec, create=create_domain_pool, namespaced=False
