@@ -73,7 +73,6 @@ class Metadata(SpecModel):
     name: DnsLabel
     namespace: DnsLabel | None = None
     annotations: dict[str, str] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class _Envelope(SpecModel):
@@ -222,7 +221,10 @@ def _parse_yaml_with(
             if node is None:
                 continue
             lines: dict[FieldPath, int] = {}
-            _index_lines(node, (), lines, filename, errors)
+            try:
+                _index_lines(node, (), lines, filename, errors)
+            except _Unloadable:
+                continue
             parsed.append((loader.construct_document(node), lines, node.start_mark.line + 1))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -244,11 +246,29 @@ def _index_lines(
     lines: dict[FieldPath, int],
     filename: str,
     errors: list[SpecError],
+    ancestors: frozenset[int] = frozenset(),
 ) -> None:
     lines[path] = node.start_mark.line + 1
+    if id(node) in ancestors:  # an alias that contains itself would never end
+        errors.append(
+            SpecError(filename, node.start_mark.line + 1, "", _dotted(path), "a YAML alias refers to itself")
+        )
+        raise _Unloadable
+    ancestors = ancestors | {id(node)}
     if isinstance(node, yaml.MappingNode):
         seen_keys: set[Any] = set()
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                errors.append(
+                    SpecError(
+                        filename,
+                        key_node.start_mark.line + 1,
+                        "",
+                        _dotted(path),
+                        "a mapping key must be a string",
+                    )
+                )
+                raise _Unloadable
             key = key_node.value
             if key in seen_keys:
                 errors.append(
@@ -256,16 +276,20 @@ def _index_lines(
                         filename,
                         key_node.start_mark.line + 1,
                         "",
-                        _dotted((*path, key)),
+                        _dotted(path + (key,)),
                         "duplicate key in YAML mapping",
                     )
                 )
             seen_keys.add(key)
-            _index_lines(value_node, (*path, key), lines, filename, errors)
-            lines[(*path, key)] = key_node.start_mark.line + 1
+            _index_lines(value_node, path + (key,), lines, filename, errors, ancestors)
+            lines[path + (key,)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _index_lines(item, (*path, index), lines, filename, errors)
+            _index_lines(item, path + (index,), lines, filename, errors, ancestors)
+
+
+class _Unloadable(Exception):
+    """A document that cannot be turned into data (already reported in ``errors``)."""
 
 
 def _nearest_line(lines: Mapping[FieldPath, int], path: FieldPath, default: int) -> int:

@@ -209,6 +209,7 @@ def _result(recording: Recording, validator: SchemaValidator) -> RenderResult:
     names = {r.urn: r.name for r in recording.resources}
     ordered = _tree_order(recording.resources)
     result = RenderResult(recording.stack)
+    result.problems.extend(_duplicate_urns(recording.resources))
     for recorded in ordered:
         result.resources.append(
             RenderedResource(
@@ -227,6 +228,23 @@ def _result(recording: Recording, validator: SchemaValidator) -> RenderResult:
                 target.append(Problem(recorded.name, finding.path, finding.message))
     result.outputs = values.display(dict(recording.stack_outputs()))
     return result
+
+
+def _duplicate_urns(resources: Iterable[RecordedResource]) -> list[Problem]:
+    """A URN holds the parent's type, not its name: two components of one kind can collide, and
+    the engine then rejects the whole update. Report it here, before any update is tried."""
+    counts: dict[str, int] = {}
+    for resource in resources:
+        counts[resource.urn] = counts.get(resource.urn, 0) + 1
+    return [
+        Problem(
+            urn.rsplit("::", 1)[-1],
+            "",
+            f"{count} resources have the URN {urn}; resource names must be unique per type and parent type",
+        )
+        for urn, count in sorted(counts.items())
+        if count > 1
+    ]
 
 
 def _is_kubernetes_object(resource: RecordedResource) -> bool:

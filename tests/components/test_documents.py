@@ -224,3 +224,26 @@ def test_stack_checks_run_at_load_and_name_the_second_document():
         "stacks/prod.yaml:5: Database/b: metadata.namespace: namespace 'data' already belongs to "
         "Database/a (line 1); each Database owns its namespace"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "kind: Database\nmetadata: {name: a}\nspec: {[replicas]: 1}\n",
+            "stacks/prod.yaml:3: spec: a mapping key must be a string",
+        ),
+        (
+            "kind: Database\nmetadata: {name: a}\nspec: &loop {x: *loop}\n",
+            "stacks/prod.yaml:3: spec.x: a YAML alias refers to itself",
+        ),
+    ],
+)
+def test_yaml_that_cannot_become_data_is_located_not_a_crash(text, expected):
+    assert errors_of(text) == [expected]
+
+
+def test_labels_are_not_a_document_field():
+    assert errors_of("kind: Database\nmetadata: {name: a, labels: {team: x}}\n") == [
+        "stacks/prod.yaml:2: Database/a: metadata.labels: unknown field"
+    ]

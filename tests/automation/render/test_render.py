@@ -176,3 +176,22 @@ def test_unsupported_kubernetes_version_is_a_clear_error():
     with pytest.raises(ValueError, match=r"Kubernetes 1\.99 is not supported"):
         SchemaValidator("1.99")
     assert SchemaValidator("v1.31").kubernetes_version == "1.31.0"
+
+
+def test_two_resources_with_one_urn_are_a_problem():
+    def program():
+        # Two components of one type whose children's names collide: "a" + "-b-c" and "a-b" + "-c".
+        for component, child in (("a", "b-c"), ("a-b", "c")):
+            parent = pulumi.ComponentResource("driftless:test:Shop", component)
+            k8s.core.v1.ConfigMap(
+                f"{component}-{child}", metadata={"name": "x"}, opts=pulumi.ResourceOptions(parent=parent)
+            )
+
+    result = render_program(program, stack="dev")
+
+    assert [(p.resource, p.message.split(";")[0]) for p in result.problems] == [
+        (
+            "a-b-c",
+            "2 resources have the URN urn:pulumi:dev::driftless::driftless:test:Shop$kubernetes:core/v1:ConfigMap::a-b-c",
+        )
+    ]
