@@ -223,7 +223,7 @@ def _parse_yaml_with(
             lines: dict[FieldPath, int] = {}
             try:
                 _index_lines(node, (), lines, filename, errors)
-            except _Unloadable:
+            except _UnloadableError:
                 continue
             parsed.append((loader.construct_document(node), lines, node.start_mark.line + 1))
     except yaml.MarkedYAMLError as exc:
@@ -253,7 +253,7 @@ def _index_lines(
         errors.append(
             SpecError(filename, node.start_mark.line + 1, "", _dotted(path), "a YAML alias refers to itself")
         )
-        raise _Unloadable
+        raise _UnloadableError
     ancestors = ancestors | {id(node)}
     if isinstance(node, yaml.MappingNode):
         seen_keys: set[Any] = set()
@@ -268,7 +268,7 @@ def _index_lines(
                         "a mapping key must be a string",
                     )
                 )
-                raise _Unloadable
+                raise _UnloadableError
             key = key_node.value
             if key in seen_keys:
                 errors.append(
@@ -276,19 +276,19 @@ def _index_lines(
                         filename,
                         key_node.start_mark.line + 1,
                         "",
-                        _dotted(path + (key,)),
+                        _dotted((*path, key)),
                         "duplicate key in YAML mapping",
                     )
                 )
             seen_keys.add(key)
-            _index_lines(value_node, path + (key,), lines, filename, errors, ancestors)
-            lines[path + (key,)] = key_node.start_mark.line + 1
+            _index_lines(value_node, (*path, key), lines, filename, errors, ancestors)
+            lines[(*path, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _index_lines(item, path + (index,), lines, filename, errors, ancestors)
+            _index_lines(item, (*path, index), lines, filename, errors, ancestors)
 
 
-class _Unloadable(Exception):
+class _UnloadableError(Exception):
     """A document that cannot be turned into data (already reported in ``errors``)."""
 
 
