@@ -186,6 +186,7 @@ def _load(text: str, filename: str, registry: KindRegistry) -> StackDocuments:
     for registration in registry.registrations():
         if registration.check_stack is not None:
             errors.extend(registration.check_stack(stack))
+    errors.extend(_check_created_namespaces(stack, registry, errors))
     if errors:
         raise StackFileError(errors)
     return stack
@@ -369,7 +370,7 @@ def one_namespace_each(kind: str, why: str) -> Callable[[StackDocuments], Iterat
         for document in stack.of_kind(kind):
             first = owners.setdefault(document.namespace, document)
             if first is not document:
-                path = ("metadata", "namespace") if document.metadata.namespace else ("metadata", "name")
+                path = namespace_path(document)
                 yield SpecError(
                     document.file,
                     document.line_of(path),
@@ -380,6 +381,63 @@ def one_namespace_each(kind: str, why: str) -> Callable[[StackDocuments], Iterat
                 )
 
     return check
+
+
+def creates_its_namespace(document: Document) -> str:
+    """A ``creates_namespace`` for kinds that always create their target namespace."""
+    return document.namespace
+
+
+def creates_its_namespace_unless_disabled(document: Document) -> str | None:
+    """A ``creates_namespace`` for kinds whose spec has a ``createNamespace`` switch."""
+    create = getattr(document.spec, "create_namespace", None)
+    if not isinstance(create, bool):
+        raise TypeError(f"{document.subject}: {type(document.spec).__name__} has no createNamespace field")
+    return document.namespace if create else None
+
+
+def namespace_path(document: Document) -> tuple[str, str]:
+    """Where a document's namespace is written: metadata.namespace, or metadata.name by default."""
+    return ("metadata", "namespace") if document.metadata.namespace else ("metadata", "name")
+
+
+def _check_created_namespaces(
+    stack: StackDocuments, registry: KindRegistry, reported: Iterable[SpecError]
+) -> Iterator[SpecError]:
+    """No two documents, of any kinds, create the same namespace.
+
+    Both would register a Namespace object of one name: the second create fails, and deleting
+    either document deletes the namespace with everything the other put in it. A document that
+    only *uses* a namespace (``createNamespace: false``) may share it. A problem a kind's own rule
+    already reported at the same place (``one_namespace_each``) is not repeated.
+    """
+    already = {(e.file, e.line, e.subject, e.path) for e in reported}
+    creators: dict[str, Document] = {}
+    for document in stack:
+        registration = registry.get(document.kind)
+        if registration is None or registration.creates_namespace is None:
+            continue
+        namespace = registration.creates_namespace(document)
+        if namespace is None:
+            continue
+        first = creators.setdefault(namespace, document)
+        if first is document:
+            continue
+        path = namespace_path(document)
+        line = document.line_of(path)
+        if (document.file, line, document.subject, _dotted(path)) in already:
+            continue
+        switch = "create_namespace" in type(document.spec).model_fields
+        yield SpecError(
+            document.file,
+            line,
+            document.subject,
+            _dotted(path),
+            f"namespace {namespace!r} is already created by {first.subject} (line {first.line}); "
+            "a namespace can be created by one document only, since deleting that document deletes "
+            "the namespace and everything in it: use another namespace"
+            + (", or set createNamespace: false to share it" if switch else ""),
+        )
 
 
 def _check_references(stack: StackDocuments) -> Iterable[SpecError]:

@@ -27,6 +27,9 @@ ComponentFactory = Callable[["Document", "StackContext"], "pulumi.ComponentResou
 StackCheck = Callable[["StackDocuments"], Iterable["SpecError"]]
 """A rule across the documents of a stack (e.g. one namespace per WandB), checked at load time."""
 
+NamespaceOf = Callable[["Document"], "str | None"]
+"""The namespace a document creates (and so owns: deleting the document deletes it), or None."""
+
 DocumentCheck = Callable[["Document", "StackContext"], Iterable["SpecError"]]
 """A rule that needs the program's context (project folder, settings, observations): run by the
 program for every document before any component registers."""
@@ -47,6 +50,9 @@ class KindRegistration:
     # component registers anything.
     check_stack: StackCheck | None = None
     check_in_context: DocumentCheck | None = None
+    # The namespace a document of this kind creates, if any: the loader rejects a stack where two
+    # documents, of any kinds, would create the same one.
+    creates_namespace: NamespaceOf | None = None
 
 
 class KindRegistry:

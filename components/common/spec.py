@@ -9,10 +9,10 @@ domains share, so the same mistake gets the same message everywhere.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from croniter import croniter
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
 
 
@@ -30,9 +30,11 @@ class SpecModel(BaseModel):
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-# Kubernetes resource.Quantity: a signed decimal number with an optional binary (Ki..Ei),
-# decimal (n, u, m, k, M, G, T, P, E) or exponent suffix.
-_QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+# Kubernetes resource.Quantity: a decimal number with an optional binary (Ki..Ei), decimal
+# (n, u, m, k, M, G, T, P, E) or exponent suffix. Kubernetes also parses a leading "-", but no
+# request, limit or volume size may be negative, so the sign may only be "+".
+_QUANTITY = re.compile(r"^\+?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
+_QUANTITY_NUMBER = re.compile(r"^\+?(\d+(\.\d*)?|\.\d+)")
 
 
 def _dns_label(value: str) -> str:
@@ -50,9 +52,25 @@ def _dns_subdomain(value: str) -> str:
     return value
 
 
+def _number_as_text(value: Any) -> Any:
+    """``cpu: 1`` or ``cpu: 0.5``: YAML numbers, valid quantities in Kubernetes, taken as text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def _quantity(value: str) -> str:
+    if value.startswith("-"):
+        raise ValueError(f"{value!r} is negative; a request, limit or size must be zero or more")
     if not _QUANTITY.match(value):
         raise ValueError(f"{value!r} is not a Kubernetes quantity (examples: 50Gi, 500Mi, 1.5, 250m)")
+    return value
+
+
+def _positive_size(value: str) -> str:
+    match = _QUANTITY_NUMBER.match(value)
+    if match is None or float(match.group(0)) <= 0:
+        raise ValueError(f"{value!r} is not a positive size (examples: 20Gi, 500Mi)")
     return value
 
 
@@ -68,8 +86,12 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
 """A DNS-1123 subdomain: hostnames, base domains, registry servers."""
 
-Quantity = Annotated[str, AfterValidator(_quantity)]
-"""A Kubernetes resource quantity such as ``50Gi`` or ``250m``."""
+Quantity = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_quantity)]
+"""A Kubernetes resource quantity such as ``50Gi``, ``250m`` or ``1`` (a YAML number becomes text);
+never negative."""
+
+StorageSize = Annotated[Quantity, AfterValidator(_positive_size)]
+"""A volume size: a Kubernetes quantity greater than zero."""
 
 CronSchedule = Annotated[str, AfterValidator(_cron)]
 """A standard five-field cron schedule, as a CronJob takes it."""

@@ -9,11 +9,12 @@ from the daemon's observations (SPEC §2); this package never polls anything.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TypeVar
 
 from components.common.spec import SpecModel
 from components.context import StackContext
-from components.documents import Document, SpecError, one_namespace_each
+from components.documents import Document, SpecError, StackDocuments, creates_its_namespace, namespace_path
 from components.kapsa.domain_pool import DomainPool, DomainPoolArgs
 from components.kapsa.plan import ProjectPlan, plan_project, too_long_hosts
 from components.kapsa.project import Project, ProjectArgs
@@ -86,6 +87,35 @@ def check_project(document: Document, context: StackContext) -> list[SpecError]:
     ]
 
 
+def check_projects(stack: StackDocuments) -> Iterator[SpecError]:
+    """No Project creates the namespace a Registry keeps its credentials Secret in.
+
+    In its own Registry's credentialsNamespace, a Project's copy of the credentials Secret would
+    have the source's name and namespace: it would manage the source itself. In any Registry's, the
+    Project would own the namespace: deleting the Project would delete it, and the credentials of
+    every Project using that Registry with it.
+    """
+    registries = [(d, _spec(d, RegistrySpec)) for d in stack.of_kind("Registry")]
+    for document in stack.of_kind("Project"):
+        spec = _spec(document, ProjectSpec)
+        path = namespace_path(document)
+        for registry_document, registry in registries:
+            if registry.credentials_namespace != document.namespace:
+                continue
+            own = registry_document.name == spec.registry
+            yield SpecError(
+                document.file,
+                document.line_of(path),
+                document.subject,
+                ".".join(path),
+                f"namespace {document.namespace!r} is where {registry_document.subject} (line "
+                f"{registry_document.line}) keeps credentialsSecret {registry.credentials_secret!r}: "
+                + ("the Project's copy of that Secret would be the Secret itself, and " if own else "")
+                + "deleting the Project would delete the namespace and the Secret with it; give the "
+                "Project a namespace of its own",
+            )
+
+
 def create_project(document: Document, context: StackContext) -> Project:
     plan, registry = _plan(document, context)
     return Project(
@@ -99,7 +129,8 @@ KINDS = (
         spec_model=ProjectSpec,
         create=create_project,
         namespaced=True,
-        check_stack=one_namespace_each("Project", "every Project creates a namespace of its own"),
+        check_stack=check_projects,
+        creates_namespace=creates_its_namespace,
         check_in_context=check_project,
     ),
     KindRegistration(

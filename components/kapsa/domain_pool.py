@@ -16,6 +16,7 @@ import pulumi
 
 from components.common.kubernetes import child
 from components.common.live import LiveCustomResource
+from components.kapsa.names import child_name
 from components.kapsa.spec import DomainPoolSpec
 
 TYPE = "driftless:kapsa:DomainPool"
@@ -69,7 +70,7 @@ class DomainPool(pulumi.ComponentResource):
     def __init__(self, name: str, args: DomainPoolArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
         issuer = LiveCustomResource.read(
-            f"{name}-cluster-issuer",
+            child_name(name, "cluster-issuer"),
             api_version=ISSUER_API_VERSION,
             kind=ISSUER_KIND,
             id=args.spec.cluster_issuer,

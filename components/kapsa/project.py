@@ -22,6 +22,7 @@ import pulumi_kubernetes as k8s
 from components.common.kubernetes import child
 from components.common.live import LiveCustomResource
 from components.kapsa import builders
+from components.kapsa.names import child_name
 from components.kapsa.plan import (
     PlannedWorkload,
     ProjectPlan,
@@ -54,14 +55,14 @@ class Project(pulumi.ComponentResource):
 
         namespace_object = builders.namespace(plan.namespace, plan.project)
         namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata=namespace_object["metadata"], opts=child(self)
+            child_name(name, "namespace"), metadata=namespace_object["metadata"], opts=child(self)
         )
         in_namespace = child(self, depends_on=[namespace])
 
         # Secrets are namespaced and kpack needs the push credentials beside the Image: copy them.
         # The data stays a Pulumi secret from the read to the copy.
         source = k8s.core.v1.Secret.get(
-            f"{name}-registry-credentials-source",
+            child_name(name, "registry-credentials-source"),
             id=f"{args.credentials_namespace}/{plan.credentials_secret}",
             opts=child(self),
         )
@@ -69,7 +70,7 @@ class Project(pulumi.ComponentResource):
             plan.namespace, plan.credentials_secret, plan.project, pulumi.Output.secret(source.data)
         )
         credentials = k8s.core.v1.Secret(
-            f"{name}-registry-credentials",
+            child_name(name, "registry-credentials"),
             metadata=credentials_object["metadata"],
             type=credentials_object["type"],
             data=credentials_object["data"],
@@ -79,7 +80,7 @@ class Project(pulumi.ComponentResource):
             plan.namespace, plan.service_account, plan.project, plan.credentials_secret
         )
         account = k8s.core.v1.ServiceAccount(
-            f"{name}-service-account",
+            child_name(name, "service-account"),
             metadata=account_object["metadata"],
             secrets=account_object["secrets"],
             image_pull_secrets=account_object["imagePullSecrets"],
@@ -102,14 +103,16 @@ class Project(pulumi.ComponentResource):
                 service_account_name=plan.service_account,
             )
             image = k8s.apiextensions.CustomResource(
-                f"{name}-image-{build.image_name}",
+                child_name(name, "image", build.image_name),
                 api_version=image_object["apiVersion"],
                 kind=image_object["kind"],
                 metadata=image_object["metadata"],
                 spec=image_object["spec"],
                 opts=child(self, depends_on=[namespace, account, credentials]),
             )
-            lives[branch] = self._read_build(f"{name}-image-{build.image_name}-live", image, image_object)
+            lives[branch] = self._read_build(
+                child_name(name, "image", build.image_name, "live"), image, image_object
+            )
 
         for planned in plan.workloads:
             self._environment(name, plan, planned, lives, in_namespace)
@@ -174,7 +177,7 @@ class Project(pulumi.ComponentResource):
             ingress_class_name=plan.ingress_class_name,
         )
         deployment, service, ingress = objects
-        resource_name = f"{name}-{workload.name}"
+        resource_name = child_name(name, workload.name)
         k8s.apps.v1.Deployment(
             resource_name, metadata=deployment["metadata"], spec=deployment["spec"], opts=opts
         )

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components.common.kubernetes import child
 from components.kapsa.builders import DOCKER_CONFIG_TYPE
+from components.kapsa.names import child_name
 from components.kapsa.spec import RegistrySpec
 
 TYPE = "driftless:kapsa:Registry"
@@ -81,7 +82,7 @@ class Registry(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         spec = args.spec
         secret = k8s.core.v1.Secret.get(
-            f"{name}-credentials",
+            child_name(name, "credentials"),
             id=f"{spec.credentials_namespace}/{spec.credentials_secret}",
             opts=child(self),
         )

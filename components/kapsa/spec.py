@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -142,11 +143,44 @@ def _image_reference(value: str) -> str:
 
 
 def _git_url(value: str) -> str:
+    """A clone URL with no credentials in it: it is written into the kpack Image and the status.
+
+    Any user information is refused (``https://<token>@host``, ``https://user:pass@host``,
+    ``ssh://git:pass@host``), except the bare ``git@`` user of ``ssh://git@host/path`` and of the
+    scp-like ``git@host:path``: the account git hosts serve ssh clones as, not a credential.
+    A refused URL is echoed with everything before its '@' masked.
+    """
     if not _GIT_URL.match(value):
-        raise ValueError(f"{value!r} is not a git URL (https://, ssh://, git:// or git@host:path)")
-    if re.match(r"^https?://[^/@]*:[^/@]*@", value):
-        raise ValueError(f"{value!r} carries credentials: {SECRET_VALUES_REFUSED}")
+        raise ValueError(f"{_masked(value)!r} is not a git URL {_GIT_URL_FORMS}")
+    if value.startswith("git@"):  # scp-like: git@<host>:<path>
+        user_and_host, colon, path = value.partition(":")
+        if "@" in user_and_host.removeprefix("git@"):
+            raise ValueError(f"{_masked(value)!r} carries credentials: {_NO_CREDENTIALS}")
+        if not colon or not path or user_and_host == "git@" or "/" in user_and_host:
+            raise ValueError(f"{value!r} is not a git URL {_GIT_URL_FORMS}")
+        return value
+    try:
+        parts = urlsplit(value)
+        username, password, host = parts.username, parts.password, parts.hostname
+    except ValueError as exc:  # e.g. the unclosed '[' of an IPv6 host
+        raise ValueError(f"{_masked(value)!r} is not a git URL: {exc}") from None
+    if "@" in parts.netloc and not (parts.scheme == "ssh" and username == "git" and password is None):
+        raise ValueError(f"{_masked(value)!r} carries credentials: {_NO_CREDENTIALS}")
+    if not host:
+        raise ValueError(f"{_masked(value)!r} is not a git URL: it names no host")
     return value
+
+
+_GIT_URL_FORMS = "(https://host/path, ssh://git@host/path, git://host/path or git@host:path)"
+_NO_CREDENTIALS = (
+    "a clone URL holds no user name, token or password (only ssh's bare git@ user): it is written into "
+    "the kpack Image, the status and the render"
+)
+
+
+def _masked(value: str) -> str:
+    """``value`` with its user information (up to the authority's last '@') replaced by ``***``."""
+    return re.sub(r"^([a-z]+://)?[^/\s]*@", r"\1***@", value)
 
 
 EnvironmentName = Annotated[str, AfterValidator(_dns_1035_label)]

@@ -5,7 +5,7 @@
 ``component.py`` the WandB component itself.
 """
 
-from components.documents import one_namespace_each
+from components.documents import creates_its_namespace_unless_disabled, one_namespace_each
 from components.registry import KindRegistration
 from components.wandb.component import KIND, WandB, create
 from components.wandb.spec import WandBSpec
@@ -17,8 +17,9 @@ KINDS = (
         create=create,
         namespaced=True,
         # MinIO allows one Tenant per namespace and every piece is named after the document, so
-        # two WandB documents in one namespace could only fight.
+        # two WandB documents in one namespace could only fight, even when neither creates it.
         check_stack=one_namespace_each(KIND, "each WandB needs a namespace of its own"),
+        creates_namespace=creates_its_namespace_unless_disabled,
     ),
 )
 

@@ -107,7 +107,8 @@ class KafkaPiece(pulumi.ComponentResource):
 
 
 class ClickHousePiece(pulumi.ComponentResource):
-    """Altinity ``ClickHouseInstallation``."""
+    """Altinity ``ClickHouseInstallation``, and with replicas the ``ClickHouseKeeperInstallation``
+    they coordinate through (created before the installation, deleted after it)."""
 
     status: pulumi.Output[dict[str, Any]]
 
@@ -115,13 +116,22 @@ class ClickHousePiece(pulumi.ComponentResource):
         self, name: str, args: PieceArgs[ClickHouseSpec], opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("driftless:wandb:ClickHouse", name, None, opts)
+        retain, after = args.target.retain, list(args.depends_on)
+        keeper_status: pulumi.Output[Any] | None = None
+        if clickhouse.needs_keeper(args.spec):
+            keeper_body = clickhouse.build_keeper(args.spec, args.target)
+            keeper = write(f"{name}-keeper", keeper_body, data_options(self, retain, after))
+            keeper_status = read_status(f"{name}-keeper-live", keeper, keeper_body, self)
+            after.append(keeper)
         body = clickhouse.build_installation(args.spec, args.target)
-        installation = write(
-            f"{name}-installation", body, data_options(self, args.target.retain, args.depends_on)
-        )
-        self.status = read_status(f"{name}-installation-live", installation, body, self).apply(
-            lambda live: clickhouse.infer_clickhouse(live).to_dict()
-        )
+        installation = write(f"{name}-installation", body, data_options(self, retain, after))
+        live = read_status(f"{name}-installation-live", installation, body, self)
+        if keeper_status is None:
+            self.status = live.apply(lambda found: clickhouse.infer_clickhouse(found).to_dict())
+        else:
+            self.status = pulumi.Output.all(live, keeper_status).apply(
+                lambda found: clickhouse.infer_clickhouse_with_keeper(found[0], found[1]).to_dict()
+            )
         self.register_outputs({"status": self.status})
 
 

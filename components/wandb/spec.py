@@ -18,7 +18,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from components.common.spec import DnsSubdomain, Quantity, ResourceRequirements, SpecModel
+from components.common.spec import DnsSubdomain, ResourceRequirements, SpecModel, StorageSize
 
 # A topic never gets more copies than this, however many brokers there are: three copies survive
 # one broker down while another is being restarted, more only costs disk.
@@ -27,14 +27,6 @@ MAX_REPLICATION_FACTOR = 3
 MAX_MYSQL_REPLICAS = 9
 
 _KAFKA_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-_QUANTITY_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)")
-
-
-def _positive_size(value: str) -> str:
-    match = _QUANTITY_NUMBER.match(value)
-    if match is None or float(match.group(0)) <= 0:
-        raise ValueError(f"{value!r} is not a positive size (examples: 20Gi, 500Mi)")
-    return value
 
 
 def _kafka_version(value: str) -> str:
@@ -42,9 +34,6 @@ def _kafka_version(value: str) -> str:
         raise ValueError(f"{value!r} is not a Kafka version (example: '3.8.0')")
     return value
 
-
-StorageSize = Annotated[Quantity, AfterValidator(_positive_size)]
-"""A volume size: a Kubernetes quantity greater than zero."""
 
 KafkaVersion = Annotated[str, AfterValidator(_kafka_version)]
 

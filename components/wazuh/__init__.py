@@ -5,6 +5,7 @@
 - :mod:`.certificates`: the CA and signed certificates with pulumi-tls, and how renewal works;
 - :mod:`.credentials`: generated or Vault-sourced passwords;
 - :mod:`.status`: phase and requeue inference from live workload status (no Pulumi);
+- :mod:`.checks`: document-name limits that every derived Kubernetes name must fit;
 - :mod:`.component`: the ComponentResource that wires them together.
 """
 
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from components.documents import creates_its_namespace_unless_disabled
 from components.registry import KindRegistration
+from components.wazuh.checks import check_names
 from components.wazuh.spec import WazuhClusterSpec
 
 if TYPE_CHECKING:
@@ -40,4 +43,12 @@ def create_wazuh_cluster(document: Document, context: StackContext) -> pulumi.Co
     )
 
 
-KINDS = (KindRegistration(kind="WazuhCluster", spec_model=WazuhClusterSpec, create=create_wazuh_cluster),)
+KINDS = (
+    KindRegistration(
+        kind="WazuhCluster",
+        spec_model=WazuhClusterSpec,
+        create=create_wazuh_cluster,
+        creates_namespace=creates_its_namespace_unless_disabled,
+        check_stack=check_names,
+    ),
+)

@@ -3,7 +3,9 @@
 The seed's controller ran, on every pass: certificates (with hashes for pod annotations), the
 indexer, the manager master, the manager workers, the dashboard, the log-rotation CronJob, then
 status. Here the same steps register resources in that order and Pulumi's diff does the "create
-or update if changed"; the daemon's periodic ``up`` is the requeue. Everything that decides what
+or update if changed"; the daemon's periodic ``up`` is the requeue. Status comes from a read of
+every workload on every run (``<workload>-live``), as WandB and Kapsa do: the written resource's
+own outputs are only what the provider saw when it last changed it. Everything that decides what
 an object looks like lives in :mod:`components.wazuh.builders`; this module only wires builder
 output to resources and Outputs to builder inputs.
 """
@@ -21,7 +23,7 @@ from components.common.kubernetes import await_annotations, child
 from components.wazuh import builders, status
 from components.wazuh.builders import Names
 from components.wazuh.certificates import IssuedCertificates, issue_certificates
-from components.wazuh.credentials import Credential, ResolveReference, credentials
+from components.wazuh.credentials import Credential, CredentialHasher, ResolveReference, credentials
 from components.wazuh.spec import WazuhClusterSpec
 
 TYPE_TOKEN = "driftless:wazuh:WazuhCluster"
@@ -40,6 +42,14 @@ _RESOURCE_CLASSES: dict[tuple[str, str], type[pulumi.CustomResource]] = {
 }
 # Top-level fields whose Python argument name differs from the manifest's.
 _ARGUMENT_NAMES = {"stringData": "string_data", "roleRef": "role_ref"}
+
+# The credentials each workload's pods read at start (CredentialsSpec fields): a change to one rolls
+# exactly these pods. The indexer is not listed: see "What is not automated" in credentials.py.
+CREDENTIAL_CONSUMERS: Mapping[str, tuple[str, ...]] = {
+    "manager-master": ("indexer_admin", "api_user", "cluster_key", "authd_password"),
+    "manager-worker": ("indexer_admin", "cluster_key"),
+    "dashboard": ("indexer_admin", "dashboard_user", "api_user"),
+}
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,7 @@ class WazuhCluster(pulumi.ComponentResource):
         # 1. certificates and credentials
         certs = issue_certificates(self, spec, names)
         creds = credentials(name, spec.credentials, args.resolve_reference, self)
+        hash_credentials = CredentialHasher(name, creds, self)
         config = self._register_configuration(spec, names, certs, creds)
 
         # 2. Services, then the workloads, each after the Secrets and ConfigMaps its pods mount
@@ -84,27 +95,41 @@ class WazuhCluster(pulumi.ComponentResource):
         )
         manager_hash = _cert_hash(certs, "filebeat", "manager")
         master = self._register(
-            builders.manager_master_statefulset(spec, names, manager_hash, awaiting),
+            builders.manager_master_statefulset(
+                spec, names, manager_hash, awaiting, hash_credentials(CREDENTIAL_CONSUMERS["manager-master"])
+            ),
             names.manager_master,
             depends_on=config,
         )
         workers = self._register(
-            builders.manager_worker_statefulset(spec, names, manager_hash, awaiting),
+            builders.manager_worker_statefulset(
+                spec, names, manager_hash, awaiting, hash_credentials(CREDENTIAL_CONSUMERS["manager-worker"])
+            ),
             names.manager_worker,
             depends_on=config,
         )
         observed = {
-            "indexer": _observe(indexer, spec.indexer.replicas),
-            "managerMaster": _observe(master, 1),
-            "managerWorkers": _observe(workers, spec.manager.workers.replicas),
+            "indexer": _observe(self._read_back(indexer, names.indexer), spec.indexer.replicas),
+            "managerMaster": _observe(self._read_back(master, names.manager_master), 1),
+            "managerWorkers": _observe(
+                self._read_back(workers, names.manager_worker), spec.manager.workers.replicas
+            ),
         }
         if spec.dashboard.enabled:
             dashboard = self._register(
-                builders.dashboard_deployment(spec, names, _cert_hash(certs, "dashboard"), awaiting),
+                builders.dashboard_deployment(
+                    spec,
+                    names,
+                    _cert_hash(certs, "dashboard"),
+                    awaiting,
+                    hash_credentials(CREDENTIAL_CONSUMERS["dashboard"]),
+                ),
                 names.dashboard,
                 depends_on=config,
             )
-            observed["dashboard"] = _observe(dashboard, spec.dashboard.replicas)
+            observed["dashboard"] = _observe(
+                self._read_back(dashboard, names.dashboard), spec.dashboard.replicas
+            )
 
         # 3. log rotation
         if spec.log_rotation.enabled:
@@ -186,6 +211,17 @@ class WazuhCluster(pulumi.ComponentResource):
         after = [*self._after, *depends_on] if obj["kind"] != "Namespace" else []
         return cls(resource_name, **arguments, opts=child(self, depends_on=after or None))
 
+    def _read_back(self, written: pulumi.CustomResource, resource_name: str) -> pulumi.CustomResource:
+        """The live object behind a written workload, read from the cluster on every run.
+
+        A written resource's outputs are what the provider saw when it last changed it; an ``up``
+        with nothing to change keeps them from the state, so its ``status`` would stay frozen at
+        creation. The read goes by the written resource's id, so it runs after the write.
+        """
+        cls: Any = type(written)
+        live: pulumi.CustomResource = cls.get(f"{resource_name}-live", written.id, opts=child(self))
+        return live
+
 
 def _pem_files(certs: IssuedCertificates, *keys: str) -> dict[str, pulumi.Output[str]]:
     """A certs Secret's data: the CA, then each certificate and key as ``<key>.pem``, ``<key>-key.pem``."""
@@ -213,7 +249,7 @@ def _internal_users(creds: Mapping[str, Credential]) -> pulumi.Output[str]:
 
 
 def _observe(resource: pulumi.CustomResource, desired: int) -> pulumi.Output[status.ComponentStatus]:
-    """A workload's live status (its ``status`` output) inferred into a ComponentStatus."""
+    """A workload's live status (the ``status`` of its read) inferred into a ComponentStatus."""
     live: Any = resource
     return pulumi.Output.all(live.status, live.metadata).apply(
         lambda v: status.infer_component(desired, v[0], _generation(v[1]))

@@ -9,12 +9,28 @@ The indexer checks its users' passwords against bcrypt hashes in internal_users.
 password comes with the provider's own ``bcrypt_hash``; a Vault password is hashed here with a
 salt from a ``RandomBytes`` resource, so the hash (and the Secret that holds it) only changes
 when the password does, not on every run.
+
+Rotation. A pod reads its credentials at start (environment variables, files the image copies
+into place), so a changed credential Secret alone changes nothing running. Every pod template that
+reads a credential carries ``driftless.dev/credentials-hash``, a keyed hash of exactly the
+credentials it reads (:class:`CredentialHasher`); a new value (a Vault rotation, which the daemon
+notices and answers with an ``up``) rolls exactly those pods. The managers apply the API user's
+password, the cluster key and the agent enrollment password when they start.
+
+What is not automated: the indexer's own users. The indexer loads internal_users.yml into its
+security index only the first time the cluster starts; later, restarting it changes nothing, so the
+indexer pods are not rolled. After the ``indexer_admin`` or ``dashboard_user`` password changes,
+the managers and the dashboard restart with the new one and fail to log in to the indexer until
+someone loads the new hashes with ``securityadmin.sh`` and the admin certificate (the README says
+how). No Job does it here: ``securityadmin.sh -t internalusers`` replaces the whole internal user
+database, so it would delete every user created in the dashboard since, and run against a cluster
+still initialising it could leave a security index holding nothing but the users.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import bcrypt
@@ -23,6 +39,7 @@ import pulumi_random as random
 
 from components.common.kubernetes import child
 from components.common.vault import VaultReference, parse_reference
+from components.wazuh.builders import credentials_hash
 from components.wazuh.spec import CredentialsSpec
 
 ResolveReference = Callable[[VaultReference, pulumi.Resource], pulumi.Output[str]]
@@ -133,3 +150,29 @@ def credentials(
         else:
             result[policy.field] = _from_vault(prefix, policy, reference, resolve, parent)
     return result
+
+
+class CredentialHasher:
+    """The ``driftless.dev/credentials-hash`` value of a pod, from the credentials it reads.
+
+    The hash is keyed with 32 random bytes kept (secret) in the Pulumi state, one key per cluster.
+    Computing it takes the secret values, so the result is a secret Output; it is then made
+    non-secret on purpose: one secret inside a pod template makes the SDK mark the workload's whole
+    ``spec`` secret, hiding every change to it from previews, renders and the state. That is safe
+    because an HMAC reveals nothing about its inputs to whoever lacks the key, even for a weak
+    password from Vault, which a plain sha256 would expose to an offline guess; the key itself stays
+    secret. See :func:`components.wazuh.builders.credentials_hash`.
+    """
+
+    def __init__(self, prefix: str, creds: Mapping[str, Credential], parent: pulumi.Resource):
+        key = random.RandomBytes(f"{prefix}-credentials-hash-key", length=32, opts=child(parent))
+        self._key: pulumi.Output[str] = pulumi.Output.secret(key.base64)
+        self._creds = creds
+
+    def __call__(self, fields: Sequence[str]) -> pulumi.Output[str]:
+        """The hash over the credentials ``fields`` (CredentialsSpec names), in that order."""
+        values = [self._creds[field].value for field in fields]
+        hashed = pulumi.Output.all(self._key, *values).apply(
+            lambda args: credentials_hash(base64.b64decode(args[0]), args[1:])
+        )
+        return pulumi.Output.unsecret(hashed)

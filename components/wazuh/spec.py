@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from components.common.spec import CronSchedule, DnsSubdomain, Quantity, ResourceRequirements, SpecModel
+from components.common.spec import CronSchedule, DnsSubdomain, ResourceRequirements, SpecModel, StorageSize
 from components.common.vault import parse_reference
 
 DEFAULT_VERSION = "4.14.6"
@@ -68,7 +68,7 @@ class IndexerSpec(SpecModel):
     """The Wazuh indexer (OpenSearch) StatefulSet."""
 
     replicas: int = Field(3, ge=1, description="Indexer nodes; each gets its own volume and a SAN.")
-    storage: Quantity = Field("50Gi", description="Volume size per indexer node.")
+    storage: StorageSize = Field("50Gi", description="Volume size per indexer node.")
     storage_class: DnsSubdomain | None = Field(None, description="StorageClass; null: the cluster default.")
     resources: ResourceRequirements | None = Field(None, description="Container resources; null: upstream's.")
 
@@ -76,7 +76,7 @@ class IndexerSpec(SpecModel):
 class ManagerMasterSpec(SpecModel):
     """The single Wazuh manager master node."""
 
-    storage: Quantity = Field("50Gi", description="Volume size of the master.")
+    storage: StorageSize = Field("50Gi", description="Volume size of the master.")
     storage_class: DnsSubdomain | None = Field(None, description="StorageClass; null: the cluster default.")
     resources: ResourceRequirements | None = Field(None, description="Container resources; null: upstream's.")
 
@@ -85,7 +85,7 @@ class ManagerWorkersSpec(SpecModel):
     """The Wazuh manager worker nodes, which receive agent events."""
 
     replicas: int = Field(2, ge=1, description="Worker nodes.")
-    storage: Quantity = Field("50Gi", description="Volume size per worker.")
+    storage: StorageSize = Field("50Gi", description="Volume size per worker.")
     storage_class: DnsSubdomain | None = Field(None, description="StorageClass; null: the cluster default.")
     resources: ResourceRequirements | None = Field(None, description="Container resources; null: upstream's.")
 

@@ -1,7 +1,7 @@
 """Status inference: live workload status in, the WazuhCluster's phase and requeue hint out.
 
 Pure functions over the ``status`` blocks Kubernetes reports for StatefulSets and Deployments (the
-provider returns them as the objects' ``status`` outputs after an ``up`` or a ``refresh``). The
+component reads each workload back on every run and passes its live ``status`` here). The
 seed's reconciler set the same things at the end of each pass: a phase (Pending, Creating,
 Running, Failed), ``{replicas, readyReplicas, phase}`` per component, and when to look again.
 

@@ -11,6 +11,8 @@ from components.common.spec import CronSchedule, Quantity, SpecModel
 from components.documents import (
     SpecReference,
     StackFileError,
+    creates_its_namespace,
+    creates_its_namespace_unless_disabled,
     load_stack_text,
     one_namespace_each,
 )
@@ -224,6 +226,128 @@ def test_stack_checks_run_at_load_and_name_the_second_document():
         "stacks/prod.yaml:5: Database/b: metadata.namespace: namespace 'data' already belongs to "
         "Database/a (line 1); each Database owns its namespace"
     ]
+
+
+# --- namespaces created by documents of different kinds ------------------------------------------
+
+
+class CacheSpec(SpecModel):
+    create_namespace: bool = True
+
+
+NAMESPACE_OWNERS = KindRegistry(
+    [
+        KindRegistration("Database", DatabaseSpec, _unused_factory, creates_namespace=creates_its_namespace),
+        KindRegistration(
+            "Cache", CacheSpec, _unused_factory, creates_namespace=creates_its_namespace_unless_disabled
+        ),
+        KindRegistration("Pool", PoolSpec, _unused_factory, namespaced=False),
+    ]
+)
+
+
+def namespace_errors(text: str, registry: KindRegistry = NAMESPACE_OWNERS) -> list[str]:
+    with pytest.raises(StackFileError) as caught:
+        load_stack_text(text, "stacks/prod.yaml", registry)
+    return [str(e) for e in caught.value.errors]
+
+
+def test_two_documents_of_different_kinds_cannot_create_one_namespace():
+    text = (
+        "kind: Database\nmetadata: {name: orders, namespace: shop}\n---\n"
+        "kind: Cache\nmetadata:\n  name: sessions\n  namespace: shop\n"
+    )
+    assert namespace_errors(text) == [
+        "stacks/prod.yaml:7: Cache/sessions: metadata.namespace: namespace 'shop' is already created by "
+        "Database/orders (line 1); a namespace can be created by one document only, since deleting that "
+        "document deletes the namespace and everything in it: use another namespace, or set "
+        "createNamespace: false to share it"
+    ]
+
+
+def test_a_namespace_defaulted_from_the_name_is_located_at_the_name():
+    text = "kind: Cache\nmetadata: {name: shop}\n---\nkind: Database\nmetadata: {name: orders, namespace: shop}\n"
+    (error,) = namespace_errors(text)
+    assert error.startswith(
+        "stacks/prod.yaml:5: Database/orders: metadata.namespace: namespace 'shop' is already created by "
+        "Cache/shop (line 1); "
+    )
+    assert error.endswith("use another namespace")  # a Database cannot opt out of creating it
+    text = "kind: Database\nmetadata: {name: orders, namespace: shop}\n---\nkind: Cache\nmetadata: {name: shop}\n"
+    (error,) = namespace_errors(text)
+    assert error.startswith("stacks/prod.yaml:5: Cache/shop: metadata.name: namespace 'shop' is already")
+
+
+def test_a_document_that_does_not_create_its_namespace_may_share_it():
+    text = (
+        "kind: Database\nmetadata: {name: orders, namespace: shop}\n---\n"
+        "kind: Cache\nmetadata: {name: sessions, namespace: shop}\nspec: {createNamespace: false}\n---\n"
+        "kind: Cache\nmetadata: {name: carts, namespace: shop}\nspec: {createNamespace: false}\n"
+    )
+    assert len(load_stack_text(text, "stacks/prod.yaml", NAMESPACE_OWNERS)) == 3
+
+
+def test_a_kinds_own_namespace_rule_is_not_repeated_by_the_shared_one():
+    registry = KindRegistry(
+        [
+            KindRegistration(
+                "Database",
+                DatabaseSpec,
+                _unused_factory,
+                check_stack=one_namespace_each("Database", "each Database owns its namespace"),
+                creates_namespace=creates_its_namespace,
+            )
+        ]
+    )
+    text = "kind: Database\nmetadata: {name: a, namespace: data}\n---\nkind: Database\nmetadata: {name: b, namespace: data}\n"
+    assert namespace_errors(text, registry) == [
+        "stacks/prod.yaml:5: Database/b: metadata.namespace: namespace 'data' already belongs to "
+        "Database/a (line 1); each Database owns its namespace"
+    ]
+
+
+REAL_KINDS = {
+    "wazuh": "kind: WazuhCluster\nmetadata: {name: siem, namespace: shared}\n",
+    "wandb": "kind: WandB\nmetadata: {name: wandb, namespace: shared}\n",
+    "project": (
+        "kind: Project\nmetadata: {name: api, namespace: shared}\nspec:\n"
+        "  repo: {url: 'https://git.corp.com/acme/api.git'}\n  domainPool: pool\n  registry: harbor\n"
+    ),
+}
+KAPSA_PLATFORM = (
+    "---\nkind: DomainPool\nmetadata: {name: pool}\nspec: {baseDomain: apps.corp.com, clusterIssuer: le}\n"
+    "---\nkind: Registry\nmetadata: {name: harbor}\n"
+    "spec: {server: harbor.corp.com, repositoryPrefix: myapp, credentialsSecret: push}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("wazuh", "wandb"), ("wandb", "project"), ("project", "wazuh"), ("wazuh", "project")],
+)
+def test_the_real_kinds_never_create_one_namespace_twice(first: str, second: str):
+    text = REAL_KINDS[first] + "---\n" + REAL_KINDS[second] + KAPSA_PLATFORM
+    second_line = REAL_KINDS[first].count("\n") + 3  # its metadata line
+    with pytest.raises(StackFileError) as caught:
+        load_stack_text(text, "stacks/prod.yaml")
+    (error,) = [str(e) for e in caught.value.errors]
+    first_subject = REAL_KINDS[first].split("\n")[0].removeprefix("kind: ")
+    assert error.startswith(f"stacks/prod.yaml:{second_line}: ")
+    assert f": metadata.namespace: namespace 'shared' is already created by {first_subject}/" in error
+    assert "(line 1)" in error
+
+
+def test_a_wazuh_cluster_or_wandb_may_use_a_namespace_another_document_creates():
+    text = (
+        REAL_KINDS["project"]
+        + "---\n"
+        + REAL_KINDS["wazuh"]
+        + "spec: {createNamespace: false}\n---\n"
+        + REAL_KINDS["wandb"]
+        + "spec: {createNamespace: false}\n"
+        + KAPSA_PLATFORM
+    )
+    assert len(load_stack_text(text, "stacks/prod.yaml")) == 5
 
 
 @pytest.mark.parametrize(

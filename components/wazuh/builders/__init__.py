@@ -25,9 +25,11 @@ from __future__ import annotations
 from components.wazuh.builders.common import (
     CERT_HASH_ANNOTATION,
     CONFIG_HASH_ANNOTATION,
+    CREDENTIALS_HASH_ANNOTATION,
     cert_hash,
     config_map,
     credential_secret,
+    credentials_hash,
     namespace,
     secret,
 )
@@ -59,6 +61,7 @@ __all__ = [
     "API_USER",
     "CERT_HASH_ANNOTATION",
     "CONFIG_HASH_ANNOTATION",
+    "CREDENTIALS_HASH_ANNOTATION",
     "DASHBOARD_USER",
     "INDEXER_ADMIN_USER",
     "ORGANIZATION",
@@ -66,6 +69,7 @@ __all__ = [
     "cert_hash",
     "config_map",
     "credential_secret",
+    "credentials_hash",
     "dashboard_config_data",
     "dashboard_deployment",
     "indexer_config_data",

@@ -8,6 +8,7 @@ spelled the same way in every pod.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ Deferred = Any
 PART_OF = "wazuh"
 CERT_HASH_ANNOTATION = "driftless.dev/cert-hash"
 CONFIG_HASH_ANNOTATION = "driftless.dev/config-hash"
+CREDENTIALS_HASH_ANNOTATION = "driftless.dev/credentials-hash"
 NODE_TYPE_LABEL = "app.kubernetes.io/component"
 
 # Upstream's default resources, used when the spec gives none.
@@ -56,6 +58,22 @@ def config_hash(data: Mapping[str, str]) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
+def credentials_hash(key: bytes, values: Sequence[str]) -> str:
+    """HMAC-SHA256 over the credentials one pod reads, keyed with a secret key: the pod template
+    annotation that rolls the pod when one of them changes (a Vault rotation, say).
+
+    The annotation is no secret, so it must not help anyone guess a credential: a plain hash of
+    a weak password taken from Vault could be brute-forced offline from the annotation. Keyed with
+    32 random bytes that exist only in the Pulumi state (a secret there), it reveals nothing
+    about the values, only whether they changed.
+    """
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for value in values:
+        mac.update(value.encode())
+        mac.update(b"\0")  # so ["ab", "c"] and ["a", "bc"] differ
+    return f"hmac-sha256:{mac.hexdigest()}"
+
+
 # --- labels and metadata -----------------------------------------------------------------------
 
 
@@ -85,16 +103,15 @@ def pod_template(
     cert_hash_value: Deferred,
     config: Mapping[str, str],
     pod_spec: dict[str, Any],
+    credentials_hash_value: Deferred | None = None,
 ) -> dict[str, Any]:
-    """A pod template annotated so it rolls when its certificates or its configuration change."""
+    """A pod template annotated so it rolls when its certificates, its configuration or (given
+    ``credentials_hash_value``) the credentials it reads change."""
+    annotations = {CERT_HASH_ANNOTATION: cert_hash_value, CONFIG_HASH_ANNOTATION: config_hash(config)}
+    if credentials_hash_value is not None:
+        annotations[CREDENTIALS_HASH_ANNOTATION] = credentials_hash_value
     return {
-        "metadata": {
-            "labels": component_labels(names, component, node_type),
-            "annotations": {
-                CERT_HASH_ANNOTATION: cert_hash_value,
-                CONFIG_HASH_ANNOTATION: config_hash(config),
-            },
-        },
+        "metadata": {"labels": component_labels(names, component, node_type), "annotations": annotations},
         "spec": pod_spec,
     }
 

@@ -53,7 +53,11 @@ def dashboard_config_data(names: Names) -> dict[str, str]:
 
 
 def dashboard_deployment(
-    spec: WazuhClusterSpec, names: Names, cert_hash_value: Deferred, await_annotations: Mapping[str, str]
+    spec: WazuhClusterSpec,
+    names: Names,
+    cert_hash_value: Deferred,
+    await_annotations: Mapping[str, str],
+    credentials_hash_value: Deferred | None = None,
 ) -> dict[str, Any]:
     """The dashboard Deployment, talking to the indexer and to the master's API."""
     container = {
@@ -95,6 +99,8 @@ def dashboard_deployment(
         "spec": {
             "replicas": spec.dashboard.replicas,
             "selector": {"matchLabels": selector(names, "wazuh-dashboard")},
-            "template": pod_template(names, "wazuh-dashboard", None, cert_hash_value, config, pod_spec),
+            "template": pod_template(
+                names, "wazuh-dashboard", None, cert_hash_value, config, pod_spec, credentials_hash_value
+            ),
         },
     }

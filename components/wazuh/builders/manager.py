@@ -144,6 +144,7 @@ def _manager_statefulset(
     node_type: str,
     cert_hash_value: Deferred,
     await_annotations: Mapping[str, str],
+    credentials_hash_value: Deferred | None,
 ) -> dict[str, Any]:
     """The StatefulSet of the master or of the workers (``node_type``); see the module docstring."""
     master = node_type == "master"
@@ -239,7 +240,9 @@ def _manager_statefulset(
             "serviceName": names.manager_cluster,
             "podManagementPolicy": "Parallel",
             "selector": {"matchLabels": selector(names, "wazuh-manager", node_type)},
-            "template": pod_template(names, "wazuh-manager", node_type, cert_hash_value, config, pod_spec),
+            "template": pod_template(
+                names, "wazuh-manager", node_type, cert_hash_value, config, pod_spec, credentials_hash_value
+            ),
             "volumeClaimTemplates": [
                 claim_template(volume, component_spec.storage, component_spec.storage_class)
             ],
@@ -248,14 +251,26 @@ def _manager_statefulset(
 
 
 def manager_master_statefulset(
-    spec: WazuhClusterSpec, names: Names, cert_hash_value: Deferred, await_annotations: Mapping[str, str]
+    spec: WazuhClusterSpec,
+    names: Names,
+    cert_hash_value: Deferred,
+    await_annotations: Mapping[str, str],
+    credentials_hash_value: Deferred | None = None,
 ) -> dict[str, Any]:
     """The manager master: one replica, API and agent registration."""
-    return _manager_statefulset(spec, names, "master", cert_hash_value, await_annotations)
+    return _manager_statefulset(
+        spec, names, "master", cert_hash_value, await_annotations, credentials_hash_value
+    )
 
 
 def manager_worker_statefulset(
-    spec: WazuhClusterSpec, names: Names, cert_hash_value: Deferred, await_annotations: Mapping[str, str]
+    spec: WazuhClusterSpec,
+    names: Names,
+    cert_hash_value: Deferred,
+    await_annotations: Mapping[str, str],
+    credentials_hash_value: Deferred | None = None,
 ) -> dict[str, Any]:
     """The manager workers: agent events, spread over nodes."""
-    return _manager_statefulset(spec, names, "worker", cert_hash_value, await_annotations)
+    return _manager_statefulset(
+        spec, names, "worker", cert_hash_value, await_annotations, credentials_hash_value
+    )

@@ -30,6 +30,14 @@ API_USER = "wazuh-wui"
 # Distinguished names: OpenSearch matches nodes_dn and admin_dn against these, in RFC 4514 order.
 ORGANIZATION = "Wazuh"
 
+# Kubernetes limits on the names derived from the document name (every other object name may
+# have 253 characters, far more than a document name's 63 plus any suffix here).
+SERVICE_NAME_MAX = 63  # a Service name is a DNS-1035 label: a letter first, at most 63 characters
+# A StatefulSet labels its pods "controller-revision-hash: <name>-<hash of up to 10 characters>",
+# and a label value has at most 63 characters.
+STATEFULSET_NAME_MAX = 52
+CRONJOB_NAME_MAX = 52  # the API server's own limit: its Jobs are "<name>-<11-digit schedule time>"
+
 
 @dataclass(frozen=True)
 class Names:
@@ -127,6 +135,26 @@ class Names:
     def dashboard_conf(self) -> str:
         return f"{self.name}-dashboard-conf"
 
+    # Limits
+    def limited(self) -> list[tuple[str, str, int]]:
+        """``(kind, name, longest allowed)`` for every derived name with a limit of its own."""
+        services = (
+            self.indexer,
+            self.indexer_api,
+            self.manager_cluster,
+            self.manager,
+            self.manager_workers,
+            self.dashboard,
+        )
+        return [
+            *(("Service", service, SERVICE_NAME_MAX) for service in services),
+            *(
+                ("StatefulSet", workload, STATEFULSET_NAME_MAX)
+                for workload in (self.indexer, self.manager_master, self.manager_worker)
+            ),
+            ("CronJob", self.log_rotation, CRONJOB_NAME_MAX),
+        ]
+
     # DNS
     def fqdn(self, host: str) -> str:
         """``host`` (a Service, or ``<pod>.<headless service>``) qualified with namespace and domain."""
@@ -157,3 +185,10 @@ def indexer_url(names: Names) -> str:
 def subject_dn(common_name: str, organizational_unit: str) -> str:
     """The RFC 4514 string of a certificate subject, as opensearch.yml lists it."""
     return f"CN={common_name},OU={organizational_unit},O={ORGANIZATION}"
+
+
+def longest_document_name() -> tuple[int, str, str]:
+    """The longest document name whose every derived name fits: ``(length, kind, suffix)`` of the
+    derived name that sets it, computed from the suffixes :class:`Names` actually appends."""
+    probe = Names("", "")
+    return min((limit - len(derived), kind, derived) for kind, derived, limit in probe.limited())

@@ -138,11 +138,11 @@ class Daemon:
 
 
 def image_of(graph: RenderedGraph, environment: str) -> str:
-    return graph.input(f"api-{environment}", "spec.template.spec.containers[0].image", DEPLOYMENT)
+    return graph.input(f"api/{environment}", "spec.template.spec.containers[0].image", DEPLOYMENT)
 
 
 def replicas_of(graph: RenderedGraph, environment: str) -> int:
-    return graph.input(f"api-{environment}", "spec.replicas", DEPLOYMENT)
+    return graph.input(f"api/{environment}", "spec.replicas", DEPLOYMENT)
 
 
 def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -165,9 +165,9 @@ def test_initial_deploy_builds_main_and_runs_every_environment_on_it(render, doc
     graph = Daemon(render, documents).run({"main": "abc123d"})
     good = built_image(MAIN_TAG, "abc123d")
 
-    namespace = graph.named("api-namespace", "kubernetes:core/v1:Namespace")
+    namespace = graph.named("api/namespace", "kubernetes:core/v1:Namespace")
     assert namespace.inputs["metadata"]["name"] == "api"
-    account = graph.named("api-service-account", "kubernetes:core/v1:ServiceAccount").inputs
+    account = graph.named("api/service-account", "kubernetes:core/v1:ServiceAccount").inputs
     assert account["secrets"] == [{"name": "harbor-push-credentials"}]
     assert account["imagePullSecrets"] == [{"name": "harbor-push-credentials"}]
 
@@ -179,7 +179,7 @@ def test_initial_deploy_builds_main_and_runs_every_environment_on_it(render, doc
         "source": {"git": {"url": REPO, "revision": "abc123d"}},
     }
     # Its build status is read back from the live object on every run, not remembered.
-    assert graph.named("api-image-main-live", IMAGE).read == "api/main"
+    assert graph.named("api/image/main/live", IMAGE).read == "api/main"
     assert (image_of(graph, "dev"), replicas_of(graph, "dev")) == (good, 1)
     assert (image_of(graph, "prod"), replicas_of(graph, "prod")) == (good, 3)
 
@@ -204,7 +204,7 @@ def test_before_the_first_good_build_environments_exist_with_no_pods(render, doc
     graph = daemon.run({"main": "abc123d"})
     assert replicas_of(graph, "dev") == 0
     assert replicas_of(graph, "prod") == 0
-    assert names(graph, INGRESS) == {"api-dev", "api-prod"}  # hosts and certificates come first
+    assert names(graph, INGRESS) == {"api/dev", "api/prod"}  # hosts and certificates come first
     status = graph.outputs()["Project/api"]
     assert status["phase"] == "Building"
     assert condition(status, "Ready")["status"] == "False"
@@ -239,7 +239,7 @@ def test_a_new_commit_rolls_the_auto_sync_environment_and_not_the_pinned_one(ren
     assert image_of(graph, "dev") == image_of(graph, "prod") == first
 
     graph = daemon.run({"main": "def456e"})
-    assert graph.input("api-image-main", "spec.source.git.revision", IMAGE) == "def456e"
+    assert graph.input("api/image/main", "spec.source.git.revision", IMAGE) == "def456e"
     assert image_of(graph, "dev") == second
     assert image_of(graph, "prod") == first
     assert graph.outputs()["Project/api"]["lastGoodImages"]["main"] == {"image": second, "commit": "def456e"}
@@ -274,15 +274,15 @@ def test_the_last_good_image_survives_into_later_runs(render, documents):
 def test_a_feature_branch_gets_a_preview_until_it_is_deleted(render, documents):
     daemon = Daemon(render, documents)
     graph = daemon.run({"main": "abc123d"})
-    assert names(graph, DEPLOYMENT) == {"api-dev", "api-prod"}
+    assert names(graph, DEPLOYMENT) == {"api/dev", "api/prod"}
 
     graph = daemon.run({"main": "abc123d", "feature/new-api": "xyz789a"})
-    assert names(graph, DEPLOYMENT) == {"api-dev", "api-prod", "api-feature-new-api"}
-    preview = graph.named("api-feature-new-api", INGRESS).inputs
+    assert names(graph, DEPLOYMENT) == {"api/dev", "api/prod", "api/feature-new-api"}
+    preview = graph.named("api/feature-new-api", INGRESS).inputs
     assert preview["spec"]["rules"][0]["host"] == "feature-new-api.api.apps.corp.com"
     assert preview["metadata"]["labels"]["kapsa.dev/type"] == "preview"
     assert preview["metadata"]["labels"]["kapsa.dev/branch"] == "feature-new-api"
-    branch_image = graph.named("api-image-feature-new-api", IMAGE).inputs["spec"]
+    branch_image = graph.named("api/image/feature-new-api", IMAGE).inputs["spec"]
     assert branch_image["source"]["git"]["revision"] == "xyz789a"
     assert branch_image["tag"] == "harbor.corp.com/myapp/api:feature-new-api"
     assert image_of(graph, "feature-new-api") == built_image(branch_image["tag"], "xyz789a")
@@ -293,10 +293,10 @@ def test_a_feature_branch_gets_a_preview_until_it_is_deleted(render, documents):
     assert status["environments"]["feature-new-api"]["url"] == "https://feature-new-api.api.apps.corp.com"
 
     graph = daemon.run({"main": "abc123d"})  # merged and deleted
-    assert names(graph, DEPLOYMENT) == {"api-dev", "api-prod"}
-    assert names(graph, SERVICE) == {"api-dev", "api-prod"}
-    assert names(graph, INGRESS) == {"api-dev", "api-prod"}
-    assert names(graph, IMAGE) == {"api-image-main"}
+    assert names(graph, DEPLOYMENT) == {"api/dev", "api/prod"}
+    assert names(graph, SERVICE) == {"api/dev", "api/prod"}
+    assert names(graph, INGRESS) == {"api/dev", "api/prod"}
+    assert names(graph, IMAGE) == {"api/image/main"}
     assert graph.outputs()["Project/api"]["previews"] == {}
 
 
@@ -308,14 +308,14 @@ def test_a_preview_is_removed_once_its_ttl_has_passed(render, documents, project
 
     daemon.now = START + timedelta(hours=23)
     graph = daemon.run(heads)
-    assert "api-feature-new-api" in names(graph, DEPLOYMENT)
+    assert "api/feature-new-api" in names(graph, DEPLOYMENT)
     # The daemon is asked back in time to remove it.
     assert graph.outputs()["Project/api"]["requeueAfterSeconds"] == 3600
 
     daemon.now = START + timedelta(hours=24)
     graph = daemon.run(heads)
-    assert names(graph, DEPLOYMENT) == {"api-dev", "api-prod"}
-    assert names(graph, IMAGE) == {"api-image-main"}
+    assert names(graph, DEPLOYMENT) == {"api/dev", "api/prod"}
+    assert names(graph, IMAGE) == {"api/image/main"}
     status = graph.outputs()["Project/api"]
     assert status["previews"] == {}
     assert status["expiredPreviews"] == ["feature/new-api"]
@@ -325,7 +325,7 @@ def test_excluded_branches_get_no_preview(render, documents, project):
     project["spec"]["previewEnvironments"]["include"] = ["feature/*"]
     project["spec"]["previewEnvironments"]["exclude"] = ["feature/wip-*"]
     graph = Daemon(render, documents).run({"main": "1", "feature/a": "2", "feature/wip-b": "3", "fix/c": "4"})
-    assert names(graph, DEPLOYMENT) == {"api-dev", "api-prod", "api-feature-a"}
+    assert names(graph, DEPLOYMENT) == {"api/dev", "api/prod", "api/feature-a"}
 
 
 def test_awkward_branch_names_get_valid_distinct_previews(render, documents):
@@ -363,7 +363,7 @@ def test_a_failed_build_keeps_every_environment_on_its_last_good_image(render, d
     daemon.kpack.broken["bad123f"] = "npm install failed: ERESOLVE unable to resolve dependency tree"
     for _ in range(2):  # the failure is stable across runs, the record kept
         graph = daemon.run({"main": "bad123f"})
-        assert graph.input("api-image-main", "spec.source.git.revision", IMAGE) == "bad123f"
+        assert graph.input("api/image/main", "spec.source.git.revision", IMAGE) == "bad123f"
         assert image_of(graph, "dev") == good
         assert image_of(graph, "prod") == good
         status = graph.outputs()["Project/api"]
@@ -397,9 +397,9 @@ def test_every_ingress_serves_its_host_over_tls_from_the_pools_issuer(render, do
 
 def test_secret_refs_become_env_from_and_credentials_stay_secret(render, documents):
     graph = Daemon(render, documents).run({"main": "abc123d"})
-    containers = graph.input("api-prod", "spec.template.spec.containers", DEPLOYMENT)
+    containers = graph.input("api/prod", "spec.template.spec.containers", DEPLOYMENT)
     assert containers[0]["envFrom"] == [{"secretRef": {"name": "api-secrets-prod"}}]
-    copy = graph.named("api-registry-credentials", SECRET)
+    copy = graph.named("api/registry-credentials", SECRET)
     assert copy.inputs["metadata"] == {
         **copy.inputs["metadata"],
         "namespace": "api",
@@ -410,8 +410,41 @@ def test_secret_refs_become_env_from_and_credentials_stay_secret(render, documen
     rendered = json.dumps(graph.result.to_json())
     assert DOCKER_CONFIG not in rendered
     assert "cm9ib3Q6aHVudGVyMg" not in rendered
-    source = graph.named("api-registry-credentials-source", SECRET)
+    source = graph.named("api/registry-credentials-source", SECRET)
     assert source.read == "default/harbor-push-credentials"
+
+
+def _project_named(project: dict[str, Any], name: str, environments: list[str]) -> dict[str, Any]:
+    spec = {**project["spec"], "environments": [{"name": e, "branch": "main"} for e in environments]}
+    return {**project, "metadata": {"name": name}, "spec": spec}
+
+
+def test_projects_whose_names_and_environments_overlap_keep_distinct_resources(render, documents, project):
+    # "api" + "x-y" and "api-x" + "y": joined with '-', both would register Deployment "api-x-y".
+    documents[2] = _project_named(project, "api", ["x-y"])
+    documents.append(_project_named(project, "api-x", ["y"]))
+    observations = {"now": START.isoformat(), "git": {REPO: {"main": "abc123d"}}}
+    graph = render(documents, observations=observations, outputs=outputs(FakeKpack()))
+    assert graph.problems == []
+    assert names(graph, DEPLOYMENT) == {"api/x-y", "api-x/y"}
+
+
+def test_a_preview_never_takes_the_resource_names_of_another_projects_environment(render, documents):
+    # Branch "web/prod" previews as "web-prod" in Project api; Project api-web has environment prod.
+    other = _project_named(documents[2], "api-web", ["prod"])
+    graph = Daemon(render, [*documents, other]).run({"main": "abc123d", "web/prod": "bcd234e"})
+    assert graph.problems == []
+    assert {"api/web-prod", "api-web/prod"} <= names(graph, DEPLOYMENT)
+    assert {"api/image/web-prod", "api-web/image/main"} <= names(graph, IMAGE)
+
+
+def test_a_branch_named_like_a_build_read_keeps_its_own_image(render, documents):
+    # Branch "main-live": its kpack Image and the read of main's Image were both "api-image-main-live".
+    graph = Daemon(render, documents).run({"main": "abc123d", "main-live": "bcd234e"})
+    assert graph.problems == []
+    assert names(graph, IMAGE) == {"api/image/main", "api/image/main-live"}
+    assert graph.named("api/image/main/live", IMAGE).read == "api/main"
+    assert graph.named("api/image/main-live/live", IMAGE).read == "api/main-live"
 
 
 def test_two_projects_in_one_namespace_are_rejected(render, documents, project):
@@ -420,8 +453,9 @@ def test_two_projects_in_one_namespace_are_rejected(render, documents, project):
     (problem,) = graph.problems
     assert graph.resources == []  # rejected at load, before anything registers
     assert problem.endswith(
-        "Project/web: metadata.namespace: namespace 'api' already belongs to Project/api "
-        "(line 16); every Project creates a namespace of its own"
+        "Project/web: metadata.namespace: namespace 'api' is already created by Project/api "
+        "(line 16); a namespace can be created by one document only, since deleting that document "
+        "deletes the namespace and everything in it: use another namespace"
     )
     assert ".yaml:" in problem
 
@@ -439,7 +473,7 @@ def test_a_project_naming_a_missing_pool_renders_nothing(render, documents, proj
 
 def test_the_domain_pool_reads_its_cluster_issuer_and_reports_ready(render, documents):
     graph = render(documents[:1], outputs=outputs(FakeKpack()))
-    issuer = graph.named("apps-pool-cluster-issuer", ISSUER)
+    issuer = graph.named("apps-pool/cluster-issuer", ISSUER)
     assert issuer.read == "letsencrypt-prod"
     status = graph.outputs()["DomainPool/apps-pool"]
     assert status["ready"] is True
@@ -459,7 +493,7 @@ def test_a_domain_pool_with_an_issuer_not_ready_says_so(render, documents):
 
 def test_the_registry_reads_its_credentials_secret_by_name(render, documents):
     graph = render(documents[1:2], outputs=outputs(FakeKpack()))
-    assert graph.named("harbor-credentials", SECRET).read == "default/harbor-push-credentials"
+    assert graph.named("harbor/credentials", SECRET).read == "default/harbor-push-credentials"
     status = graph.outputs()["Registry/harbor"]
     assert condition(status, "CredentialsFound")["status"] == "True"
     assert status["verified"] is False  # the daemon's network check decides

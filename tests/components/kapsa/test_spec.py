@@ -127,11 +127,91 @@ def test_a_registry_password_in_the_document_is_refused():
     assert "hunter2" not in error
 
 
-def test_credentials_in_the_git_url_are_refused():
-    text = PLATFORM + PROJECT.replace("https://git.corp.com", "https://bot:hunter2@git.corp.com")
-    (error,) = errors_of(text)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bot:hunter2@git.corp.com/acme/api.git",
+        "https://hunter2@git.corp.com/acme/api.git",  # a token as the user name
+        "https://x-access-token:hunter2@git.corp.com/acme/api.git",
+        "https://bot:hun@ter2@git.corp.com/acme/api.git",  # an unescaped '@' in the password
+        "http://hunter2@git.corp.com:8080/acme/api.git",
+        "https://hunter2:@git.corp.com/acme/api.git",
+        "https://@git.corp.com/acme/api.git",
+        "ssh://git:hunter2@git.corp.com/acme/api.git",
+        "ssh://hunter2@git.corp.com/acme/api.git",  # a user other than git
+        "ssh://git:@git.corp.com/acme/api.git",
+        "git://hunter2@git.corp.com/acme/api.git",
+        "git@hunter2@git.corp.com:acme/api.git",
+    ],
+)
+def test_credentials_in_the_git_url_are_refused_and_never_echoed(url: str):
+    (error,) = errors_of(PLATFORM + PROJECT.replace("https://git.corp.com/acme/api.git", url))
     assert error.startswith("stacks/dev.yaml:12: Project/api: spec.repo.url: ")
-    assert "secret values never go in a stack document" in error
+    assert "carries credentials" in error
+    assert "hunter2" not in error
+    assert "ter2" not in error
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://git.corp.com/acme/api.git",
+        "http://git.corp.com:8080/acme/api.git",
+        "https://git.corp.com/acme/api@v2.git",  # an '@' in the path is no user
+        "ssh://git@git.corp.com/acme/api.git",
+        "ssh://git@git.corp.com:2222/acme/api.git",
+        "ssh://git.corp.com/acme/api.git",
+        "git://git.corp.com/acme/api.git",
+        "git@git.corp.com:acme/api.git",
+    ],
+)
+def test_git_urls_without_credentials_load(url: str):
+    text = PLATFORM + PROJECT.replace("https://git.corp.com/acme/api.git", url)
+    project = load_stack_text(text, "stacks/dev.yaml", REGISTRY).get("Project", "api")
+    assert project is not None
+    assert isinstance(project.spec, ProjectSpec)
+    assert project.spec.repo.url == url
+
+
+@pytest.mark.parametrize(
+    "url", ["https:///acme/api.git", "git@git.corp.com", "git@:acme/api.git", "ftp://h/x"]
+)
+def test_a_git_url_without_a_host_or_path_is_refused(url: str):
+    (error,) = errors_of(PLATFORM + PROJECT.replace("https://git.corp.com/acme/api.git", url))
+    assert error.startswith("stacks/dev.yaml:12: Project/api: spec.repo.url: ")
+    assert "is not a git URL" in error
+
+
+def test_a_project_in_its_registrys_credentials_namespace_is_refused():
+    text = PLATFORM.replace(
+        "credentialsSecret: harbor-push-credentials}", "credentialsSecret: push, credentialsNamespace: ci}"
+    )
+    errors = errors_of(
+        text + PROJECT.replace("metadata: {name: api}", "metadata: {name: api, namespace: ci}")
+    )
+    assert errors == [
+        "stacks/dev.yaml:10: Project/api: metadata.namespace: namespace 'ci' is where Registry/harbor "
+        "(line 5) keeps credentialsSecret 'push': the Project's copy of that Secret would be the Secret "
+        "itself, and deleting the Project would delete the namespace and the Secret with it; give the "
+        "Project a namespace of its own"
+    ]
+
+
+def test_a_project_named_after_the_default_credentials_namespace_is_refused_at_its_name():
+    (error,) = errors_of(PLATFORM + PROJECT.replace("metadata: {name: api}", "metadata: {name: default}"))
+    assert error.startswith(
+        "stacks/dev.yaml:10: Project/default: metadata.name: namespace 'default' is where Registry/harbor "
+    )
+
+
+def test_a_project_in_another_registrys_credentials_namespace_is_refused():
+    other = "---\nkind: Registry\nmetadata: {name: quay}\nspec: {server: quay.io, repositoryPrefix: acme, credentialsSecret: quay-push, credentialsNamespace: api}\n"
+    (error,) = errors_of(PLATFORM + PROJECT + other)
+    assert error == (
+        "stacks/dev.yaml:10: Project/api: metadata.name: namespace 'api' is where Registry/quay (line 21) "
+        "keeps credentialsSecret 'quay-push': deleting the Project would delete the namespace and the "
+        "Secret with it; give the Project a namespace of its own"
+    )
 
 
 def test_a_pinned_image_needs_auto_sync_off():

@@ -119,6 +119,36 @@ CLICKHOUSE_ABORTED = {
     "error": "FAILED to reconcile CHI ml/wandb: StatefulSet chi-wandb-default-0-0 failed to become ready",
     "errors": ["FAILED to reconcile CHI ml/wandb: StatefulSet chi-wandb-default-0-0 failed to become ready"],
 }
+# A ClickHouseKeeperInstallation's status, as the same operator writes it.
+KEEPER_COMPLETED = {
+    "chop-version": "0.25.6",
+    "chop-commit": "50e8d04",
+    "clusters": 1,
+    "shards": 1,
+    "replicas": 3,
+    "hosts": 3,
+    "status": "Completed",
+    "taskID": "auto-2f4e6a8c-1b3d-4c5e-8f7a-9b0c1d2e3f4a",
+    "taskIDsCompleted": ["auto-2f4e6a8c-1b3d-4c5e-8f7a-9b0c1d2e3f4a"],
+    "pods": ["chk-wandb-default-0-0-0", "chk-wandb-default-0-1-0", "chk-wandb-default-0-2-0"],
+    "fqdns": [
+        "chk-wandb-default-0-0.ml.svc.cluster.local",
+        "chk-wandb-default-0-1.ml.svc.cluster.local",
+        "chk-wandb-default-0-2.ml.svc.cluster.local",
+    ],
+    "endpoint": "keeper-wandb.ml.svc.cluster.local",
+}
+KEEPER_IN_PROGRESS = {
+    "chop-version": "0.25.6",
+    "hosts": 3,
+    "status": "InProgress",
+    "action": "Create StatefulSet: ml/chk-wandb-default-0-2 - started",
+}
+KEEPER_ABORTED = {
+    "hosts": 3,
+    "status": "Aborted",
+    "error": "FAILED to reconcile CHK ml/wandb: StatefulSet chk-wandb-default-0-0 failed to become ready",
+}
 
 # Status payloads as the MinIO operator (v7) writes them.
 MINIO_GREEN = {

@@ -15,6 +15,7 @@ from tests.harness import RenderedGraph
 KAFKA = "kubernetes:kafka.strimzi.io/v1:Kafka"
 NODE_POOL = "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"
 CLICKHOUSE = "kubernetes:clickhouse.altinity.com/v1:ClickHouseInstallation"
+KEEPER = "kubernetes:clickhouse-keeper.altinity.com/v1:ClickHouseKeeperInstallation"
 TENANT = "kubernetes:minio.min.io/v2:Tenant"
 REDIS = "kubernetes:redis.redis.opstreelabs.in/v1beta2:Redis"
 MYSQL = "kubernetes:ps.percona.com/v1:PerconaServerMySQL"
@@ -25,7 +26,7 @@ PASSWORD = "random:index/randomPassword:RandomPassword"
 CUSTOM_RESOURCES = (KAFKA, NODE_POOL, CLICKHOUSE, TENANT, REDIS, MYSQL)
 PIECE_TYPES = {
     "kafka": (KAFKA, NODE_POOL),
-    "clickhouse": (CLICKHOUSE,),
+    "clickhouse": (CLICKHOUSE, KEEPER),
     "minio": (TENANT, SECRET, PASSWORD),
     "redis": (REDIS,),
     "mysql": (MYSQL,),
@@ -251,6 +252,48 @@ def test_the_status_is_the_live_one_not_what_was_written(render):
     }
     status = status_of(render([wandb()], outputs=outputs))
     assert (status["state"], status["ready"]) == ("Healthy", True)
+
+
+REPLICATED_CLICKHOUSE = {"clickhouse": {"replicas": 2, "storageClass": "fast"}}
+
+
+@pytest.mark.parametrize("retain", [True, False])
+def test_clickhouse_replicas_get_a_keeper_valid_against_both_crds(render, retain: bool):
+    graph = render([wandb(namespace="ml", retainOnDelete=retain, infra=REPLICATED_CLICKHOUSE)])
+    assert graph.problems == []
+    assert graph.warnings == []
+    (keeper,) = written(graph, KEEPER)
+    assert (keeper.name, keeper.retain_on_delete) == ("wandb-clickhouse-keeper", retain)
+    assert graph.input(keeper.name, "metadata.namespace") == "ml"
+    # the installation is created after its Keeper and deleted before it
+    assert keeper.name in graph.named("wandb-clickhouse-installation", CLICKHOUSE).depends_on
+    assert "wandb-namespace" in keeper.depends_on
+    nodes = graph.input("wandb-clickhouse-installation", "spec.configuration.zookeeper.nodes")
+    assert nodes == [{"host": "keeper-wandb", "port": 2181}]
+    read = graph.named("wandb-clickhouse-keeper-live", KEEPER)
+    assert read.read == "wandb-clickhouse-keeper-id"
+
+
+def test_a_single_clickhouse_replica_gets_no_keeper(render):
+    graph = render([wandb()])
+    assert graph.of_type(KEEPER) == []
+    with pytest.raises(KeyError):
+        graph.input("wandb-clickhouse-installation", "spec.configuration.zookeeper")
+
+
+@pytest.mark.parametrize(
+    ("keeper", "state", "ready"),
+    [
+        (payloads.KEEPER_COMPLETED, "Healthy", True),
+        (payloads.KEEPER_IN_PROGRESS, "Pending", False),
+        (payloads.KEEPER_ABORTED, "Error", False),
+    ],
+)
+def test_the_clickhouse_piece_reports_its_keeper_too(render, keeper, state, ready):
+    outputs = live(**{**ALL_HEALTHY, KEEPER: keeper})
+    status = status_of(render([wandb(infra=REPLICATED_CLICKHOUSE)], outputs=outputs))
+    piece = status["pieces"]["clickhouse"]
+    assert (piece["state"], piece["ready"]) == (state, ready)
 
 
 def test_a_preview_cannot_know_the_status(render):

@@ -181,17 +181,45 @@ def deployment_stuck(replicas: int) -> dict[str, Any]:
     }
 
 
+# What the API server answers when a workload is created (and so what the written resource's own
+# outputs keep in the state until the provider changes it again): no pod counted yet.
+JUST_CREATED: dict[str, dict[str, Any]] = {
+    "kubernetes:apps/v1:StatefulSet": {"replicas": 0, "availableReplicas": 0},
+    "kubernetes:apps/v1:Deployment": {},
+}
+
+
 def workload_outputs(statuses: Mapping[str, Mapping[str, Any]]) -> dict[str, Outputs]:
-    """``status`` per workload name; workloads not listed report none (not observed yet)."""
+    """Live ``status`` per workload name, reported by this run's read of it (``<name>-live``).
 
-    def with_status(args: MockResourceArgs) -> dict[str, Any]:
-        status = statuses.get(args.name)
-        return {"status": dict(status)} if status is not None else {}
+    The written workload reports what it did when created, as the state keeps it; a workload not
+    listed has no live status yet (not observed).
+    """
 
-    return {
-        "kubernetes:apps/v1:StatefulSet": with_status,
-        "kubernetes:apps/v1:Deployment": with_status,
-    }
+    def outputs(args: MockResourceArgs) -> dict[str, Any]:
+        if not args.resource_id:  # the write: its outputs are the creation-time answer
+            return {"status": dict(JUST_CREATED[args.typ])}
+        name = args.name.removesuffix("-live")
+        status = statuses.get(name)
+        generation = int((status or {}).get("observedGeneration", 1))
+        kind = args.typ.rsplit(":", 1)[1]
+        live: dict[str, Any] = {
+            "apiVersion": "apps/v1",
+            "kind": kind,
+            "metadata": {
+                "name": name,
+                "namespace": "security",
+                "generation": generation,
+                "uid": hashlib.sha256(name.encode()).hexdigest()[:32],
+                "resourceVersion": "48213",
+                "creationTimestamp": "2026-11-21T12:00:05Z",
+            },
+        }
+        if status is not None:
+            live["status"] = dict(status)
+        return live
+
+    return {"kubernetes:apps/v1:StatefulSet": outputs, "kubernetes:apps/v1:Deployment": outputs}
 
 
 def all_outputs(statuses: Mapping[str, Mapping[str, Any]] | None = None, **tls: Any) -> dict[str, Outputs]:

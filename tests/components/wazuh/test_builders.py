@@ -78,6 +78,19 @@ def test_pod_templates_carry_the_given_cert_hash_and_await_annotations():
     assert "annotations" not in awaited["metadata"]
 
 
+def test_credentials_hash_is_keyed_and_changes_with_any_value_and_only_then():
+    key, values = b"k" * 32, ["Admin.Pw-1", "k" * 32]
+    digest = builders.credentials_hash(key, values)
+    assert digest == builders.credentials_hash(key, list(values))
+    assert digest != builders.credentials_hash(key, [values[0], values[1] + "x"])
+    assert builders.credentials_hash(key, ["ab", "c"]) != builders.credentials_hash(key, ["a", "bc"])
+    # without the key, the annotation says nothing: not even a plain hash of the values matches
+    assert digest != builders.credentials_hash(b"j" * 32, values)
+    assert digest.startswith("hmac-sha256:")
+    template = builders.manager_worker_statefulset(spec(), NAMES, "h", {}, digest)["spec"]["template"]
+    assert template["metadata"]["annotations"][builders.CREDENTIALS_HASH_ANNOTATION] == digest
+
+
 def test_cert_hash_changes_with_any_pem_and_only_then():
     pems = ["-----BEGIN CERTIFICATE-----\nAAA\n", "-----BEGIN CERTIFICATE-----\nBBB\n"]
     assert builders.cert_hash(pems) == builders.cert_hash(list(pems))

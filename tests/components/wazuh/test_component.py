@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
 
+from automation.render.render import RenderedResource
+from components.wazuh.builders import Names
+from components.wazuh.component import CREDENTIAL_CONSUMERS
 from tests.components.wazuh import fakes
 from tests.harness import RenderedGraph, get_path
 
@@ -46,6 +50,11 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def written(graph: RenderedGraph, type_token: str) -> list[RenderedResource]:
+    """What the stack registers of a type, leaving out the reads of live objects."""
+    return [r for r in graph.of_type(type_token) if r.read is None]
+
+
 def pod_hash(graph: RenderedGraph, name: str, type_token: str = STS) -> str:
     return graph.input(name, "spec.template.metadata.annotations", type_token)[HASH]
 
@@ -82,7 +91,7 @@ def test_statefulsets_have_the_spec_replicas_and_storage(rendered):
         "siem-manager-master": (1, "10Gi", None),
         "siem-manager-worker": (2, "15Gi", None),
     }
-    assert {r.name for r in rendered.of_type(STS)} == set(expected)
+    assert {r.name for r in written(rendered, STS)} == set(expected)
     for name, (replicas, storage, storage_class) in expected.items():
         spec = rendered.named(name, STS).inputs["spec"]
         assert spec["replicas"] == replicas, name
@@ -134,7 +143,13 @@ def test_dashboard_is_a_deployment_only_when_enabled(render):
     disabled = render([document({"dashboard": {"enabled": False}})])
     assert_valid(disabled)
     assert disabled.of_type(DEPLOYMENT) == []
-    absent = {"siem-dashboard", "siem-dashboard-certs", "siem-dashboard-conf", "siem-dashboard-cert"}
+    absent = {
+        "siem-dashboard",
+        "siem-dashboard-live",
+        "siem-dashboard-certs",
+        "siem-dashboard-conf",
+        "siem-dashboard-cert",
+    }
     assert absent.isdisjoint(r.name for r in disabled.resources)
 
 
@@ -312,11 +327,111 @@ def test_credentials_are_generated_unless_taken_from_vault(render):
     passwords = {r.name for r in graph.of_type("random:index/randomPassword:RandomPassword")}
     assert passwords == {"siem-dashboard-user", "siem-api-user", "siem-authd-password"}
     # a Vault password gets a stable salt for its bcrypt hash; the key needs no hash
-    salts = {r.name for r in graph.of_type("random:index/randomBytes:RandomBytes")}
+    salts = {
+        r.name for r in graph.of_type("random:index/randomBytes:RandomBytes") if r.name.endswith("-salt")
+    }
     assert salts == {"siem-indexer-admin-salt"}
     text = json.dumps(graph.result.to_json())
     assert "Vault.Admin-Pw1" not in text
     assert "k" * 32 not in text
+
+
+# --- credential rotation -------------------------------------------------------------------------
+
+CREDS_HASH = "driftless.dev/credentials-hash"
+VAULT_CREDENTIALS = {
+    "indexerAdmin": "vault://secret/wazuh/siem#admin",
+    "dashboardUser": "vault://secret/wazuh/siem#kibanaserver",
+    "apiUser": "vault://secret/wazuh/siem#api",
+    "clusterKey": "vault://secret/wazuh/siem#clusterKey",
+    "authdPassword": "vault://secret/wazuh/siem#authd",
+}
+VAULT_VALUES = {
+    "admin": "Vault.Admin-Pw1",
+    "kibanaserver": "Vault.Kibana-Pw1",
+    "api": "Vault.Api-Pw1",
+    "clusterKey": "k" * 32,
+    "authd": "enroll-me",
+}
+CONSUMERS = {
+    "siem-indexer": STS,
+    "siem-manager-master": STS,
+    "siem-manager-worker": STS,
+    "siem-dashboard": DEPLOYMENT,
+}
+
+
+def from_vault(render, **changed: str) -> RenderedGraph:
+    """Every credential from Vault, with ``changed`` keys holding new values (a rotation)."""
+    values = VAULT_VALUES | changed
+    calls = {
+        "vault:kv/getSecretV2:getSecretV2": lambda args: {
+            "data": values,
+            "path": f"{args.args['mount']}/data/{args.args['name']}",
+        }
+    }
+    graph = render([document({"credentials": VAULT_CREDENTIALS})], outputs=fakes.all_outputs(), calls=calls)
+    assert_valid(graph)
+    return graph
+
+
+def credentials_hashes(graph: RenderedGraph) -> dict[str, str | None]:
+    return {
+        name: graph.input(name, "spec.template.metadata.annotations", kind).get(CREDS_HASH)
+        for name, kind in CONSUMERS.items()
+    }
+
+
+def test_pods_that_read_credentials_carry_a_non_secret_keyed_hash_of_them(render):
+    graph = from_vault(render)
+    hashes = credentials_hashes(graph)
+    assert hashes.pop("siem-indexer") is None  # restarting the indexer would not apply its users
+    for name, value in hashes.items():
+        assert value is not None, name
+        assert re.fullmatch(r"hmac-sha256:[0-9a-f]{64}", value), name
+    assert len(set(hashes.values())) == 3  # each pod hashes its own credentials
+    text = json.dumps(graph.result.to_json())
+    for secret in VAULT_VALUES.values():
+        assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("key", "rolled"),
+    [
+        ("admin", {"siem-manager-master", "siem-manager-worker", "siem-dashboard"}),
+        ("kibanaserver", {"siem-dashboard"}),
+        ("api", {"siem-manager-master", "siem-dashboard"}),
+        ("clusterKey", {"siem-manager-master", "siem-manager-worker"}),
+        ("authd", {"siem-manager-master"}),
+    ],
+)
+def test_a_rotated_credential_rolls_exactly_the_pods_that_read_it(render, key, rolled):
+    before = credentials_hashes(from_vault(render))
+    after = credentials_hashes(from_vault(render, **{key: VAULT_VALUES[key] + "-rotated"}))
+    assert {name for name in CONSUMERS if before[name] != after[name]} == rolled
+
+
+def test_the_hashed_credentials_are_the_ones_each_pod_references(rendered):
+    """CREDENTIAL_CONSUMERS must follow the pod specs: every credential Secret a pod reads."""
+    names = Names("siem", NAMESPACE)
+    credential_of = {
+        names.indexer_cred: "indexer_admin",
+        names.dashboard_cred: "dashboard_user",
+        names.api_cred: "api_user",
+        names.cluster_key: "cluster_key",
+        names.authd_pass: "authd_password",
+    }
+    workloads = {"manager-master": STS, "manager-worker": STS, "dashboard": DEPLOYMENT}
+    for workload, kind in workloads.items():
+        pod = rendered.input(f"siem-{workload}", "spec.template.spec", kind)
+        secrets = {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+        for container in pod["containers"]:
+            for env in container.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    secrets.add(ref["name"])
+        read = {credential_of[secret] for secret in secrets if secret in credential_of}
+        assert read == set(CREDENTIAL_CONSUMERS[workload]), workload
 
 
 def test_generated_passwords_satisfy_the_wazuh_password_policy(rendered):
@@ -334,7 +449,7 @@ def test_generated_passwords_satisfy_the_wazuh_password_policy(rendered):
 @pytest.mark.parametrize(("wait", "annotation"), [(False, "true"), (True, None)])
 def test_wait_for_ready_controls_the_provider_await(render, wait, annotation):
     graph = render([document({"waitForReady": wait})])
-    for workload in [*graph.of_type(STS), *graph.of_type(DEPLOYMENT)]:
+    for workload in [*written(graph, STS), *written(graph, DEPLOYMENT)]:
         annotations = workload.inputs["metadata"].get("annotations", {})
         assert annotations.get("pulumi.com/skipAwait") == annotation, workload.name
 
@@ -388,6 +503,29 @@ def test_certificate_due_for_renewal_asks_for_an_immediate_run(render):
     status = status_of(render([document()], outputs=outputs))
     assert status["certificates"]["renewalDue"] is True
     assert status["requeueAfterSeconds"] == 0
+
+
+def test_every_workload_is_read_back_every_run_and_the_read_owns_nothing(render):
+    graph = render([document()], outputs=fakes.all_outputs(READY))
+    reads = {r.name: r for r in graph.resources if r.read is not None}
+    workloads = [*written(graph, STS), *written(graph, DEPLOYMENT)]
+    assert {f"{w.name}-live" for w in workloads} == set(reads)
+    for workload in workloads:
+        read = reads[f"{workload.name}-live"]
+        assert (read.type, read.read, read.parent) == (workload.type, f"{workload.name}-id", "siem")
+        assert read.retain_on_delete is False
+
+
+def test_the_status_is_the_live_one_not_what_was_written(render):
+    """An ``up`` with nothing to change keeps a workload's outputs from its creation; the status
+    must come from this run's read, or the phase never leaves Pending."""
+    graph = render([document()], outputs=fakes.all_outputs(READY))
+    for workload in [*written(graph, STS), *written(graph, DEPLOYMENT)]:
+        assert workload.inputs.get("status") is None  # the written object carries no live status
+    status = status_of(graph)
+    assert status["phase"] == "Running"
+    assert {c["phase"] for c in status["components"].values()} == {"Running"}
+    assert status["requeueAfterSeconds"] == 30
 
 
 def test_status_holds_no_secret(render):

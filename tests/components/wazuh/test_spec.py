@@ -60,6 +60,14 @@ def test_the_good_document_loads_with_the_spec_defaults():
         ("      replicas: 2", "      replicas: -1", "spec.manager.workers.replicas", "must be >= 1"),
         ("    replicas: 1", "    replicas: 0", "spec.dashboard.replicas", "must be >= 1"),
         ("    storage: 50Gi", "    storage: 50 gigs", "spec.indexer.storage", "not a Kubernetes quantity"),
+        ("    storage: 50Gi", '    storage: "-5Gi"', "spec.indexer.storage", "is negative"),
+        ("    storage: 50Gi", '    storage: "0"', "spec.indexer.storage", "not a positive size"),
+        (
+            "    resources: {limits: {memory: 2Gi}}",
+            '    resources: {limits: {cpu: "-1"}}',
+            "spec.indexer.resources.limits.cpu",
+            "is negative",
+        ),
         (
             "    resources: {limits: {memory: 2Gi}}",
             "    resources: {limits: {memory: 2 gigs}}",
@@ -94,6 +102,17 @@ def test_bad_input_is_rejected_with_file_line_and_field(old, new, path, message)
     assert (error.file, error.line, error.subject, error.path) == (FILE, line, "WazuhCluster/siem", path)
     assert message in error.message
     assert str(error).startswith(f"{FILE}:{line}: WazuhCluster/siem: {path}: ")
+
+
+def test_numbers_are_quantities_as_in_a_kubernetes_manifest():
+    text, _ = replace(
+        "    resources: {limits: {memory: 2Gi}}", "    resources: {requests: {cpu: 1}, limits: {cpu: 1.5}}"
+    )
+    [document] = load_stack_text(text, FILE)
+    spec = document.spec
+    assert isinstance(spec, WazuhClusterSpec)
+    assert spec.indexer.resources is not None
+    assert spec.indexer.resources.to_kubernetes() == {"requests": {"cpu": "1"}, "limits": {"cpu": "1.5"}}
 
 
 def test_renewal_window_must_be_shorter_than_the_ca_lifetime():

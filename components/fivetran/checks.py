@@ -1,0 +1,65 @@
+"""Rules across the FivetranConnector documents of a stack, checked when the stack loads.
+
+Fivetran names a connection after where it writes: within one group (destination), a schema name
+(``destinationSchema.name``, or ``name.table`` for a single-table file connector) or a schema
+prefix (``destinationSchema.prefix``, database connectors) can belong to one connection only. A
+second one would load and render, then fail halfway through ``up`` when Fivetran refuses to create
+it, so the stack is rejected up front instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from components.documents import Document, SpecError, StackDocuments
+from components.fivetran.spec import FivetranConnectorSpec
+
+KIND = "FivetranConnector"
+
+
+def _spec(document: Document) -> FivetranConnectorSpec:
+    if not isinstance(document.spec, FivetranConnectorSpec):  # the registry pairs kind and model
+        raise TypeError(f"{document.subject}: spec is {type(document.spec).__name__}")
+    return document.spec
+
+
+def one_destination_each(stack: StackDocuments) -> Iterator[SpecError]:
+    """No two connectors of one group write to the same schema, schema table or schema prefix.
+
+    A connector writing a whole schema (``name`` without ``table``) claims every table of it; file
+    connectors writing one table each (``name`` and ``table``) may share a schema.
+    """
+    schemas: dict[tuple[str, str], Document] = {}  # (group, name) -> whole-schema connector
+    tables: dict[tuple[str, str], Document] = {}  # (group, name) -> first single-table connector
+    schema_tables: dict[tuple[str, str, str], Document] = {}  # (group, name, table) -> connector
+    prefixes: dict[tuple[str, str], Document] = {}  # (group, prefix) -> connector
+    for document in stack.of_kind(KIND):
+        spec = _spec(document)
+        group, destination = spec.group_id, spec.destination_schema
+        if destination.prefix is not None:
+            field, target, instead = "prefix", f"schema prefix {destination.prefix!r}", "prefix"
+            first = prefixes.setdefault((group, destination.prefix), document)
+        elif destination.table is None:
+            assert destination.name is not None  # DestinationSchema requires name or prefix
+            field, target, instead = "name", f"schema {destination.name!r}", "schema name"
+            schema = (group, destination.name)
+            first = tables.get(schema) or schemas.setdefault(schema, document)
+        else:
+            assert destination.name is not None  # DestinationSchema: table needs name
+            field, instead = "table", "schema name or table"
+            target = f"table {destination.table!r} of schema {destination.name!r}"
+            schema = (group, destination.name)
+            first = schemas.get(schema) or schema_tables.setdefault((*schema, destination.table), document)
+            if first is document:
+                tables.setdefault(schema, document)
+        if first is document:
+            continue
+        path = ("spec", "destinationSchema", field)
+        yield SpecError(
+            document.file,
+            document.line_of(path),
+            document.subject,
+            ".".join(path),
+            f"{first.subject} (line {first.line}) already writes to {target} in group {group!r}; "
+            f"Fivetran gives a destination to one connection only: choose another {instead}",
+        )
