@@ -27,8 +27,9 @@ from automation.daemon.driver import DriverError
 from automation.daemon.layout import ProjectLayout
 from automation.daemon.logs import EventLog, configure_logging
 from automation.daemon.reconciler import Reconciler
-from automation.daemon.runner import Daemon, install_signal_handlers
-from automation.daemon.settings import SettingsError
+from automation.daemon.runner import Daemon, install_signal_handlers, run_once
+from automation.daemon.settings import DaemonSettings, SettingsError
+from automation.daemon.state_lock import StateDirectoryBusyError, StateLock
 from automation.daemon.store import StatusStore
 from automation.metrics import Metrics
 from automation.observation_store import ObservationStore
@@ -42,6 +43,7 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_SIGNAL_BASE = 128  # stopped by a signal: 128 + its number (SIGINT 130, SIGTERM 143)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--refresh", action="store_true", help="refresh live state first")
         if name == "destroy":
             command.add_argument(
-                "--yes", action="store_true", help="do not ask for confirmation on a terminal"
+                "--yes",
+                action="store_true",
+                help="do not ask for confirmation (required when stdin is not a terminal)",
             )
         command.set_defaults(handler=_pulumi_command)
 
@@ -194,6 +198,13 @@ def _logging(args: argparse.Namespace) -> EventLog:
 
 def _pulumi_command(args: argparse.Namespace) -> int:
     """preview | up | refresh | destroy on one stack, with the real driver; progress on stderr."""
+    if args.command == "destroy" and not args.yes and not sys.stdin.isatty():
+        print(
+            f"error: destroy deletes every resource of stack {args.stack!r} and stdin is not a terminal "
+            "to confirm on; pass --yes to destroy without confirmation",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     log = _logging(args)
     options = _app_options(args)
     try:
@@ -202,8 +213,24 @@ def _pulumi_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     layout = options.layout()
+    lock = _lock_state(layout, f"{args.command} --stack {args.stack}")
+    if lock is None:
+        return EXIT_USAGE
+    try:
+        return _pulumi_operation(args, log, options, settings, layout)
+    finally:
+        lock.release()
+
+
+def _pulumi_operation(
+    args: argparse.Namespace,
+    log: EventLog,
+    options: AppOptions,
+    settings: DaemonSettings,
+    layout: ProjectLayout,
+) -> int:
     driver = build_driver(options, layout, settings)
-    if args.command == "destroy" and not args.yes and sys.stdin.isatty():
+    if args.command == "destroy" and not args.yes:
         answer = input(f"destroy every resource of stack {args.stack!r}? type the stack name to confirm: ")
         if answer.strip() != args.stack:
             print("not confirmed; nothing destroyed", file=sys.stderr)
@@ -257,6 +284,24 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     layout = options.layout()
+    lock = _lock_state(
+        layout, "run" + (" --once" if args.once else "") + (" --dry-run" if args.dry_run else "")
+    )
+    if lock is None:
+        return EXIT_USAGE
+    try:
+        return _run_locked(args, log, options, settings, layout)
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    args: argparse.Namespace,
+    log: EventLog,
+    options: AppOptions,
+    settings: DaemonSettings,
+    layout: ProjectLayout,
+) -> int:
     observations = observation_store(layout)
     metrics = Metrics()
     store = StatusStore(layout.state_dir / STATE_DB)
@@ -270,24 +315,16 @@ def _run(args: argparse.Namespace) -> int:
         log=log,
         progress=lambda stack: lambda line: log.info("operation.progress", stack=stack, line=line),
     )
-    stop = threading.Event()
     if args.once:
-        finished = threading.Event()
-        restore = install_signal_handlers(stop, on_second=reconciler.cancel_all)
-        watcher = threading.Thread(target=_shutdown_on, args=(stop, finished, reconciler), daemon=True)
-        watcher.start()
         try:
             return _run_once(args, layout, reconciler, observations, log)
         finally:
-            finished.set()
-            stop.set()
-            watcher.join()
-            restore()
             store.close()
 
     from automation.http import StatusServer
     from automation.sources import SourceSettings, build_sources, update_stacks
 
+    stop = threading.Event()
     daemon = Daemon(
         reconciler,
         sources=lambda documents, wake: build_sources(
@@ -334,11 +371,13 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _shutdown_on(stop: threading.Event, finished: threading.Event, reconciler: Reconciler) -> None:
-    """For ``--once``: a signal stops new operations and cancels running ones after the grace period."""
-    stop.wait()
-    if not finished.is_set():
-        reconciler.shutdown()
+def _lock_state(layout: ProjectLayout, command: str) -> StateLock | None:
+    """The state directory's lock, or None (said on stderr) when another process holds it."""
+    try:
+        return StateLock(layout.state_dir, command).acquire()
+    except StateDirectoryBusyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
 
 
 def _poll_remotes(args: argparse.Namespace) -> bool:
@@ -353,16 +392,26 @@ def _run_once(
     observations: ObservationStore,
     log: EventLog,
 ) -> int:
-    reconciler.recover()
-    if not args.no_sources:
+    """One cycle. Exit 1 when a stack failed or is Retrying or Stalled after it; 128 + the signal
+    (130 for SIGINT, 143 for SIGTERM) when one stopped it."""
+
+    def prepare() -> None:
         _poll_sources_once(layout, reconciler, observations, log, poll_remotes=_poll_remotes(args))
-    outcomes = reconciler.cycle(wait=True)
-    reconciler.shutdown(grace=0)
-    for outcome in outcomes:
+
+    def abandon(left: list[str], signum: int) -> None:  # past the deadline: exit, the next start recovers
+        log.error("daemon.abandoned", stacks=left)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_SIGNAL_BASE + signum)
+
+    result = run_once(reconciler, prepare=None if args.no_sources else prepare, abandon=abandon)
+    for outcome in result.outcomes:
         print(outcome.line())
-    if not outcomes:
+    if not result.outcomes:
         print(f"no stacks in {layout.stacks_dir}")
-    return EXIT_INVALID if any(o.failed for o in outcomes) else EXIT_OK
+    if result.signal is not None:
+        return EXIT_SIGNAL_BASE + result.signal
+    return EXIT_INVALID if result.failed else EXIT_OK
 
 
 def _poll_sources_once(

@@ -5,11 +5,27 @@ checks) and the reconciler records each Project's last good images; the reconcil
 per stack, the SPEC §2 observations the program gets (:meth:`ObservationStore.for_stack`) and the
 material of its fingerprint (:meth:`ObservationStore.fingerprint_material`).
 
+What is a fact about the world is shared: a repository's branch heads (keyed by its URL), a KV v2
+secret's version, a registry's last check. What a stack's program decided or was told is kept per
+stack: preview first-seen times and last good / pinned images. Two stack files can both define
+``Project/api`` (``staging.yaml`` and ``live.yaml``); each has its own previews, TTLs and pins, so
+one stack's ``up`` never moves another's images or fingerprint. Inside a stack they are keyed as
+SPEC §2 has them (``"api/feature-new-api"``, ``"api/main"``, ``"api/@{prod}"``), and a stack is
+named by its file (``stacks/<name>.yaml``).
+
 It is persisted because some of it cannot be observed again: a preview's first-seen time decides
 when it expires, and a last good image is what environments fall back to when a build fails. The
 file is JSON, replaced atomically (write a temporary file, fsync, ``os.replace``), so a crash leaves
 either the old or the new file, never half of one. A file that cannot be parsed stops the daemon
 with a clear error instead of being reset silently, because resetting it would lose that history.
+
+A version 1 file kept previews and images without their stack. Nobody can tell which stack wrote
+such an entry, and before per-stack keys every stack using the project read it, so on load they are
+kept as *unassigned* (the file's ``unassigned`` section) and each stack adopts a copy of those of
+its Projects the first time it is read, unless it already has its own. After the upgrade every
+stack therefore renders exactly what it rendered before (no pin moves, no preview TTL restarts),
+and from then on each stack's entries are its own. A preview's unassigned entry is dropped when
+its branch is deleted, like the stacks' own.
 
 All methods are thread-safe: the HTTP status endpoint may read while the loop writes.
 """
@@ -17,6 +33,7 @@ All methods are thread-safe: the HTTP status endpoint may read while the loop wr
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,11 +42,15 @@ from pathlib import Path
 from typing import Any
 
 from automation.files import atomic_write
-from automation.stack_inputs import ProjectInputs, projects, registries, vault_secrets
+from automation.stack_inputs import ProjectInputs, projects, stack_of, vault_secrets
 from components.documents import StackDocuments
 from components.observations import Observations
 
-FORMAT_VERSION = 1
+log = logging.getLogger("driftless.observations")
+
+# 1: previews and images keyed "<project>/<key>", shared by every stack (read as unassigned);
+# 2: previews and images per stack, under "stacks".
+FORMAT_VERSION = 2
 
 
 class ObservationStoreError(Exception):
@@ -55,6 +76,15 @@ class HeadsChange:
 
 
 @dataclass(frozen=True)
+class GitObservation:
+    """What one ``ls-remote`` result changed."""
+
+    heads: HeadsChange  # every branch that moved, for logs
+    first: bool  # the repository had never been observed
+    stacks: frozenset[str]  # the stacks whose Projects use a branch that moved (all users when first)
+
+
+@dataclass(frozen=True)
 class RegistryCheck:
     """The last verification of a registry's credentials (no credential in it)."""
 
@@ -73,8 +103,10 @@ class ObservationStore:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._git: dict[str, dict[str, str]] = {}
-        self._previews: dict[str, datetime] = {}
-        self._images: dict[str, dict[str, str]] = {}
+        self._previews: dict[str, dict[str, datetime]] = {}  # stack -> "<project>/<slug>" -> first seen
+        self._images: dict[str, dict[str, dict[str, str]]] = {}  # stack -> "<project>/<key>" -> image
+        self._unassigned_previews: dict[str, datetime] = {}  # from a version 1 file
+        self._unassigned_images: dict[str, dict[str, str]] = {}
         self._vault: dict[str, int] = {}
         self._registries: dict[str, RegistryCheck] = {}
         self._dirty = False
@@ -103,53 +135,90 @@ class ObservationStore:
                 self._dirty = True
             return change
 
+    def observe_git(
+        self, url: str, heads: Mapping[str, str], users: Iterable[tuple[str, ProjectInputs]], now: datetime
+    ) -> GitObservation:
+        """Record a repository's heads and what they mean for the (stack, Project) pairs using it.
+
+        A branch that gets a preview has its first-seen time recorded when it appears (its TTL
+        runs from then) and forgotten when it disappears (a re-created branch gets a fresh
+        preview). The stacks named are those whose Projects read a head that moved
+        (:meth:`ProjectInputs.used_branches`): a push to any other branch changes nothing the
+        program sees. All of it under the lock, so a reader never sees heads without their previews.
+        """
+        with self._lock:
+            old = self.git_heads(url)
+            change = self.set_git_heads(url, heads)
+            affected = set()
+            for stack, project in users:
+                self._adopt(stack, [project])
+                keys = set(project.preview_keys(heads).values())
+                for gone in set(project.preview_keys(old or {}).values()) - keys:
+                    self.forget_preview(stack, gone)
+                for key in keys:
+                    self.set_first_seen(stack, key, now)
+                before = {b: (old or {})[b] for b in project.used_branches(old or {})}
+                after = {b: heads[b] for b in project.used_branches(heads)}
+                if old is None or before != after:
+                    affected.add(stack)
+            return GitObservation(change, old is None, frozenset(affected))
+
     # --- previews -------------------------------------------------------------------------
 
-    def first_seen(self, key: str) -> datetime | None:
-        """When the preview ``"<project>/<slug>"`` was first seen, if it has been."""
+    def first_seen(self, stack: str, key: str) -> datetime | None:
+        """When the stack's preview ``"<project>/<slug>"`` was first seen, if it has been."""
         with self._lock:
-            return self._previews.get(key)
+            return self._previews.get(stack, {}).get(key)
 
-    def set_first_seen(self, key: str, when: datetime) -> bool:
+    def set_first_seen(self, stack: str, key: str, when: datetime) -> bool:
         """Record a preview's first-seen time unless one is already known; True when recorded."""
         with self._lock:
-            if key in self._previews:
+            previews = self._previews.setdefault(stack, {})
+            if key in previews:
                 return False
-            self._previews[key] = _aware(when)
+            previews[key] = _aware(when)
             self._dirty = True
             return True
 
-    def forget_preview(self, key: str) -> bool:
+    def forget_preview(self, stack: str, key: str) -> bool:
         """Drop a preview's first-seen time (its branch is gone); True when there was one."""
         with self._lock:
-            if self._previews.pop(key, None) is None:
+            unassigned = self._unassigned_previews.pop(key, None)
+            if self._previews.get(stack, {}).pop(key, None) is None and unassigned is None:
                 return False
             self._dirty = True
             return True
 
-    def note_previews(self, documents: Iterable[Any], now: datetime) -> bool:
+    def note_previews(self, documents: StackDocuments, now: datetime, *, stack: str | None = None) -> bool:
         """Record ``now`` as the first-seen time of every wanted preview branch not yet recorded.
 
         SPEC §2 says a branch without a first-seen time is first seen at ``now``; writing that down
         the first time the daemon uses it is what lets the preview expire ``ttlHours`` later, even
         when previews were enabled in the stack file after the branch was already observed.
         """
+        stack = stack if stack is not None else stack_of(documents)
         changed = False
         with self._lock:
-            for project in projects(documents):
+            stack_projects = projects(documents)
+            self._adopt(stack, stack_projects)
+            for project in stack_projects:
                 for key in project.preview_keys(self._git.get(project.repo_url, {})).values():
-                    changed |= self.set_first_seen(key, now)
+                    changed |= self.set_first_seen(stack, key, now)
         return changed
 
-    def wanted_previews(self, project: ProjectInputs) -> dict[str, datetime | None]:
+    def wanted_previews(self, stack: str, project: ProjectInputs) -> dict[str, datetime | None]:
         """The project's preview keys for its observed branches → first-seen time (if recorded)."""
         with self._lock:
+            self._adopt(stack, [project])
+            previews = self._previews.get(stack, {})
             keys = project.preview_keys(self._git.get(project.repo_url, {})).values()
-            return {key: self._previews.get(key) for key in sorted(keys)}
+            return {key: previews.get(key) for key in sorted(keys)}
 
     # --- images ---------------------------------------------------------------------------
 
-    def record_images(self, project: str, last_good_images: Mapping[str, Mapping[str, str]]) -> bool:
+    def record_images(
+        self, stack: str, project: str, last_good_images: Mapping[str, Mapping[str, str]]
+    ) -> bool:
         """Record a Project's ``lastGoodImages`` output ({branch: {image, commit}}); True on change.
 
         Entries are added or updated, never removed: a branch missing from one status output keeps
@@ -157,6 +226,7 @@ class ObservationStore:
         """
         changed = False
         with self._lock:
+            images = self._images.setdefault(stack, {})
             for branch, info in last_good_images.items():
                 image = info.get("image") if isinstance(info, Mapping) else None
                 if not isinstance(image, str) or not image:
@@ -167,24 +237,24 @@ class ObservationStore:
                     if isinstance(value, str) and value:
                         entry[field] = value
                 key = f"{project}/{branch}"
-                if self._images.get(key) != entry:
-                    self._images[key] = entry
+                if images.get(key) != entry:
+                    images[key] = entry
                     changed = True
             self._dirty |= changed
         return changed
 
-    def record_project_status(self, project: str, status: Mapping[str, Any]) -> bool:
-        """Record the images of a Project's status output; True when something changed.
+    def record_project_status(self, stack: str, project: str, status: Mapping[str, Any]) -> bool:
+        """Record the images of one stack's Project status output; True when something changed.
 
         Both ``lastGoodImages`` ({branch: image}) and ``pinnedImages`` ({"@{<env>}": image}, the
-        image each pinned environment runs) are kept under ``"<project>/<key>"``, which is where
-        the Kapsa program looks them up on the next run.
+        image each pinned environment runs) are kept for ``stack`` under ``"<project>/<key>"``,
+        which is where that stack's Kapsa program looks them up on its next run.
         """
         changed = False
         for field in ("lastGoodImages", "pinnedImages"):
             images = status.get(field)
             if isinstance(images, Mapping):
-                changed |= self.record_images(project, images)
+                changed |= self.record_images(stack, project, images)
         return changed
 
     # --- vault ----------------------------------------------------------------------------
@@ -215,10 +285,11 @@ class ObservationStore:
             return {server: check.as_dict() for server, check in sorted(self._registries.items())}
 
     def record_registry_check(self, server: str, check: RegistryCheck) -> bool:
-        """Record a verification result; True when ``verified`` flipped.
+        """Record a verification result; True when ``verified`` flipped (for the log).
 
         A first result counts as a flip only when it is a failure: until checked, a registry is
-        presumed to work, so a first success changes nothing a stack depends on.
+        presumed to work. The result is status only: the program never reads it, so it is in no
+        stack's observations or fingerprint.
         """
         with self._lock:
             previous = self._registries.get(server)
@@ -229,9 +300,15 @@ class ObservationStore:
 
     # --- per stack ------------------------------------------------------------------------
 
-    def for_stack(self, documents: StackDocuments, now: datetime) -> Observations:
-        """The SPEC §2 observations for one stack: only its repositories, previews and images."""
-        self.note_previews(documents, now)
+    def for_stack(
+        self, documents: StackDocuments, now: datetime, *, stack: str | None = None
+    ) -> Observations:
+        """The SPEC §2 observations for one stack: only the heads, previews and images it uses.
+
+        ``stack`` defaults to the name of the stack file the documents came from.
+        """
+        stack = stack if stack is not None else stack_of(documents)
+        self.note_previews(documents, now, stack=stack)
         with self._lock:
             stack_projects = projects(documents)
             return Observations.model_validate(
@@ -240,65 +317,87 @@ class ObservationStore:
                     "git": self._git_of(stack_projects),
                     "previews": {
                         key: {"firstSeen": _iso(seen)}
-                        for key, seen in self._previews_of(stack_projects).items()
+                        for key, seen in self._previews_of(stack, stack_projects).items()
                     },
-                    "images": self._images_of(stack_projects),
+                    "images": self._images_of(stack, stack_projects),
                 }
             )
 
-    def fingerprint_material(self, documents: StackDocuments, now: datetime) -> dict[str, Any]:
+    def fingerprint_material(
+        self, documents: StackDocuments, now: datetime, *, stack: str | None = None
+    ) -> dict[str, Any]:
         """Everything observed that can change this stack's render, without ``now`` itself.
 
         ``now`` only enters through ``expiredPreviews``, so a preview's expiry changes the
-        fingerprint exactly once. A registry enters only while its verification fails, so a first
-        success or a recheck with the same result never triggers an operation.
+        fingerprint exactly once. Only what the program reads is here: the heads of the branches
+        its Projects use, its own previews and images, its Vault versions. Registry checks are
+        not (the program never reads them; they are in status).
         """
-        self.note_previews(documents, now)
+        stack = stack if stack is not None else stack_of(documents)
+        self.note_previews(documents, now, stack=stack)
         with self._lock:
             stack_projects = projects(documents)
-            previews = self._previews_of(stack_projects)
+            previews = self._previews_of(stack, stack_projects)
             expired = set()
             for project in stack_projects:
-                for key, seen in self.wanted_previews(project).items():
+                for key, seen in self.wanted_previews(stack, project).items():
                     if seen is not None and project.previews.expires_at(seen) <= now:
                         expired.add(key)
             return {
                 "git": self._git_of(stack_projects),
                 "previews": {key: _iso(seen) for key, seen in previews.items()},
                 "expiredPreviews": sorted(expired),
-                "images": self._images_of(stack_projects),
+                "images": self._images_of(stack, stack_projects),
                 "vault": {secret: self._vault.get(secret) for secret in sorted(vault_secrets(documents))},
-                "unverifiedRegistries": sorted(
-                    {
-                        registry.server
-                        for registry in registries(documents)
-                        if (check := self._registries.get(registry.server)) is not None and not check.verified
-                    }
-                ),
             }
 
     def _git_of(self, stack_projects: list[ProjectInputs]) -> dict[str, dict[str, str]]:
+        """URL → the heads of the branches the stack's Projects use (URLs with none left out)."""
+        used: dict[str, set[str]] = {}
+        for project in stack_projects:
+            heads = self._git.get(project.repo_url)
+            if heads is not None:
+                used.setdefault(project.repo_url, set()).update(project.used_branches(heads))
         return {
-            p.repo_url: dict(sorted(self._git[p.repo_url].items()))
-            for p in sorted(stack_projects, key=lambda p: p.repo_url)
-            if p.repo_url in self._git
+            url: {branch: self._git[url][branch] for branch in sorted(branches)}
+            for url, branches in sorted(used.items())
+            if branches
         }
 
-    def _previews_of(self, stack_projects: list[ProjectInputs]) -> dict[str, datetime]:
+    def _previews_of(self, stack: str, stack_projects: list[ProjectInputs]) -> dict[str, datetime]:
         found: dict[str, datetime] = {}
         for project in stack_projects:
-            for key, seen in self.wanted_previews(project).items():
+            for key, seen in self.wanted_previews(stack, project).items():
                 if seen is not None:
                     found[key] = seen
         return dict(sorted(found.items()))
 
-    def _images_of(self, stack_projects: list[ProjectInputs]) -> dict[str, dict[str, str]]:
-        prefixes = tuple(p.image_prefix() for p in stack_projects)
+    def _images_of(self, stack: str, stack_projects: list[ProjectInputs]) -> dict[str, dict[str, str]]:
+        self._adopt(stack, stack_projects)
+        prefixes = tuple(p.key_prefix() for p in stack_projects)
         return {
             key: dict(entry)
-            for key, entry in sorted(self._images.items())
+            for key, entry in sorted(self._images.get(stack, {}).items())
             if prefixes and key.startswith(prefixes)
         }
+
+    def _adopt(self, stack: str, stack_projects: Iterable[ProjectInputs]) -> None:
+        """Copy a version 1 file's entries of these Projects into the stack, unless it has its own."""
+        if not self._unassigned_previews and not self._unassigned_images:
+            return
+        prefixes = tuple(p.key_prefix() for p in stack_projects)
+        if not prefixes:
+            return
+        previews = self._previews.setdefault(stack, {})
+        for key, seen in self._unassigned_previews.items():
+            if key.startswith(prefixes) and key not in previews:
+                previews[key] = seen
+                self._dirty = True
+        images = self._images.setdefault(stack, {})
+        for key, entry in self._unassigned_images.items():
+            if key.startswith(prefixes) and key not in images:
+                images[key] = dict(entry)
+                self._dirty = True
 
     # --- persistence ----------------------------------------------------------------------
 
@@ -307,14 +406,27 @@ class ObservationStore:
         with self._lock:
             if not self._dirty and self.path.exists():
                 return
-            data = {
+            stacks: dict[str, dict[str, Any]] = {}
+            for stack in sorted(self._previews.keys() | self._images.keys()):
+                entry: dict[str, Any] = {}
+                if previews := self._previews.get(stack):
+                    entry["previews"] = _previews_json(previews)
+                if images := self._images.get(stack):
+                    entry["images"] = dict(sorted(images.items()))
+                if entry:
+                    stacks[stack] = entry
+            data: dict[str, Any] = {
                 "version": FORMAT_VERSION,
                 "git": {url: dict(sorted(heads.items())) for url, heads in sorted(self._git.items())},
-                "previews": {key: {"firstSeen": _iso(seen)} for key, seen in sorted(self._previews.items())},
-                "images": dict(sorted(self._images.items())),
+                "stacks": stacks,
                 "vault": dict(sorted(self._vault.items())),
                 "registries": self.registry_checks(),
             }
+            if self._unassigned_previews or self._unassigned_images:
+                data["unassigned"] = {
+                    "previews": _previews_json(self._unassigned_previews),
+                    "images": dict(sorted(self._unassigned_images.items())),
+                }
             atomic_write(self.path, json.dumps(data, indent=2) + "\n")
             self._dirty = False
 
@@ -323,12 +435,30 @@ class ObservationStore:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if not isinstance(data, dict):
                 raise TypeError("the top level is not an object")
+            version = data.get("version", 1)
+            if not isinstance(version, int) or version > FORMAT_VERSION:
+                raise ValueError(f"format version {version!r} is newer than this driftless reads")
             self._git = {url: dict(heads) for url, heads in data.get("git", {}).items()}
-            self._previews = {
-                key: _parse_time(entry["firstSeen"]) for key, entry in data.get("previews", {}).items()
-            }
-            self._images = {key: dict(entry) for key, entry in data.get("images", {}).items()}
-            self._vault = {key: int(version) for key, version in data.get("vault", {}).items()}
+            if version < 2:
+                # Keys without their stack: kept for each stack to adopt (see the module docstring).
+                self._unassigned_previews = _parse_previews(data.get("previews", {}))
+                self._unassigned_images = _parse_images(data.get("images", {}))
+                if self._unassigned_previews or self._unassigned_images:
+                    self._dirty = True  # the next save writes the current format
+                    log.info(
+                        "observations: a version 1 file: %d preview(s) and %d image(s) without a stack "
+                        "are adopted by each stack whose Projects they name",
+                        len(self._unassigned_previews),
+                        len(self._unassigned_images),
+                    )
+            else:
+                for stack, entry in data.get("stacks", {}).items():
+                    self._previews[stack] = _parse_previews(entry.get("previews", {}))
+                    self._images[stack] = _parse_images(entry.get("images", {}))
+                unassigned = data.get("unassigned", {})
+                self._unassigned_previews = _parse_previews(unassigned.get("previews", {}))
+                self._unassigned_images = _parse_images(unassigned.get("images", {}))
+            self._vault = {key: int(number) for key, number in data.get("vault", {}).items()}
             self._registries = {
                 server: RegistryCheck(
                     verified=bool(entry["verified"]),
@@ -342,6 +472,18 @@ class ObservationStore:
                 f"{self.path}: cannot read the observations file ({exc}); it holds preview first-seen "
                 "times and last good images, so it is not reset automatically: fix or remove it"
             ) from exc
+
+
+def _previews_json(previews: Mapping[str, datetime]) -> dict[str, dict[str, str]]:
+    return {key: {"firstSeen": _iso(seen)} for key, seen in sorted(previews.items())}
+
+
+def _parse_previews(raw: Mapping[str, Any]) -> dict[str, datetime]:
+    return {key: _parse_time(entry["firstSeen"]) for key, entry in raw.items()}
+
+
+def _parse_images(raw: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    return {key: dict(entry) for key, entry in raw.items()}
 
 
 def _aware(when: datetime) -> datetime:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from components.common.vault import find_references
@@ -51,6 +52,17 @@ class ProjectInputs:
     poll_interval_seconds: int
     previews: PreviewPolicy
     environments: tuple[str, ...] = ()  # permanent environment names: never a preview's slug
+    branches: tuple[str, ...] = ()  # the branches the permanent environments deploy
+
+    def used_branches(self, branches: Iterable[str]) -> set[str]:
+        """Which of ``branches`` the program reads a head of for this Project.
+
+        Those its permanent environments deploy, and, with previews enabled, every branch matching
+        the include globs and no exclude glob (expired ones too: they take part in slug
+        assignment). The program never looks at the head of any other branch, so a push to one
+        must not change the stack's observations or fingerprint.
+        """
+        return {b for b in branches if b in self.branches or self.previews.wants(b)}
 
     def preview_keys(self, branches: Iterable[str]) -> dict[str, str]:
         """Branch → observations key (``"<project>/<slug>"``) of every branch that gets a preview.
@@ -65,8 +77,8 @@ class ProjectInputs:
         slugs = assign_slugs(wanted, reserved=self.environments)
         return {branch: preview_key(self.name, slugs[branch]) for branch in wanted}
 
-    def image_prefix(self) -> str:
-        """Image observation keys of this project start with this (``"<project>/<branch>"``)."""
+    def key_prefix(self) -> str:
+        """Preview and image observation keys of this project start with this (``"<project>/..."``)."""
         return f"{self.name}/"
 
 
@@ -91,20 +103,26 @@ def projects(documents: Iterable[Document]) -> list[ProjectInputs]:
         if not isinstance(url, str) or not url:
             continue  # the Project model requires it; nothing to poll otherwise
         interval = repo.get("pollIntervalSeconds") or DEFAULT_POLL_INTERVAL_SECONDS
+        environments = [e for e in spec.get("environments") or () if isinstance(e, Mapping)]
         found.append(
             ProjectInputs(
                 name=document.name,
                 repo_url=url,
                 poll_interval_seconds=int(interval),
                 previews=_preview_policy(spec.get("previewEnvironments")),
-                environments=tuple(
-                    e["name"]
-                    for e in spec.get("environments") or ()
-                    if isinstance(e, Mapping) and "name" in e
+                environments=tuple(e["name"] for e in environments if "name" in e),
+                # ProjectSpec.branch_of: an environment's branch, by default the repository's
+                branches=tuple(
+                    sorted({b for e in environments if (b := e.get("branch") or repo.get("branch"))})
                 ),
             )
         )
     return found
+
+
+def stack_of(documents: StackDocuments) -> str:
+    """The name of the stack whose file these documents were loaded from (``stacks/<name>.yaml``)."""
+    return Path(documents.file).stem
 
 
 def vault_secrets(documents: Iterable[Document]) -> set[str]:

@@ -3,7 +3,9 @@
 Defaults, each overridable through :class:`AutomationOptions` (and the command line):
 
 - a :class:`~pulumi.automation.LocalWorkspace` over the project directory (``Pulumi.yaml``);
-- ``create_or_select_stack`` per stack name;
+- ``create_or_select_stack`` per stack name, one at a time in the process: selecting a stack
+  rewrites the workspace's current-stack file, and those calls must not run concurrently
+  (pulumi/pulumi#8186); every later command names its stack (``--stack``) and runs in parallel;
 - a local file backend, ``file://<state dir>/pulumi-state`` (``.driftless/`` beside ``Pulumi.yaml``),
   unless ``PULUMI_BACKEND_URL`` or ``backend_url`` says otherwise;
 - the passphrase secrets provider, its passphrase from ``PULUMI_CONFIG_PASSPHRASE`` (or
@@ -14,7 +16,8 @@ Defaults, each overridable through :class:`AutomationOptions` (and the command l
 Everything the CLI raises goes through :func:`~.driver.classify_error`. No Pulumi CLI on PATH →
 :class:`~.driver.CliMissingError` with a one-line install hint, before anything else runs.
 
-Crash recovery (:meth:`AutomationDriver.recover`) does exactly this, and nothing more:
+Crash recovery (:meth:`AutomationDriver.recover`) selects the stack without creating it (a stack
+that does not exist has nothing to recover) and does exactly this, and nothing more:
 
 - **automatic**: a lock file of a local (``file://``) backend whose owner ran on this host and
   whose pid is dead is removed; pending operations in the stack's state are cleared by exporting
@@ -63,6 +66,13 @@ PASSPHRASE_VARIABLES = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FI
 _NOT_RESOURCES = ("pulumi:pulumi:Stack", "pulumi:providers:")
 _CHANGED_OPS = {"create", "update", "replace", "delete", "create-replacement", "delete-replaced"}
 _DRIFT_OPS = {"update", "delete", "replace"}
+
+# `pulumi stack select` (and `stack init`) rewrite the workspace's current-stack file: never two at once.
+_STACK_SELECTION = threading.Lock()
+
+
+class _NoSuchStackError(ConfigurationError):
+    """Recovery selected a stack that does not exist (it is never created just to be inspected)."""
 
 
 @dataclass(frozen=True)
@@ -188,12 +198,23 @@ class AutomationDriver:
             manual.append("pending operations were not inspected while another process may hold the stack")
             return RecoveryReport(target.name, tuple(found), tuple(actions), tuple(manual))
         try:
-            self._run(target, lambda stack: self._recover_pending(stack, found, actions, manual))
+            self._run(
+                target, lambda stack: self._recover_pending(stack, found, actions, manual), create=False
+            )
+        except _NoSuchStackError:
+            pass  # never deployed: no state, so no pending operations
         except DriverError as exc:
             if not (found or actions):
                 raise  # nothing found and nothing can be checked (e.g. no CLI): the caller decides
             manual.append(f"pending operations could not be inspected: {exc.reason}: {exc.message}")
         return RecoveryReport(target.name, tuple(found), tuple(actions), tuple(manual))
+
+    def locked_stacks(self) -> set[str]:
+        """Stacks with a lock file in a ``file://`` backend (``.pulumi/locks/**/<stack>/*.json``)."""
+        locks_dir = self._locks_dir()
+        if locks_dir is None or not locks_dir.is_dir():
+            return set()
+        return {lock.parent.name for lock in locks_dir.rglob("*.json")}
 
     # --- plumbing
 
@@ -214,7 +235,7 @@ class AutomationDriver:
 
             try:
                 self._command = PulumiCommand(root=root) if root else PulumiCommand()
-            except BaseException as exc:
+            except Exception as exc:
                 raise classify_error(exc) from exc
             return self._command
 
@@ -238,7 +259,13 @@ class AutomationDriver:
                 "PULUMI_CONFIG_PASSPHRASE_FILE) in the environment"
             )
 
-    def _stack(self, target: StackTarget) -> Any:
+    def _locks_dir(self) -> Path | None:
+        backend = self.backend_url()
+        if not backend.startswith("file://"):
+            return None
+        return Path(urlparse(backend).path) / ".pulumi" / "locks"
+
+    def _stack(self, target: StackTarget, *, create: bool = True) -> Any:
         command = self.pulumi_command()
         self._check_secrets_provider()
         from pulumi import automation as auto
@@ -253,7 +280,14 @@ class AutomationDriver:
             secrets_provider=self.options.secrets_provider,
             pulumi_command=command,
         )
-        stack = auto.create_or_select_stack(target.name, work_dir=str(self.options.project_dir), opts=options)
+        select = auto.create_or_select_stack if create else auto.select_stack
+        with _STACK_SELECTION:
+            try:
+                stack = select(target.name, work_dir=str(self.options.project_dir), opts=options)
+            except auto.StackNotFoundError as exc:
+                if create:
+                    raise
+                raise _NoSuchStackError(f"stack {target.name} does not exist", detail=str(exc)) from exc
         wanted = {"driftless:stackFile": str(target.stack_file.resolve()), **self.options.config}
         if target.observations_file is not None:
             wanted["driftless:observationsFile"] = str(target.observations_file.resolve())
@@ -267,7 +301,7 @@ class AutomationDriver:
             stack.set_all_config(changed)
         return stack
 
-    def _run(self, target: StackTarget, operation: Callable[[Any], Any]) -> Any:
+    def _run(self, target: StackTarget, operation: Callable[[Any], Any], *, create: bool = True) -> Any:
         started = time.monotonic()
         timer = None
         if self.options.operation_timeout:
@@ -275,10 +309,10 @@ class AutomationDriver:
             timer.daemon = True
             timer.start()
         try:
-            result = operation(self._stack(target))
+            result = operation(self._stack(target, create=create))
         except DriverError:
             raise
-        except BaseException as exc:
+        except Exception as exc:  # KeyboardInterrupt and SystemExit are not failures of the stack
             with self._lock:
                 interrupted = self._interrupted.pop(target.name, None)
             if interrupted == "timeout":
@@ -310,10 +344,9 @@ class AutomationDriver:
         self, target: StackTarget, found: list[str], actions: list[str], manual: list[str]
     ) -> bool:
         """Remove stale local-backend locks; True when a lock that may be live remains."""
-        backend = self.backend_url()
-        if not backend.startswith("file://"):
+        locks_dir = self._locks_dir()
+        if locks_dir is None:
             return False
-        locks_dir = Path(urlparse(backend).path) / ".pulumi" / "locks"
         live = False
         for lock in sorted(locks_dir.rglob("*.json")) if locks_dir.is_dir() else []:
             if lock.parent.name != target.name:

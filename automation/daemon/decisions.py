@@ -3,11 +3,17 @@
 Nothing here reads a file, the clock or the driver, so every rule is tested as a table
 (``tests/automation/daemon/test_decisions.py``). :func:`decide` answers, in this order:
 
+- **wait** while crash recovery left something for a person (``NeedsAttention``), whatever else
+  changed — unless a new force-reconcile token acknowledges it: then **up** ``--refresh``;
 - **invalid** when the stack file does not load (unless it is already stalled on that input);
 - **wait** while stalled or backing off — unless an input changed, which bypasses both;
 - **up** when a new force-reconcile token appears (with ``--refresh``), when the inputs changed,
   to retry after a retryable failure once its backoff has passed, or when a component's requeue
   hint is due;
+- **up** when the inputs are the ones last applied but an ``up`` since then failed, was cancelled
+  or was cut short by a crash in a way that may have changed resources (``partiallyApplied``);
+- **resume** when a failing stack's inputs are back to the ones last applied and nothing may
+  have changed since: the failure is over, with no operation;
 - **drift-check** (a preview-only refresh) on the stack's drift interval;
 - **none** otherwise: no Pulumi operation at all, however often the cycle runs.
 
@@ -35,6 +41,7 @@ UP = "up"
 DRIFT_CHECK = "drift-check"
 INVALID = "invalid"
 WAIT = "wait"
+RESUME = "resume"  # no operation: the failure ended because the inputs are the applied ones again
 
 # Triggers: why an operation runs (history, logs, the per-stack line of `run --once`).
 INITIAL = "Initial"
@@ -44,13 +51,15 @@ RETRY = "Retry"
 REQUEUE = "Requeue"
 DRIFT_TIMER = "DriftInterval"
 DRIFT_REMEDIATION = "DriftRemediation"
+ACKNOWLEDGED = "Acknowledged"  # a person set a new force token after crash recovery asked for one
 
 TOO_MANY_FAILURES = "TooManyFailures"
+NEEDS_ATTENTION = "NeedsAttention"
 
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # none | up | drift-check | invalid | wait
+    action: str  # none | up | drift-check | invalid | wait | resume
     trigger: str = ""
     refresh: bool = False
     detail: str = ""
@@ -69,9 +78,18 @@ def decide(
     drift_supported: bool = True,
 ) -> Decision:
     """What to do with one stack now. Pure: no I/O, no clock, no driver."""
+    if status.attention is not None:
+        acknowledged = status.attention.acknowledgements(inputs.tokens, status.handled_tokens)
+        if acknowledged:
+            return Decision(UP, ACKNOWLEDGED, refresh=True, detail=", ".join(sorted(acknowledged)))
+        return Decision(
+            WAIT,
+            detail=f"{NEEDS_ATTENTION}: waiting for a person to acknowledge with a new force-reconcile token",
+        )
     key = inputs.input_key(status.handled_tokens)
-    new_input = status.failed_input is not None and key != status.failed_input
     stalled = status.is_true(STALLED)
+    # A stall whose input is unknown (written by an earlier daemon) ends with the next cycle.
+    new_input = key != status.failed_input if status.failed_input is not None else stalled
 
     if inputs.error is not None:
         if stalled and not new_input:
@@ -97,6 +115,14 @@ def decide(
         return Decision(UP, trigger, refresh=bool(backoff and backoff.refresh))
     if backoff is not None:  # a failed requeue or drift check, same input: retry that
         return Decision(backoff.operation, RETRY, refresh=backoff.refresh)
+    if status.partially_applied:  # live state may differ from the applied inputs: apply them again
+        return Decision(
+            UP,
+            INPUT_CHANGED if new_input else RETRY,
+            detail="an up that failed or was cut short may have changed resources",
+        )
+    if new_input:  # failing on other inputs, now back to the applied ones
+        return Decision(RESUME, INPUT_CHANGED, detail="back to the applied inputs; nothing to do")
     if status.requeue_at is not None and now >= status.requeue_at:
         return Decision(UP, REQUEUE)
     if (

@@ -15,7 +15,9 @@ Errors come in two families, as in the Pulumi Kubernetes Operator and kopf:
 :func:`classify_error` maps whatever an operation raised — the Automation API's exceptions, whose
 only detail is the CLI's stdout and stderr text — onto that family. The Python SDK raises a plain
 ``CommandError`` for some lock conflicts ("the stack is currently locked by"), so the mapping reads
-the text, not only the exception class.
+the text, not only the exception class. Classes are matched with ``isinstance`` against the SDK's
+own (``pulumi.automation.errors.RuntimeError`` is not Python's ``RuntimeError``), and
+``KeyboardInterrupt`` or ``SystemExit`` is never turned into a failure of the stack.
 """
 
 from __future__ import annotations
@@ -155,7 +157,17 @@ class Driver(Protocol):
         ...
 
     def recover(self, target: StackTarget) -> RecoveryReport:
-        """After a crash: clear what is safe to clear (stale locks, pending operations) and say so."""
+        """After a crash: clear what is safe to clear (stale locks, pending operations) and say so.
+
+        Never creates the stack: one that does not exist has nothing to recover.
+        """
+        ...
+
+    def locked_stacks(self) -> set[str]:
+        """Stacks with a lock file in a local backend (none for other backends), without the CLI.
+
+        Start-up recovery inspects these besides the stacks whose operation a crash interrupted.
+        """
         ...
 
 
@@ -305,8 +317,11 @@ def classify_error(exc: BaseException) -> DriverError:
 
     Order matters: a lock conflict or an unreachable provider can surface inside a program's
     traceback (e.g. a failed Vault lookup), and those are worth retrying, so they are tested
-    before the generic "the program failed" patterns.
+    before the generic "the program failed" patterns. ``KeyboardInterrupt``, ``SystemExit`` and
+    other exceptions that are not errors are raised again, never mapped.
     """
+    if not isinstance(exc, Exception):
+        raise exc
     if isinstance(exc, DriverError):
         return exc
     if isinstance(exc, StackFileError):
@@ -314,15 +329,16 @@ def classify_error(exc: BaseException) -> DriverError:
     if isinstance(exc, FileNotFoundError) and _names_pulumi(exc):
         return CliMissingError(detail=str(exc))
 
+    sdk = _sdk_errors()
     class_name = type(exc).__name__
-    if _is_command_error(exc):
+    if isinstance(exc, sdk.CommandError):
         stdout, stderr = command_output(exc)
     else:
         stdout, stderr = "", str(exc)
     text = f"{stderr}\n{stdout}"
     detail = _tail(text)
 
-    if class_name == "ConcurrentUpdateError" or _LOCKED.search(text):
+    if isinstance(exc, sdk.ConcurrentUpdateError) or _LOCKED.search(text):
         return StackLockedError(
             _summary(stderr, stdout, "the stack is locked by another update"), detail=detail
         )
@@ -332,9 +348,9 @@ def classify_error(exc: BaseException) -> DriverError:
         return ConfigurationError(
             _summary(stderr, stdout, "the secrets provider is not configured"), detail=detail
         )
-    if class_name == "StackNotFoundError" or _STACK_NOT_FOUND.search(text):
+    if isinstance(exc, sdk.StackNotFoundError) or _STACK_NOT_FOUND.search(text):
         return ConfigurationError(_summary(stderr, stdout, "the stack does not exist"), detail=detail)
-    if class_name == "InvalidVersionError":
+    if isinstance(exc, sdk.InvalidVersionError):
         return ConfigurationError(f"unsupported Pulumi CLI version: {_clip(str(exc))}", detail=detail)
     if _PENDING.search(text):
         return PendingOperationsError(
@@ -345,9 +361,8 @@ def classify_error(exc: BaseException) -> DriverError:
         return ProviderUnavailableError(_summary(stderr, stdout, "a provider is unavailable"), detail=detail)
     if _TIMEOUT.search(text):
         return OperationTimeoutError(_summary(stderr, stdout, "the operation timed out"), detail=detail)
-    if class_name in {"CompilationError", "RuntimeError", "InlineSourceRuntimeError"} or _PROGRAM.search(
-        text
-    ):
+    program_failed = isinstance(exc, (sdk.CompilationError, sdk.RuntimeError, sdk.InlineSourceRuntimeError))
+    if program_failed or _PROGRAM.search(text):
         return ProgramError(
             _program_summary(text) or _summary(stderr, stdout, "the program failed"), detail=detail
         )
@@ -356,8 +371,11 @@ def classify_error(exc: BaseException) -> DriverError:
     )
 
 
-def _is_command_error(exc: BaseException) -> bool:
-    return any(cls.__name__ == "CommandError" for cls in type(exc).__mro__)
+def _sdk_errors() -> Any:
+    """``pulumi.automation.errors``, imported on the first failure (it loads the whole SDK)."""
+    from pulumi.automation import errors
+
+    return errors
 
 
 def _names_pulumi(exc: FileNotFoundError) -> bool:

@@ -1,11 +1,13 @@
 """Fingerprints: one hash per stack of everything that can change what ``up`` would do.
 
 A stack's fingerprint covers its parsed documents (kind, metadata, spec as canonical JSON, so
-comments, key order and formatting do not count), the program's source (``__main__.py`` and
-``components/**/*.py``), its stack configuration (``Pulumi.<stack>.yaml``, minus the keys the
-daemon itself writes) and the observations the stack uses (git heads of its repositories,
-preview first-seen times and expiries, last good images, versions of its Vault secrets — the
-observation store decides, without ``now``). Equal fingerprint → no operation at all.
+comments, key order and formatting do not count), the program (``Pulumi.yaml``, whose runtime
+options and project config apply to every stack, ``requirements.txt``, ``__main__.py``,
+``components/**/*.py`` and what connector packages hold), its stack configuration
+(``Pulumi.<stack>.yaml``, minus the keys the daemon itself writes) and the observations the
+stack uses (git heads of its repositories, preview first-seen times and expiries, last good
+images, versions of its Vault secrets — the observation store decides, without ``now``).
+Equal fingerprint → no operation at all.
 
 The ``driftless.dev/force-reconcile`` annotation is left out: a new token is a request to run
 ``up --refresh`` once, tracked separately (see :func:`force_tokens`), not a change of desired state.
@@ -28,6 +30,10 @@ from components.documents import FORCE_RECONCILE_ANNOTATION, StackDocuments
 
 # Stack config keys the daemon writes itself; their values are paths, not desired state.
 DAEMON_CONFIG_KEYS = frozenset({"driftless:stackFile", "driftless:observationsFile"})
+
+# Project files that change what every stack's `up` does: the project (runtime, its options,
+# project-level config) and the dependencies the program runs with.
+PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml", "requirements.txt")
 
 
 @dataclass(frozen=True)
@@ -94,8 +100,9 @@ class ProgramSource:
         self._cache: dict[Path, tuple[int, int, str]] = {}
 
     def files(self) -> list[Path]:
-        """``__main__.py``, ``components/**/*.py``, and what the connector packages hold."""
-        found = [self.project_dir / "__main__.py"]
+        """The project files, ``__main__.py``, ``components/**/*.py``, and what connector packages hold."""
+        found = [self.project_dir / name for name in PROJECT_FILES]
+        found.append(self.project_dir / "__main__.py")
         components = self.project_dir / "components"
         if components.is_dir():
             found.extend(p for p in components.rglob("*.py") if "__pycache__" not in p.parts)

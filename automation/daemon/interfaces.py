@@ -22,7 +22,7 @@ class ObservationSource(Protocol):
 
     def fingerprint_material(self, documents: StackDocuments, now: datetime) -> dict[str, Any]: ...
 
-    def record_project_status(self, project: str, status: Mapping[str, Any]) -> bool: ...
+    def record_project_status(self, stack: str, project: str, status: Mapping[str, Any]) -> bool: ...
 
     def save(self) -> None: ...
 
@@ -42,9 +42,9 @@ class LockedObservations:
         with self._lock:
             return self._observations.fingerprint_material(documents, now)
 
-    def record_project_status(self, project: str, status: Mapping[str, Any]) -> bool:
+    def record_project_status(self, stack: str, project: str, status: Mapping[str, Any]) -> bool:
         with self._lock:
-            return self._observations.record_project_status(project, status)
+            return self._observations.record_project_status(stack, project, status)
 
     def save(self) -> None:
         with self._lock:
@@ -72,7 +72,7 @@ class NoObservations:
     def fingerprint_material(self, documents: StackDocuments, now: datetime) -> dict[str, Any]:
         return {}
 
-    def record_project_status(self, project: str, status: Mapping[str, Any]) -> bool:
+    def record_project_status(self, stack: str, project: str, status: Mapping[str, Any]) -> bool:
         return False
 
     def save(self) -> None:

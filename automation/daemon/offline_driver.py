@@ -124,6 +124,12 @@ class OfflineDriver:
     def cancel(self, target: StackTarget) -> None:
         return None  # a render takes a moment; it is simply allowed to finish
 
+    def locked_stacks(self) -> set[str]:
+        """Stacks whose lock file is there: an operation is running, or a crash left it."""
+        if not self.root.is_dir():
+            return set()
+        return {lock.parent.name for lock in self.root.glob("*/lock.json")}
+
     def recover(self, target: StackTarget) -> RecoveryReport:
         found: list[str] = []
         actions: list[str] = []
@@ -271,12 +277,13 @@ class OfflineDriver:
         if progress is not None:
             for change in changes:
                 progress(f"  {change.describe()}")
-        total = len(new.get("resources", []))
+            for read in diff.reads:  # looked up, never changed: not a change, and not counted
+                progress(f"  read {read.get('type')} {read.get('name')}")
         counts = ChangeCounts(
             create=len(diff.added),
             update=len(diff.updated),
             delete=len(diff.removed),
-            same=total - len(diff.added) - len(diff.updated),
+            same=diff.unchanged,
         )
         return OperationResult(
             kind, counts, time.monotonic() - started, dict(new.get("outputs", {})), tuple(changes)

@@ -59,7 +59,8 @@ class StackOutcome:
     """What a cycle did with one stack: the line ``run --once`` prints."""
 
     stack: str
-    # unchanged | reconciled | drift-checked | drifted | failed | stalled | waiting | started | busy | removed
+    # unchanged | reconciled | drift-checked | drifted | resumed | failed | stalled | waiting | started
+    # | busy | removed
     state: str
     message: str = ""
     operation: Operation | None = None
@@ -144,7 +145,7 @@ class OperationRunner:
         duration = self.clock.monotonic() - run.t0
         name = run.stack.name
         policy = self.settings.drift_for(name)
-        recorded_images = self._record_images(result.outputs)
+        recorded_images = self._record_images(name, result.outputs)
         requeue = requeue_after(result.outputs, self.settings.requeue_floor_seconds)
         drift_on = policy.enabled and self.driver.drift_detection
         operation = Operation(
@@ -182,14 +183,14 @@ class OperationRunner:
         )
         return StackOutcome(name, "reconciled", f"up ({run.trigger}): {result.changes.describe()}", operation)
 
-    def _record_images(self, outputs: Mapping[str, Any]) -> list[str]:
-        """Copy each Project's images (``lastGoodImages``, ``pinnedImages``) into the observation store."""
+    def _record_images(self, stack: str, outputs: Mapping[str, Any]) -> list[str]:
+        """Copy each Project's images (``lastGoodImages``, ``pinnedImages``) into the store, per stack."""
         recorded = []
         for key, value in outputs.items():
             if not key.startswith("Project/") or not isinstance(value, Mapping):
                 continue
             project = key.split("/", 1)[1]
-            if self.observations.record_project_status(project, value):
+            if self.observations.record_project_status(stack, project, value):
                 recorded.append(project)
         if recorded:
             self.observations.save()
@@ -285,7 +286,15 @@ class OperationRunner:
             retryable=error.retryable,
         )
         if isinstance(error, PendingOperationsError):
-            recover_pending_operations(run.target, self.book, self.driver, log=self.log)
+            recover_pending_operations(
+                run.target,
+                self.book,
+                self.driver,
+                tokens=run.stack.tokens,
+                clock=self.clock,
+                history=self.settings.history,
+                log=self.log,
+            )
         return outcome
 
     def _retry_or_stall(

@@ -22,7 +22,17 @@ from typing import Any
 
 from automation.daemon import transitions
 from automation.daemon.clock import Clock, SystemClock
-from automation.daemon.decisions import INVALID, NOTHING, WAIT, Decision, Jitter, decide, default_jitter
+from automation.daemon.decisions import (
+    ACKNOWLEDGED,
+    INVALID,
+    NOTHING,
+    RESUME,
+    WAIT,
+    Decision,
+    Jitter,
+    decide,
+    default_jitter,
+)
 from automation.daemon.driver import Driver, Progress, RecoveryReport, StackTarget
 from automation.daemon.inputs import InputReader, StackInputs
 from automation.daemon.interfaces import (
@@ -139,6 +149,7 @@ class Reconciler:
             clock=self.clock,
             log=self.log,
             history=self.settings.history,
+            tokens=lambda name: self.load_inputs([name])[name].tokens,
         )
 
     # --- cycles
@@ -194,6 +205,11 @@ class Reconciler:
             return StackOutcome(name, "stalled" if status.is_true(STALLED) else "waiting", decision.detail)
         if decision.action == INVALID:
             return self._invalid(status, stack, now)
+        if decision.action == RESUME:
+            transitions.resumed(status, now=now)
+            self._book.save(status)
+            self.log.info("stack.resumed", stack=name, detail=decision.detail)
+            return StackOutcome(name, "resumed", decision.detail)
         if not self._accepting:
             return StackOutcome(name, "waiting", "shutting down; not starting new operations")
         self._start(status, stack, decision)
@@ -226,6 +242,9 @@ class Reconciler:
     def _start(self, status: StackStatus, stack: StackInputs, decision: Decision) -> None:
         """Queue the operation on the pool; the lock is held, so the stack counts as busy at once."""
         target = self._target(stack)
+        if decision.trigger == ACKNOWLEDGED:
+            items = transitions.acknowledged(status, now=self.clock.now())
+            self.log.warning("recovery.acknowledged", stack=stack.name, tokens=decision.detail, items=items)
         transitions.queued(status, decision, now=self.clock.now())
         self._book.save(status)
         self._targets[stack.name] = target

@@ -11,6 +11,9 @@ Shutdown follows kopf: SIGINT/SIGTERM set a stop event; the loop stops starting 
 lets running ones finish for the grace period, then asks the driver to cancel what is left
 (a second signal cancels at once). Whatever is still running at the very end keeps its
 ``inFlight`` record, so the next start recovers it.
+
+:func:`run_once` is ``run --once``: recovery, one poll of the sources, one cycle, with the same
+shutdown on a signal and a hard deadline after it, since a one-shot run in CI must end too.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
 from typing import Any
@@ -25,7 +29,9 @@ from typing import Any
 from automation.daemon.clock import Clock, SystemClock
 from automation.daemon.fingerprint import digest, documents_material
 from automation.daemon.logs import EventLog
+from automation.daemon.operations import StackOutcome
 from automation.daemon.reconciler import Reconciler
+from automation.daemon.status import PHASE_RETRYING, PHASE_STALLED
 from automation.sources.base import Change, Source
 from components.documents import StackDocuments
 
@@ -178,13 +184,83 @@ class Daemon:
         self._sources = []
 
 
+@dataclass(frozen=True)
+class OnceResult:
+    """What ``run --once`` did: each stack's outcome, which stacks failed, and what stopped it."""
+
+    outcomes: list[StackOutcome]
+    failed: list[str]  # failed in the cycle, or Retrying or Stalled after it
+    signal: int | None = None  # SIGINT or SIGTERM, when one stopped the run
+
+
+Abandon = Callable[[list[str], int], None]
+"""Called with the stacks still running and the signal when a stopped run outlives its deadline."""
+
+
+def run_once(
+    reconciler: Reconciler,
+    *,
+    abandon: Abandon,
+    prepare: Callable[[], None] | None = None,
+    cancel_wait: float = 30.0,
+    settle_seconds: float = 10.0,
+) -> OnceResult:
+    """Recover, ``prepare`` (one poll of the sources), run one cycle and wait for it.
+
+    SIGINT/SIGTERM stop it as they stop the daemon: nothing new starts, running operations may
+    finish for the grace period, then they are cancelled (a second signal cancels at once). If an
+    operation still runs ``cancel_wait`` seconds after that, or the run has not ended
+    ``settle_seconds`` later (e.g. stuck polling a source), ``abandon`` is called — the command
+    line exits the process there; the next start recovers what was left.
+
+    A stack counts as failed when its operation failed, and also when it is Retrying or Stalled
+    after the cycle (e.g. still backing off from an earlier run), so a CI job never passes on a
+    stack that is not applied.
+    """
+    stop = threading.Event()
+    finished = threading.Event()
+    received: list[int] = []
+
+    def watch() -> None:
+        stop.wait()
+        if finished.is_set():
+            return
+        left = reconciler.shutdown(cancel_wait=cancel_wait)
+        if left or not finished.wait(settle_seconds):
+            abandon(left or reconciler.busy(), received[0] if received else signal.SIGTERM)
+
+    restore = install_signal_handlers(stop, on_second=reconciler.cancel_all, on_signal=received.append)
+    watcher = threading.Thread(target=watch, name="driftless-once-stop", daemon=True)
+    watcher.start()
+    try:
+        reconciler.recover()
+        if prepare is not None and not stop.is_set():
+            prepare()
+        outcomes = reconciler.cycle(wait=True)
+        reconciler.shutdown(grace=0)
+    finally:
+        finished.set()
+        stop.set()  # releases the watcher when no signal came
+        watcher.join()
+        restore()
+    present = {outcome.stack for outcome in outcomes}
+    failed = {outcome.stack for outcome in outcomes if outcome.failed}
+    failed |= {
+        status.name
+        for status in reconciler.statuses()
+        if status.name in present and status.phase in (PHASE_RETRYING, PHASE_STALLED)
+    }
+    return OnceResult(outcomes, sorted(failed), received[0] if received else None)
+
+
 def install_signal_handlers(
     stop: threading.Event,
     on_second: Callable[[], Any] | None = None,
     on_first: Callable[[], Any] | None = None,
+    on_signal: Callable[[int], Any] | None = None,
 ) -> Callable[[], None]:
-    """SIGINT/SIGTERM set ``stop`` and call ``on_first`` (e.g. wake the loop); a second one calls
-    ``on_second`` (cancel now). Returns a restorer."""
+    """SIGINT/SIGTERM set ``stop``, call ``on_signal`` with the signal's number and ``on_first``
+    (e.g. wake the loop); a second one calls ``on_second`` (cancel now). Returns a restorer."""
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handle(signum: int, frame: FrameType | None) -> None:
@@ -192,6 +268,8 @@ def install_signal_handlers(
             if on_second is not None:
                 threading.Thread(target=on_second, name="driftless-cancel", daemon=True).start()
             return
+        if on_signal is not None:
+            on_signal(signum)
         stop.set()
         if on_first is not None:
             on_first()

@@ -2,9 +2,10 @@
 
 The SPEC §3 fields come first (name, phase, conditions, fingerprint, lastOperation); everything
 after them is an addition the SPEC allows: history of recent runs, when the stack is next looked
-at, its backoff, consecutive failures, the last drift check, and the bookkeeping the reconciler
-needs to survive a restart (force tokens handled, the input a failure belongs to, an operation
-that was in flight when the daemon stopped).
+at, its backoff, consecutive failures, the last drift check, what crash recovery found (kept apart
+from the operations, so it never displaces ``lastOperation``) and what it left for a person, and
+the bookkeeping the reconciler needs to survive a restart (force tokens handled, the input a
+failure belongs to, an operation that was in flight when the daemon stopped).
 
 Conditions follow kstatus: ``Ready``, ``Reconciling``, ``Stalled`` and ``Drifted``, each with a
 CamelCase reason and a message for people. All four are always present, so a reader never has to
@@ -93,7 +94,7 @@ class Condition:
 class Operation:
     """One run of an operation on a stack: what, why, when, and how it ended."""
 
-    kind: str  # up | refresh | drift-check | destroy | recover
+    kind: str  # up | refresh | drift-check | destroy
     result: str  # running | succeeded | failed | cancelled | interrupted
     started_at: datetime
     finished_at: datetime | None = None
@@ -187,6 +188,72 @@ class DriftReport:
 
 
 @dataclass
+class RecoveryRecord:
+    """One run of crash recovery that found something: what, what it did, what it left for a person."""
+
+    at: datetime
+    trigger: str  # Startup (the daemon started after a crash) | PendingOperations (an up found them)
+    found: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    manual: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": iso(self.at),
+            "trigger": self.trigger,
+            "found": list(self.found),
+            "actions": list(self.actions),
+            "manual": list(self.manual),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RecoveryRecord:
+        return cls(
+            at=parse_time(data.get("at")) or datetime.now(UTC),
+            trigger=data.get("trigger", ""),
+            found=list(data.get("found", [])),
+            actions=list(data.get("actions", [])),
+            manual=list(data.get("manual", [])),
+        )
+
+
+@dataclass
+class Attention:
+    """Crash recovery left something only a person can judge: the stack is held until acknowledged.
+
+    A person acknowledges with a new ``driftless.dev/force-reconcile`` token on a document of the
+    stack; a token that was already there when recovery raised the items does not count.
+    """
+
+    since: datetime
+    items: list[str]
+    tokens_seen: dict[str, str] = field(default_factory=dict)  # "Kind/name" -> token, when raised
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since": iso(self.since),
+            "items": list(self.items),
+            "forceTokensSeen": dict(self.tokens_seen),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Attention:
+        return cls(
+            since=parse_time(data.get("since")) or datetime.now(UTC),
+            items=list(data.get("items", [])),
+            tokens_seen=dict(data.get("forceTokensSeen", {})),
+        )
+
+    def acknowledgements(self, tokens: Mapping[str, str], handled: Mapping[str, str]) -> dict[str, str]:
+        """The force tokens set since the items were raised (and not handled before)."""
+        return {
+            subject: token
+            for subject, token in tokens.items()
+            if token != self.tokens_seen.get(subject) and token != handled.get(subject)
+        }
+
+
+@dataclass
 class StackStatus:
     """Everything known about one stack."""
 
@@ -204,10 +271,14 @@ class StackStatus:
     backoff: Backoff | None = None
     failures: int = 0  # consecutive failures for the current input
     failed_input: str | None = None  # the input key the failures (or the stall) belong to
+    # an up failed, was cancelled or was cut short by a crash after it may have changed resources:
+    # live state may not match `fingerprint` until an up succeeds, so one runs even on those inputs
+    partially_applied: bool = False
     drift: DriftReport | None = None
     in_flight: Operation | None = None  # set while an operation runs; still set after a crash
     handled_tokens: dict[str, str] = field(default_factory=dict)  # "Kind/name" -> force token
-    recovery: list[str] = field(default_factory=list)  # what crash recovery left for a person
+    recovery: list[RecoveryRecord] = field(default_factory=list)  # newest first
+    attention: Attention | None = None  # what crash recovery left for a person; holds the stack
 
     # --- conditions
 
@@ -267,6 +338,11 @@ class StackStatus:
         self.history.insert(0, operation)
         del self.history[limit:]
 
+    def record_recovery(self, record: RecoveryRecord, limit: int) -> None:
+        """Keep what crash recovery found, newest first; operations and ``lastOperation`` stay as they are."""
+        self.recovery.insert(0, record)
+        del self.recovery[limit:]
+
     def update_next_check(self) -> None:
         """The timer the reconciler acts on next; the daemon loop runs a cycle when it passes.
 
@@ -298,10 +374,12 @@ class StackStatus:
             "backoff": self.backoff.to_json() if self.backoff else None,
             "failures": self.failures,
             "failedInput": self.failed_input,
+            "partiallyApplied": self.partially_applied,
             "drift": self.drift.to_json() if self.drift else None,
             "inFlight": self.in_flight.to_json() if self.in_flight else None,
             "handledForceTokens": dict(self.handled_tokens),
-            "recovery": list(self.recovery),
+            "recovery": [r.to_json() for r in self.recovery],
+            "needsAttention": self.attention.to_json() if self.attention else None,
             "history": [op.to_json() for op in self.history],
         }
 
@@ -325,11 +403,19 @@ class StackStatus:
             backoff=optional("backoff", Backoff.from_json),
             failures=int(data.get("failures", 0)),
             failed_input=data.get("failedInput"),
+            partially_applied=bool(data.get("partiallyApplied", False)),
             drift=optional("drift", DriftReport.from_json),
             in_flight=optional("inFlight", Operation.from_json),
             handled_tokens=dict(data.get("handledForceTokens", {})),
-            recovery=list(data.get("recovery", [])),
+            recovery=[_recovery_record(r) for r in data.get("recovery", [])],
+            attention=optional("needsAttention", Attention.from_json),
         )
+
+
+def _recovery_record(data: Any) -> RecoveryRecord:
+    if isinstance(data, str):  # an earlier daemon kept only the lines left for a person
+        return RecoveryRecord(datetime.now(UTC), "Startup", manual=[data])
+    return RecoveryRecord.from_json(data)
 
 
 def status_document(stacks: list[StackStatus]) -> dict[str, Any]:

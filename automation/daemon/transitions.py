@@ -9,10 +9,18 @@ failure set.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
-from automation.daemon.decisions import INPUT_CHANGED, UP, Decision, Stall, describe
-from automation.daemon.driver import InvalidSpecError, RecoveryReport
+from automation.daemon.decisions import INPUT_CHANGED, NEEDS_ATTENTION, UP, Decision, Stall, describe
+from automation.daemon.driver import (
+    CliMissingError,
+    ConfigurationError,
+    InvalidSpecError,
+    PendingOperationsError,
+    RecoveryReport,
+    StackLockedError,
+)
 from automation.daemon.inputs import StackInputs
 from automation.daemon.status import (
     DRIFTED,
@@ -21,11 +29,25 @@ from automation.daemon.status import (
     READY,
     RECONCILING,
     STALLED,
+    Attention,
     Backoff,
     DriftReport,
     Operation,
+    RecoveryRecord,
     StackStatus,
     iso,
+)
+
+# Failures of an ``up`` that changed nothing: the engine refused to start (or never got to run).
+# Any other failed ``up`` may have changed some resources before it failed.
+NOTHING_CHANGED = frozenset(
+    {
+        InvalidSpecError.reason,
+        CliMissingError.reason,
+        ConfigurationError.reason,
+        StackLockedError.reason,
+        PendingOperationsError.reason,
+    }
 )
 
 # --- an operation's way through the pool ---------------------------------------------------------
@@ -81,7 +103,7 @@ def up_succeeded(
     status.fingerprint = inputs.fingerprint.value
     status.handled_tokens.update(inputs.tokens)
     _clear_failures(status)
-    status.recovery = []
+    status.partially_applied = False
     status.set_condition(READY, True, "UpSucceeded", f"{operation.message} at {iso(now)}", now)
     status.set_condition(RECONCILING, False, "Idle", "", now)
     status.set_condition(STALLED, False, "NotStalled", "", now)
@@ -103,11 +125,18 @@ def drift_checked(
     history: int,
     now: datetime,
 ) -> None:
-    """A drift check ran: ``resources`` are what differs (none: no drift)."""
+    """A drift check ran: ``resources`` are what differs (none: no drift).
+
+    A stalled stack stays stalled, with the input its stall belongs to: only a change of input
+    ends a stall, and forgetting that input would leave the stall waiting for nothing.
+    """
     _finished(status, operation, history)
-    _clear_failures(status)
-    if not status.is_true(READY):  # only a failed drift check clears Ready without a change of input
-        status.set_condition(READY, True, "DriftCheckSucceeded", f"drift check succeeded at {iso(now)}", now)
+    if not status.is_true(STALLED):
+        _clear_failures(status)
+        if not status.is_true(READY):  # only a failed drift check clears Ready without a change of input
+            status.set_condition(
+                READY, True, "DriftCheckSucceeded", f"drift check succeeded at {iso(now)}", now
+            )
     status.drift = DriftReport(now, resources)
     status.next_drift_check_at = next_drift_check_at
     status.set_condition(RECONCILING, False, "Idle", "", now)
@@ -132,6 +161,8 @@ def drift_checked(
 def cancelled(status: StackStatus, operation: Operation, *, history: int, now: datetime) -> None:
     """Interrupted on purpose, at shutdown: not a failure of the stack; the next start retries."""
     _finished(status, operation, history)
+    if operation.kind == UP:  # it stopped at a safe point, but maybe after changing some resources
+        status.partially_applied = True
     status.set_condition(RECONCILING, False, "Cancelled", operation.message, now)
 
 
@@ -140,6 +171,8 @@ def failed(status: StackStatus, operation: Operation, input_key: str, *, history
     _finished(status, operation, history)
     status.failures = status.failures + 1 if status.failed_input == input_key else 1
     status.failed_input = input_key
+    if operation.kind == UP and operation.reason not in NOTHING_CHANGED:
+        status.partially_applied = True
 
 
 def stalled(status: StackStatus, stall: Stall, *, now: datetime) -> None:
@@ -150,6 +183,21 @@ def stalled(status: StackStatus, stall: Stall, *, now: datetime) -> None:
     )
     status.set_condition(READY, False, stall.reason, stall.message, now)
     status.set_condition(RECONCILING, False, "Stalled", "", now)
+
+
+def resumed(status: StackStatus, *, now: datetime) -> None:
+    """The inputs are back to the ones last applied, and no failed up changed anything since."""
+    stall = status.condition(STALLED)
+    if stall is not None and stall.status == "True":
+        was = f"stalled ({stall.reason})"
+    else:
+        was = f"retrying ({status.backoff.reason})" if status.backoff is not None else "failing"
+    _clear_failures(status)
+    status.set_condition(
+        READY, True, "InputsReverted", f"the inputs are back to the ones last applied; no longer {was}", now
+    )
+    status.set_condition(RECONCILING, False, "Idle", "", now)
+    status.set_condition(STALLED, False, "NotStalled", "", now)
 
 
 def retry_scheduled(status: StackStatus, backoff: Backoff, *, now: datetime) -> None:
@@ -197,6 +245,8 @@ def interrupted(status: StackStatus, *, history: int, now: datetime) -> Operatio
     """On start: the operation a crash cut short, recorded as ``interrupted``; a queued one as not started."""
     operation = status.in_flight
     if operation is not None:
+        if operation.kind == UP:
+            status.partially_applied = True
         operation.result = "interrupted"
         operation.finished_at = now
         operation.message = "the daemon stopped while this operation was running"
@@ -209,18 +259,44 @@ def interrupted(status: StackStatus, *, history: int, now: datetime) -> Operatio
 
 
 def recovered(
-    status: StackStatus, report: RecoveryReport, started_at: datetime, *, history: int, now: datetime
+    status: StackStatus,
+    report: RecoveryReport,
+    trigger: str,
+    *,
+    tokens: Mapping[str, str],
+    history: int,
+    now: datetime,
 ) -> None:
-    """Crash recovery found something on start: say what, and what is left for a person."""
-    status.record(
-        Operation(
-            "recover",
-            "needs-attention" if report.manual else "succeeded",
-            started_at,
-            now,
-            trigger="Startup",
-            message="; ".join([*report.found, *report.actions, *report.manual]),
-        ),
-        history,
+    """Crash recovery found something: keep what (apart from the operations) and hold the stack
+    while anything is left for a person (Stalled, ``NeedsAttention``) — an ``up`` now could, for
+    instance, create a second copy of a resource an interrupted create left outside Pulumi's state.
+
+    ``tokens`` are the stack's force tokens now: only a token set after this acknowledges.
+    """
+    status.record_recovery(
+        RecoveryRecord(now, trigger, list(report.found), list(report.actions), list(report.manual)), history
     )
-    status.recovery = list(report.manual)
+    if not report.manual:
+        return
+    previous = status.attention
+    items = list(previous.items) if previous else []
+    items += [item for item in report.manual if item not in items]
+    seen = {**(previous.tokens_seen if previous else {}), **tokens}
+    status.attention = Attention(previous.since if previous else now, items, seen)
+    message = (
+        f"crash recovery needs a person: {'; '.join(items)} (once handled, set a new "
+        "driftless.dev/force-reconcile token on a document of this stack)"
+    )
+    status.backoff = None
+    status.set_condition(STALLED, True, NEEDS_ATTENTION, message, now)
+    status.set_condition(READY, False, NEEDS_ATTENTION, message, now)
+
+
+def acknowledged(status: StackStatus, *, now: datetime) -> list[str]:
+    """A person set a new force token: what recovery left is handled; the stack runs again."""
+    items = status.attention.items if status.attention else []
+    status.attention = None
+    status.set_condition(
+        STALLED, False, "Acknowledged", f"{len(items)} recovery item(s) acknowledged at {iso(now)}", now
+    )
+    return items

@@ -3,6 +3,9 @@
 The offline counterpart of ``pulumi preview`` for pull requests: it compares two ``render --format
 json`` outputs and writes Markdown fit for a review comment. Render output is already masked, so
 a secret shows as ``[secret]`` on both sides and its value never reaches the comment.
+
+A resource with a ``read`` id (``Resource.get``, a live lookup) is not managed by the stack: it is
+never created, updated or deleted, so it is left out of the changes and listed apart as a read.
 """
 
 from __future__ import annotations
@@ -30,17 +33,21 @@ class StackDiff:
     added: list[Mapping[str, Any]] = field(default_factory=list)
     removed: list[Mapping[str, Any]] = field(default_factory=list)
     updated: list[tuple[Mapping[str, Any], list[FieldChange]]] = field(default_factory=list)
+    reads: list[Mapping[str, Any]] = field(default_factory=list)  # existing resources the new render reads
+    unchanged: int = 0  # managed resources in both renders with the same inputs
 
     @property
     def empty(self) -> bool:
+        """No resource to create, update or delete (reads change nothing)."""
         return not (self.added or self.removed or self.updated)
 
 
 def diff_renders(old: Mapping[str, Any], new: Mapping[str, Any]) -> StackDiff:
     """Compare two render outputs (SPEC §3 JSON objects)."""
-    before = {_key(r): r for r in old.get("resources", [])}
-    after = {_key(r): r for r in new.get("resources", [])}
+    before = {_key(r): r for r in old.get("resources", []) if not _is_read(r)}
+    after = {_key(r): r for r in new.get("resources", []) if not _is_read(r)}
     result = StackDiff(str(new.get("stack") or old.get("stack") or ""))
+    result.reads = [r for r in new.get("resources", []) if _is_read(r)]
     for key, resource in after.items():
         if key not in before:
             result.added.append(resource)
@@ -48,15 +55,18 @@ def diff_renders(old: Mapping[str, Any], new: Mapping[str, Any]) -> StackDiff:
             changes = list(_field_changes(before[key].get("inputs", {}), resource.get("inputs", {}), ""))
             if changes:
                 result.updated.append((resource, changes))
+            else:
+                result.unchanged += 1
     result.removed = [resource for key, resource in before.items() if key not in after]
     return result
 
 
 def to_markdown(diff: StackDiff) -> str:
-    """A review comment: a summary line, then adds, updates field by field, and deletes."""
+    """A review comment: a summary line, then adds, updates field by field, deletes, and reads."""
     title = f"### driftless: stack `{diff.stack}`"
+    reads = _reads_line(diff.reads)
     if diff.empty:
-        return f"{title}\n\nNo changes.\n"
+        return f"{title}\n\nNo changes.\n" + (f"\n{reads}\n" if reads else "")
     lines = [
         title,
         "",
@@ -74,12 +84,26 @@ def to_markdown(diff: StackDiff) -> str:
     if diff.removed:
         lines += ["", "#### Delete", ""]
         lines += [f"- `-` {_label(r)}" for r in diff.removed]
+    if reads:
+        lines += ["", reads]
     return "\n".join(lines) + "\n"
 
 
 def diff_files(old_path: str, new_path: str) -> str:
     with open(old_path, encoding="utf-8") as old_file, open(new_path, encoding="utf-8") as new_file:
         return to_markdown(diff_renders(json.load(old_file), json.load(new_file)))
+
+
+def _is_read(resource: Mapping[str, Any]) -> bool:
+    return resource.get("read") is not None
+
+
+def _reads_line(reads: list[Mapping[str, Any]]) -> str:
+    """One line naming the existing resources the stack reads (never changed by it)."""
+    if not reads:
+        return ""
+    named = ", ".join(f"{_label(r)} (id `{r.get('read')}`)" for r in reads)
+    return f"**Reads** ({len(reads)}, existing resources looked up, never changed): {named}"
 
 
 def _key(resource: Mapping[str, Any]) -> ResourceKey:

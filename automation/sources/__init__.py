@@ -74,7 +74,8 @@ def build_sources(
     """The standard sources for ``project_dir`` and its loaded stacks.
 
     ``vault_client`` defaults to one built from ``VAULT_ADDR``/``VAULT_TOKEN``; ``git`` to the
-    ``git`` command; ``wake`` is called from the watcher thread when a file changes.
+    ``git`` command; ``wake`` is called from the watcher thread when a file changes and from a git
+    worker when a poll's result arrives.
     """
     settings = settings or SourceSettings()
     sources: list[Source] = []
@@ -91,7 +92,7 @@ def build_sources(
     if vault_client is None:
         vault_client = client_from_environment()
     sources += [
-        GitSource(stacks, store, client=git, max_parallel=settings.git_parallel),
+        GitSource(stacks, store, client=git, max_parallel=settings.git_parallel, wake=wake),
         VaultSource(
             stacks,
             store,

@@ -102,7 +102,7 @@ class Schedule:
         if key in self._intervals:
             self._due[key] = now + self._intervals[key]
 
-    def next_due(self, now: datetime) -> datetime | None:
-        if not self._intervals:
-            return None
-        return min(self._due.get(key, now) for key in self._intervals)
+    def next_due(self, now: datetime, skip: Iterable[str] = ()) -> datetime | None:
+        """The earliest time a key is due; keys in ``skip`` (e.g. polls under way) are left out."""
+        skipped = set(skip)
+        return min((self._due.get(key, now) for key in self._intervals if key not in skipped), default=None)

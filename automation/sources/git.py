@@ -3,9 +3,17 @@
 Each repository is polled at its Project's ``repo.pollIntervalSeconds`` (default 300; the shortest
 when several Projects share a repository). ``ls-remote`` asks the server for its branch heads
 without cloning, so a poll costs one round trip. A new commit, a new branch or a deleted branch
-updates the store's heads and names every stack whose Projects use the repository. A branch that
-gets a preview has its first-seen time recorded when it appears (its TTL runs from then) and
+updates the store's heads and names every stack whose Projects use a branch that moved. A branch
+that gets a preview has its first-seen time recorded when it appears (its TTL runs from then) and
 forgotten when it disappears (a re-created branch gets a fresh preview).
+
+``ls-remote`` runs on worker threads, never on the daemon's loop: ``poll`` starts the polls that
+are due and returns at once with the results that have arrived since the last call (a slow or
+unreachable remote can take up to the client's timeout). The results are applied to the store on
+the caller's thread, in ``poll``, at the time the poll was started; ``wake`` is called when a
+result arrives so the loop comes back for it at once. ``close`` lets the polls under way finish
+(each bounded by the timeout), applies them and stops the workers, so a one-shot run that polls
+once and closes still sees every head it asked for.
 
 An unreachable repository keeps its last known heads: a network failure must not look like every
 branch being deleted, which would tear down every preview.
@@ -17,18 +25,20 @@ import logging
 import os
 import re
 import subprocess
+import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from datetime import datetime, timedelta
 
 from automation.observation_store import ObservationStore
-from automation.sources.base import Change, Schedule
+from automation.sources.base import Change, Schedule, Wake
 from automation.stack_inputs import ProjectInputs, projects
 from components.documents import StackDocuments
 
 log = logging.getLogger("driftless.sources.git")
 
-DEFAULT_TIMEOUT_SECONDS = 20.0  # bounds how long one poll can hold up the loop
+DEFAULT_TIMEOUT_SECONDS = 20.0  # bounds how long one ls-remote runs (on a worker, not the loop)
 _HEAD_REF = "refs/heads/"
 _CREDENTIALS_IN_URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
@@ -101,8 +111,11 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+_Result = tuple[dict[str, str] | None, str | None]  # (heads, None) or (None, the error)
+
+
 class GitSource:
-    """Polls every Project repository of every stack at its own interval."""
+    """Polls every Project repository of every stack at its own interval, in the background."""
 
     name = "git"
 
@@ -113,11 +126,17 @@ class GitSource:
         *,
         client: GitClient | None = None,
         max_parallel: int = 4,
+        wake: Wake | None = None,
     ):
         self._store = store
         self._client = client or GitClient()
         self._schedule = Schedule()
         self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="driftless-git")
+        self._wake = wake
+        # URL -> (its ls-remote under way or done but not yet applied, when the poll started)
+        self._running: dict[str, tuple[Future[_Result], datetime]] = {}
+        self._arrived = threading.Event()  # some result is waiting to be applied
+        self._closed = False
         self.errors: dict[str, str] = {}  # redacted URL -> last error, for status
         self.update_stacks(stacks)
 
@@ -135,51 +154,81 @@ class GitSource:
         )
 
     def next_due(self, now: datetime) -> datetime | None:
-        return self._schedule.next_due(now)
+        if self._arrived.is_set():
+            return now
+        return self._schedule.next_due(now, skip=self._running.keys())
 
     def poll(self, now: datetime) -> list[Change]:
-        """``ls-remote`` every repository that is due, in parallel; report those that moved."""
-        due = self._schedule.due(now)
-        if not due:
-            return []
-        results = dict(zip(due, self._pool.map(self._ls_remote, due), strict=True))
-        changes = []
-        for url in due:
+        """Apply the results that arrived, start the polls that are due; never waits for git."""
+        changes = self._apply_arrived()
+        if self._closed:
+            return changes
+        for url in self._schedule.due(now):
+            if url in self._running:
+                continue  # still under way: due again once its result is applied
             self._schedule.done(url, now)
-            heads = results[url]
-            if heads is None:
+            future = self._pool.submit(self._ls_remote, url)
+            self._running[url] = (future, now)
+            future.add_done_callback(self._result_arrived)
+        return changes
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every poll under way has a result (for one-shot callers and tests)."""
+        _, not_done = wait_for([future for future, _ in self._running.values()], timeout=timeout)
+        return not not_done
+
+    def _result_arrived(self, future: Future[_Result]) -> None:
+        self._arrived.set()
+        if self._wake is not None and not future.cancelled():
+            self._wake()
+
+    def _apply_arrived(self) -> list[Change]:
+        """Apply finished polls to the store, on the caller's thread; the changes they made."""
+        self._arrived.clear()
+        changes = []
+        for url, (future, started) in list(self._running.items()):
+            if not future.done():
                 continue
-            change = self._observe(url, heads, now)
+            del self._running[url]
+            if future.cancelled():
+                continue
+            heads, error = future.result()
+            if error is not None:
+                self.errors[redact_url(url)] = error
+                continue
+            self.errors.pop(redact_url(url), None)
+            assert heads is not None
+            change = self._observe(url, heads, started)
             if change is not None:
                 changes.append(change)
         return changes
 
-    def _ls_remote(self, url: str) -> dict[str, str] | None:
+    def _ls_remote(self, url: str) -> _Result:
+        """On a worker thread: only the ``git`` call, nothing shared is touched."""
         try:
-            heads = self._client.ls_remote_heads(url)
+            return self._client.ls_remote_heads(url), None
         except GitError as exc:
-            self.errors[redact_url(url)] = str(exc)
             log.warning("git poll failed: %s", exc, extra={"repository": redact_url(url)})
-            return None
-        self.errors.pop(redact_url(url), None)
-        return heads
+            return None, str(exc)
+        except Exception as exc:  # noqa: BLE001 - a broken poll must not kill the worker or the loop
+            log.error("git poll crashed: %s: %s", type(exc).__name__, redact_url(str(exc)))
+            return None, f"{redact_url(url)}: {type(exc).__name__}"
 
     def _observe(self, url: str, heads: dict[str, str], now: datetime) -> Change | None:
-        old_heads = self._store.git_heads(url)
-        moved = self._store.set_git_heads(url, heads)
-        users = self._projects.get(url, [])
-        for _, project in users:
-            keys = project.preview_keys(heads)
-            # A deleted branch's preview is gone: if the branch comes back it starts a new TTL.
-            for gone in set(project.preview_keys(old_heads or {}).values()) - set(keys.values()):
-                self._store.forget_preview(gone)
-            for key in keys.values():
-                self._store.set_first_seen(key, now)
-        if not moved and old_heads is not None:
+        observed = self._store.observe_git(url, heads, self._projects.get(url, []), now)
+        if not observed.heads and not observed.first:
             return None
-        detail = f"{redact_url(url)}: " + (moved.describe() or f"first observed ({len(heads)} branches)")
+        detail = f"{redact_url(url)}: " + (
+            observed.heads.describe() or f"first observed ({len(heads)} branches)"
+        )
+        if not observed.stacks:
+            log.debug("git heads changed, no stack uses those branches: %s", detail)
+            return None
         log.info("git heads changed: %s", detail, extra={"repository": redact_url(url)})
-        return Change("git", frozenset(stack for stack, _ in users), detail)
+        return Change("git", observed.stacks, detail)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Let the polls under way finish, apply them, and stop the workers."""
+        self._closed = True
+        self._pool.shutdown(wait=True)
+        self._apply_arrived()

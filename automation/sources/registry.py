@@ -4,8 +4,10 @@ Every Registry document names a server. On an interval (default 300 s) this sour
 with the credentials of a docker config file (``$DRIFTLESS_REGISTRY_AUTH_FILE``, the standard
 ``{"auths": {server: {"auth": base64(user:pass)}}}`` format) through the Kapsa domain's
 verification function, and records the result (verified, message, checkedAt) in the store for
-status. A result that matches the previous one causes nothing; a flip (credentials revoked, or
-fixed) names the stacks holding that Registry, so their status is brought up to date.
+status (``registries`` in the status document and ``driftless status``). The program never reads
+the result (it is in no stack's observations), so it is in no fingerprint either and ``poll``
+never reports a change: an ``up`` would render exactly the same. A flip (credentials revoked, or
+fixed) is logged as a warning naming the stacks holding that Registry; other results at info.
 
 The file is read at each check, so rotated credentials are picked up without a restart. Neither the
 password nor the encoded ``auth`` value is ever logged or stored: only the server and the username.
@@ -83,7 +85,7 @@ def credentials_for(document: Mapping[str, Any], server: str) -> Credentials | N
 
 
 class RegistrySource:
-    """Periodically verifies every Registry's credentials; reports only flips."""
+    """Periodically verifies every Registry's credentials, for status and the log."""
 
     name = "registry"
 
@@ -126,7 +128,7 @@ class RegistrySource:
         return self._schedule.next_due(now)
 
     def poll(self, now: datetime) -> list[Change]:
-        """Verify each due registry; a change for the stacks of every registry whose result flipped."""
+        """Verify each due registry and record the result; never a change (nothing a stack renders)."""
         due = self._schedule.due(now)
         if not due or not self._enabled() or self._auth_file is None:
             return []
@@ -137,23 +139,22 @@ class RegistrySource:
             for server in due:
                 self._schedule.done(server, now)
             return []
-        changes = []
         for server in due:
             self._schedule.done(server, now)
             verified, message = self._check(server, credentials_for(auth, server))
             flipped = self._store.record_registry_check(server, RegistryCheck(verified, message, now))
-            log.info(
-                "registry %s: %s",
-                server,
-                "verified" if verified else f"not verified: {message}",
-                extra={"registry": server, "verified": verified},
-            )
+            state = "verified" if verified else f"not verified: {message}"
             if flipped:
-                state = "verified" if verified else f"verification failed: {message}"
-                changes.append(
-                    Change("registry", frozenset(self._users[server]), f"registry {server}: {state}")
+                log.warning(
+                    "registry %s is now %s (stacks: %s)",
+                    server,
+                    state,
+                    ", ".join(sorted(self._users[server])),
+                    extra={"registry": server, "verified": verified, "stacks": sorted(self._users[server])},
                 )
-        return changes
+            else:
+                log.info("registry %s: %s", server, state, extra={"registry": server, "verified": verified})
+        return []
 
     def _check(self, server: str, credentials: Credentials | None) -> tuple[bool, str]:
         if credentials is None:

@@ -29,9 +29,10 @@ class TtlSource:
 
     def __init__(self, stacks: Mapping[str, StackDocuments], store: ObservationStore):
         self._store = store
-        # (preview key, first-seen) pairs already reported: a branch deleted and pushed again gets
-        # a new first-seen time, and its new preview expires in its own time.
-        self._reported: set[tuple[str, datetime]] = set()
+        # (stack, preview key, first-seen) already reported: a branch deleted and pushed again gets
+        # a new first-seen time, and its new preview expires in its own time. Each stack has its
+        # own previews, so two stacks defining the same Project expire theirs independently.
+        self._reported: set[tuple[str, str, datetime]] = set()
         self.update_stacks(stacks)
 
     def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
@@ -41,24 +42,28 @@ class TtlSource:
         """(stack, preview key, first seen, expiry) of every preview with a first-seen time."""
         for stack, documents in self._stacks.items():
             for project in projects(documents):
-                for key, first_seen in self._store.wanted_previews(project).items():
+                for key, first_seen in self._store.wanted_previews(stack, project).items():
                     if first_seen is not None:
                         yield stack, key, first_seen, project.previews.expires_at(first_seen)
 
     def next_due(self, now: datetime) -> datetime | None:
-        pending = [expiry for _, key, seen, expiry in self._expiries() if (key, seen) not in self._reported]
+        pending = [
+            expiry
+            for stack, key, seen, expiry in self._expiries()
+            if (stack, key, seen) not in self._reported
+        ]
         return min(pending, default=None)
 
     def poll(self, now: datetime) -> list[Change]:
         """A change for the stacks whose previews expired since the last poll."""
         expired: dict[str, list[str]] = {}
-        current: set[tuple[str, datetime]] = set()
-        newly: set[tuple[str, datetime]] = set()
+        current: set[tuple[str, str, datetime]] = set()
+        newly: set[tuple[str, str, datetime]] = set()
         for stack, key, first_seen, expiry in self._expiries():
-            current.add((key, first_seen))
-            if expiry <= now and (key, first_seen) not in self._reported:
+            current.add((stack, key, first_seen))
+            if expiry <= now and (stack, key, first_seen) not in self._reported:
                 expired.setdefault(stack, []).append(key)
-                newly.add((key, first_seen))
+                newly.add((stack, key, first_seen))
         # forget previews that are gone, so the set stays as small as the previews that exist
         self._reported = (self._reported & current) | newly
         if not expired:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -123,8 +128,9 @@ def test_invalid_daemon_settings_are_a_usage_error(dirs, tmp_path, capsys):
 @pytest.mark.parametrize("command", ["preview", "up", "refresh", "destroy"])
 def test_pulumi_commands_without_the_cli_say_how_to_install_it(command, dirs, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin-here"))
+    confirm = ["--yes"] if command == "destroy" else []
 
-    assert main([command, "--stack", "alpha", *dirs]) == 1
+    assert main([command, "--stack", "alpha", *confirm, *dirs]) == 1
 
     errors = [line for line in lines(capsys.readouterr().err) if line.startswith("error:")]
     assert errors == [
@@ -153,3 +159,94 @@ def test_a_busy_status_port_is_a_clear_usage_error(dirs, capsys):
         assert main(["run", "--dry-run", "--http-port", str(port), *dirs]) == 2
 
     assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_destroy_without_a_terminal_needs_yes(dirs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin-here"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("alpha\n"))  # piped in, e.g. from CI
+
+    assert main(["destroy", "--stack", "alpha", *dirs]) == 2
+
+    err = capsys.readouterr().err
+    assert "stdin is not a terminal" in err
+    assert "pass --yes" in err
+    assert "PulumiCliMissing" not in err  # refused before anything else
+
+
+# --- run --once: what counts as failed ----------------------------------------------------------------
+
+
+def test_a_stack_still_backing_off_fails_the_next_run(dirs, tmp_path, capsys):
+    """The second run starts nothing (the retry is not due yet), but the stack is not applied."""
+    pending = tmp_path / "state" / "dry-run" / "offline" / "alpha" / "pending.json"
+    pending.parent.mkdir(parents=True)
+    pending.write_text(json.dumps({"operation": "up", "startedAt": "2026-11-21T12:00:00Z"}))
+
+    assert main(["run", "--once", "--dry-run", *dirs]) == 1
+    assert lines(capsys.readouterr().out)[0].startswith("alpha: failed: PendingOperations:")
+
+    assert main(["run", "--once", "--dry-run", *dirs]) == 1
+    out = lines(capsys.readouterr().out)
+    assert out[0].startswith("alpha: waiting: backing off (PendingOperations)")
+    assert out[1] == "beta: unchanged"
+
+
+# --- one process per state directory ------------------------------------------------------------------
+
+HOLD_STATE_DIR = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from automation.daemon.state_lock import StateLock
+
+    with StateLock(Path(sys.argv[1]), "run"):
+        print("locked", flush=True)
+        sys.stdin.read()  # until the test closes stdin
+    """
+)
+
+
+@pytest.fixture
+def hold_state_dir() -> Iterator:
+    """``hold_state_dir(path)``: another process holds that state directory's lock; returns its pid."""
+    holders: list[subprocess.Popen] = []
+
+    def hold(path: Path) -> int:
+        process = subprocess.Popen(
+            [sys.executable, "-c", HOLD_STATE_DIR, str(path)],
+            cwd=Path(__file__).resolve().parents[2],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        holders.append(process)
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "locked"
+        return process.pid
+
+    yield hold
+    for process in holders:
+        process.communicate(timeout=10)
+
+
+def test_a_second_process_on_a_state_directory_stops_at_once_naming_the_holder(
+    dirs, tmp_path, capsys, hold_state_dir
+):
+    pid = hold_state_dir(tmp_path / "state")
+
+    for command in (["run", "--once"], ["run", "--http-port", "0"], ["up", "--stack", "alpha"]):
+        assert main([*command, *dirs]) == 2, command
+        err = capsys.readouterr().err
+        assert f"another driftless process (pid {pid}, `run`" in err
+        assert f"is using the state directory {tmp_path / 'state'}" in err
+
+    # a dry run keeps its own state directory, so it runs beside the real daemon
+    assert main(["run", "--once", "--dry-run", *dirs]) == 0
+    assert main(["status", "--format", "json", *dirs]) == 0  # reading needs no lock
+
+
+def test_two_dry_runs_on_one_state_directory_are_refused_too(dirs, tmp_path, capsys, hold_state_dir):
+    pid = hold_state_dir(tmp_path / "state" / "dry-run")
+
+    assert main(["run", "--once", "--dry-run", *dirs]) == 2
+    assert f"(pid {pid}, " in capsys.readouterr().err

@@ -7,6 +7,7 @@ renderer; only the remote systems are stand-ins.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,3 +105,50 @@ def test_a_new_commit_in_a_real_git_repository_redeploys_its_project(
     assert after_commit["apps"].startswith("reconciled")
     assert "to update" in after_commit["apps"]
     assert " 0 to update" not in after_commit["apps"]  # the kpack Image's revision moved
+
+
+@pytest.fixture
+def twins(project, tmp_path, monkeypatch: pytest.MonkeyPatch) -> tuple[GitRepo, list[str]]:
+    """staging.yaml and live.yaml both define Project/api on one real repository."""
+    repo = GitRepo(tmp_path / "repos" / "api")
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", f"url.{repo.url}.insteadOf")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", REPO_URL)
+    stacks, args = project
+    environments = [{"name": "dev"}, {"name": "prod", "autoSync": False}]
+    for name in ("staging", "live"):
+        write(stacks, name, kapsa(url=REPO_URL, environments=environments))
+    return repo, args
+
+
+def test_a_push_to_a_branch_no_project_uses_redeploys_nothing(twins, capsys):
+    repo, args = twins
+    assert all(o.startswith("reconciled") for o in cycle(args, capsys).values())
+
+    repo.commit("hotfix", "nobody deploys this branch")  # no environment, previews disabled
+    assert cycle(args, capsys) == {"live": "unchanged", "staging": "unchanged"}
+
+    repo.commit("main", "the branch dev and prod deploy")
+    assert all(o.startswith("reconciled") for o in cycle(args, capsys).values())
+
+
+def test_one_stacks_images_never_change_another_stack(twins, tmp_path, capsys):
+    from automation.observation_store import ObservationStore
+
+    _, args = twins
+    assert all(o.startswith("reconciled") for o in cycle(args, capsys).values())
+
+    # staging's up reports the image its pinned prod runs (the offline renderer has no kpack
+    # builds, so it is recorded here as the operation would record it)
+    store = ObservationStore(tmp_path / "state" / "dry-run" / "observations.json")
+    pinned = {"image": "harbor.example.test/acme/api@sha256:" + "1" * 64, "commit": "1" * 40}
+    assert store.record_project_status("staging", "api", {"pinnedImages": {"@{prod}": pinned}})
+    store.save()
+
+    after = cycle(args, capsys)
+    assert after["live"] == "unchanged"
+    assert after["staging"].startswith("reconciled")
+    live = json.loads((tmp_path / "state" / "dry-run" / "observations" / "live.json").read_text())
+    staging = json.loads((tmp_path / "state" / "dry-run" / "observations" / "staging.json").read_text())
+    assert staging["images"]["api/@{prod}"]["commit"] == "1" * 40
+    assert "api/@{prod}" not in live.get("images", {})

@@ -160,6 +160,10 @@ class FakeDriver:
         self.cancelled: list[str] = []
         self.recovered: list[str] = []
         self.recover_error: BaseException | None = None
+        self.recover_manual: dict[str, tuple[str, ...]] = {}  # stack -> what recovery leaves a person
+        self.locked: set[str] = set()  # stacks whose backend holds a lock file
+        self.on_operation: Any = None  # called with (kind, stack) as each operation starts
+        self.ignore_cancel = False  # an operation that will not stop when asked
         self.op_seconds = op_seconds
         self.active = 0
         self.max_active = 0
@@ -183,11 +187,13 @@ class FakeDriver:
             cancel = self._cancel_events.setdefault(target.name, threading.Event())
             cancel.clear()
         try:
+            if self.on_operation is not None:
+                self.on_operation(kind, target.name)
             if self.op_seconds:
                 time.sleep(self.op_seconds)
             if self.gate is not None:
                 while not self.gate.wait(0.01):
-                    if cancel.is_set():
+                    if cancel.is_set() and not self.ignore_cancel:
                         raise OperationCancelledError("cancelled on shutdown")
             if target.name in self.crash_next_up and kind == "up":
                 self.crash_next_up.discard(target.name)
@@ -244,14 +250,20 @@ class FakeDriver:
         self.recovered.append(target.name)
         if self.recover_error is not None:
             raise self.recover_error
+        self.locked.discard(target.name)
+        manual = self.recover_manual.pop(target.name, ())
         if target.name in self.pending:
             self.pending.discard(target.name)
             return RecoveryReport(
                 target.name,
                 found=("1 pending operation(s): creating a-item",),
                 actions=("cleared 1 pending operation(s) (export, drop, import)", "refreshed the stack"),
+                manual=manual,
             )
-        return RecoveryReport(target.name)
+        return RecoveryReport(target.name, manual=manual)
+
+    def locked_stacks(self) -> set[str]:
+        return set(self.locked)
 
 
 # --- observations that a test controls ---------------------------------------------------------
@@ -271,7 +283,7 @@ class FakeObservations:
     def fingerprint_material(self, documents: StackDocuments, now: Any) -> dict[str, Any]:
         return dict(self.material.get(Path(documents.file).stem, {}))
 
-    def record_project_status(self, project: str, status: Mapping[str, Any]) -> bool:
+    def record_project_status(self, stack: str, project: str, status: Mapping[str, Any]) -> bool:
         images = {**status.get("lastGoodImages", {}), **status.get("pinnedImages", {})}
         changed = self.images.get(project) != images
         self.images[project] = images

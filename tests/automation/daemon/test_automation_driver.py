@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from automation.daemon.automation_driver import AutomationDriver, AutomationOpti
 from automation.daemon.driver import (
     CliMissingError,
     ConfigurationError,
+    DriverError,
     ProgramError,
     StackLockedError,
     StackTarget,
@@ -38,6 +40,35 @@ with open(os.environ["FAKE_PULUMI_LOG"], "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "backend": os.environ.get("PULUMI_BACKEND_URL")}}) + "\\n")
 sys.stdout.write(os.environ.get("FAKE_PULUMI_STDOUT", ""))
 sys.stderr.write(os.environ.get("FAKE_PULUMI_STDERR", "error: unexpected"))
+sys.exit(255)
+"""
+
+
+# A CLI whose stack commands work: `stack select` takes a moment and logs when it starts and ends,
+# config reads and writes succeed, `stack output` interrupts the daemon (Ctrl-C), the rest fails.
+WORKING_PULUMI = """#!{python}
+import json, os, signal, sys, time
+args = [a for a in sys.argv[1:] if a != "--non-interactive"]
+if args == ["version"]:
+    print("v3.272.0")
+    sys.exit(0)
+def log(event):
+    with open(os.environ["FAKE_PULUMI_LOG"], "a") as out:
+        out.write(json.dumps({{"event": event, "argv": args}}) + "\\n")
+log("run")
+if args[:2] == ["stack", "select"]:
+    log("select-start")
+    time.sleep(0.3)
+    log("select-end")
+    sys.exit(0)
+if args[:1] == ["config"]:
+    print("{{}}")
+    sys.exit(0)
+if args[:2] == ["stack", "output"]:
+    os.kill(os.getppid(), signal.SIGINT)
+    time.sleep(1)
+    sys.exit(0)
+sys.stderr.write("error: update failed")
 sys.exit(255)
 """
 
@@ -65,6 +96,20 @@ def fake_pulumi(tmp_path: Path) -> Path:
     script.write_text(FAKE_PULUMI.format(python=sys.executable))
     script.chmod(0o755)
     return root
+
+
+@pytest.fixture
+def working_pulumi(tmp_path: Path) -> Path:
+    root = tmp_path / "working-pulumi"
+    (root / "bin").mkdir(parents=True)
+    script = root / "bin" / "pulumi"
+    script.write_text(WORKING_PULUMI.format(python=sys.executable))
+    script.chmod(0o755)
+    return root
+
+
+def calls(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 def options(project: Path, **overrides) -> AutomationOptions:
@@ -259,3 +304,83 @@ def test_engine_events_become_progress_lines_and_drifted_resources():
     ]
     assert "  error siem-indexer: error: 503 Service Unavailable" in lines
     assert lines[-1] == "  done in 4 s: 0 to create, 1 to update, 0 to delete, 1 unchanged"
+
+
+# --- one stack selection at a time --------------------------------------------------------------------
+
+
+def test_stacks_are_selected_one_at_a_time_while_operations_run_in_parallel(
+    project, working_pulumi, tmp_path
+):
+    log = tmp_path / "calls.jsonl"
+    driver = AutomationDriver(
+        options(project, pulumi_root=str(working_pulumi), env={"FAKE_PULUMI_LOG": str(log)}),
+        environ={"PULUMI_CONFIG_PASSPHRASE": "test"},
+    )
+    targets = [StackTarget(name, project / "stacks" / "dev.yaml") for name in ("dev", "prod", "qa")]
+    start = threading.Barrier(len(targets))
+    errors: list[BaseException] = []
+
+    def up(target: StackTarget) -> None:
+        start.wait()
+        try:
+            driver.up(target)
+        except DriverError as exc:  # the stand-in fails every `up`: only the selections matter here
+            errors.append(exc)
+
+    threads = [threading.Thread(target=up, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert len(errors) == 3
+    selections = [c["event"] for c in calls(log) if c["event"].startswith("select-")]
+    assert selections == ["select-start", "select-end"] * 3  # never two at once
+    assert sorted(c["argv"][-1] for c in calls(log) if c["event"] == "select-start") == ["dev", "prod", "qa"]
+
+
+# --- crash recovery never creates a stack -------------------------------------------------------------
+
+
+def test_recovery_of_a_stack_that_does_not_exist_creates_nothing(project, target, fake_pulumi, tmp_path):
+    log = tmp_path / "calls.jsonl"
+    env = {"FAKE_PULUMI_LOG": str(log), "FAKE_PULUMI_STDERR": "error: no stack named 'dev' found"}
+    driver = AutomationDriver(
+        options(project, pulumi_root=str(fake_pulumi), env=env), environ={"PULUMI_CONFIG_PASSPHRASE": "test"}
+    )
+
+    report = driver.recover(target)
+
+    assert report.clean
+    commands = [json.loads(line)["argv"] for line in log.read_text().splitlines()]
+    assert commands == [["--non-interactive", "stack", "select", "--stack", "dev"]]  # no `stack init`
+
+
+def test_locked_stacks_are_read_from_the_local_backend_without_the_cli(project, tmp_path):
+    write_lock(project, "dev", "a1", 4242, "another-host")
+    write_lock(project, "prod", "b2", 4243, hostname())
+    legacy = project / ".driftless" / "pulumi-state" / ".pulumi" / "locks" / "qa"
+    legacy.mkdir(parents=True)
+    (legacy / "c3.json").write_text("{}")
+
+    driver = AutomationDriver(options(project), environ={"PATH": str(tmp_path / "no-bin-here")})
+
+    assert driver.locked_stacks() == {"dev", "prod", "qa"}
+    remote = AutomationDriver(options(project, backend_url="s3://bucket/state"), environ={})
+    assert remote.locked_stacks() == set()
+    assert AutomationDriver(options(tmp_path / "elsewhere"), environ={}).locked_stacks() == set()
+
+
+# --- an interrupt is not a failure of the stack -------------------------------------------------------
+
+
+def test_ctrl_c_during_an_operation_propagates(project, target, working_pulumi, tmp_path):
+    log = tmp_path / "calls.jsonl"
+    driver = AutomationDriver(
+        options(project, pulumi_root=str(working_pulumi), env={"FAKE_PULUMI_LOG": str(log)}),
+        environ={"PULUMI_CONFIG_PASSPHRASE": "test"},
+    )
+
+    with pytest.raises(KeyboardInterrupt):
+        driver.outputs(target)  # the stand-in sends SIGINT to this process while `stack output` runs

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from automation.daemon import transitions
 from automation.daemon.decisions import (
+    ACKNOWLEDGED,
     DRIFT_CHECK,
     DRIFT_TIMER,
     FORCE_RECONCILE,
@@ -16,6 +18,7 @@ from automation.daemon.decisions import (
     INVALID,
     NOTHING,
     REQUEUE,
+    RESUME,
     RETRY,
     UP,
     WAIT,
@@ -30,7 +33,7 @@ from automation.daemon.driver import InvalidSpecError, ProgramError, StackLocked
 from automation.daemon.fingerprint import Fingerprint
 from automation.daemon.inputs import StackInputs
 from automation.daemon.settings import BackoffPolicy, DriftPolicy
-from automation.daemon.status import STALLED, Backoff, StackStatus
+from automation.daemon.status import STALLED, Attention, Backoff, Operation, StackStatus
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 EARLIER = NOW - timedelta(seconds=1)
@@ -57,6 +60,8 @@ def status(
     requeue_at: datetime | None = None,
     next_drift_check_at: datetime | None = LATER,
     handled: dict[str, str] | None = None,
+    partially_applied: bool = False,
+    attention: Attention | None = None,
 ) -> StackStatus:
     made = StackStatus(
         "dev",
@@ -66,11 +71,19 @@ def status(
         requeue_at=requeue_at,
         next_drift_check_at=next_drift_check_at,
         handled_tokens=handled or {},
+        partially_applied=partially_applied,
+        attention=attention,
     )
     made.ensure_conditions(NOW)
     if stalled:
         made.set_condition(STALLED, True, "ProgramError", "program failed", NOW)
+    if attention is not None:
+        made.set_condition(STALLED, True, "NeedsAttention", "crash recovery needs a person", NOW)
     return made
+
+
+def needs_attention(seen: dict[str, str] | None = None) -> Attention:
+    return Attention(EARLIER, ["interrupted create of a Fivetran connector"], seen or {})
 
 
 def retry(at: datetime, operation: str = UP, refresh: bool = False) -> Backoff:
@@ -177,6 +190,87 @@ CASES = [
         False,
     ),
     (
+        "stalled, back to the applied inputs (nothing changed by the failure)",
+        status(failed_input=CHANGED, stalled=True, next_drift_check_at=EARLIER),
+        inputs(APPLIED),
+        DRIFT_ON,
+        RESUME,
+        INPUT_CHANGED,
+        False,
+    ),
+    (
+        "stalled, back to the applied inputs after an up that may have changed resources",
+        status(failed_input=CHANGED, stalled=True, partially_applied=True),
+        inputs(APPLIED),
+        DRIFT_ON,
+        UP,
+        INPUT_CHANGED,
+        False,
+    ),
+    (
+        "an up cut short (cancelled, or a crash) on the applied inputs",
+        status(partially_applied=True),
+        inputs(APPLIED),
+        DRIFT_ON,
+        UP,
+        RETRY,
+        False,
+    ),
+    (
+        "backing off, back to the applied inputs",
+        status(failed_input=CHANGED, backoff=retry(LATER)),
+        inputs(APPLIED),
+        DRIFT_ON,
+        RESUME,
+        INPUT_CHANGED,
+        False,
+    ),
+    (
+        "stalled on an input an earlier daemon forgot",
+        status(failed_input=None, stalled=True, next_drift_check_at=EARLIER),
+        inputs(APPLIED),
+        DRIFT_ON,
+        RESUME,
+        INPUT_CHANGED,
+        False,
+    ),
+    (
+        "needs attention: the inputs changed",
+        status(attention=needs_attention()),
+        inputs(CHANGED),
+        DRIFT_ON,
+        WAIT,
+        "",
+        False,
+    ),
+    (
+        "needs attention: a token that was there when recovery asked",
+        status(attention=needs_attention({"Note/a": "t1"})),
+        inputs(tokens={"Note/a": "t1"}),
+        DRIFT_ON,
+        WAIT,
+        "",
+        False,
+    ),
+    (
+        "needs attention: a new force token acknowledges it",
+        status(attention=needs_attention({"Note/a": "t1"})),
+        inputs(CHANGED, tokens={"Note/a": "t2"}),
+        DRIFT_ON,
+        UP,
+        ACKNOWLEDGED,
+        True,
+    ),
+    (
+        "needs attention: the stack file does not load",
+        status(attention=needs_attention()),
+        inputs("sha256:bad", invalid=True),
+        DRIFT_ON,
+        WAIT,
+        "",
+        False,
+    ),
+    (
         "the stack file does not load",
         status(),
         inputs("sha256:bad", invalid=True),
@@ -278,3 +372,26 @@ def test_jitter_applies_to_the_delay_and_never_makes_it_negative():
 )
 def test_requeue_after_takes_the_soonest_hint_no_sooner_than_the_floor(outputs, expected):
     assert requeue_after(outputs, floor_seconds=60) == expected
+
+
+# --- transitions the decisions rely on ----------------------------------------------------------------
+
+
+def test_a_drift_check_on_a_stalled_stack_keeps_the_stall_and_its_input():
+    stalled = status(failed_input=CHANGED, stalled=True)
+    stalled.failures = 1
+
+    transitions.drift_checked(
+        stalled,
+        Operation(DRIFT_CHECK, "succeeded", NOW, NOW),
+        [],
+        remediate=False,
+        next_drift_check_at=LATER,
+        history=20,
+        now=NOW,
+    )
+
+    assert (stalled.failed_input, stalled.failures) == (CHANGED, 1)
+    assert stalled.is_true(STALLED)
+    assert decide(stalled, inputs(CHANGED), NOW, DRIFT_ON).action == WAIT
+    assert decide(stalled, inputs("sha256:fixed"), NOW, DRIFT_ON).action == UP

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pulumi.automation import errors as automation_errors
 from pulumi.automation._cmd import CommandResult
 from pulumi.automation.errors import CommandError
 
@@ -196,3 +197,35 @@ def test_command_output_splits_the_sdk_error_text():
     error = plain_command_error("error: boom", stdout="Updating (dev):\n done")
 
     assert command_output(error) == ("Updating (dev):\n done", "error: boom")
+
+
+# --- classes are the SDK's, matched with isinstance -----------------------------------------------
+
+
+def test_pythons_own_runtime_error_is_not_a_failing_program():
+    error = classify_error(RuntimeError("dictionary changed size during iteration"))
+
+    assert type(error) is UpdateFailedError
+    assert error.message == "RuntimeError: dictionary changed size during iteration"
+
+
+def test_the_sdks_error_classes_are_recognised_whatever_the_text():
+    result = CommandResult(stdout="", stderr="error: something the patterns do not know", code=255)
+
+    assert type(classify_error(automation_errors.RuntimeError(result))) is ProgramError
+    assert type(classify_error(automation_errors.CompilationError(result))) is ProgramError
+    assert type(classify_error(automation_errors.ConcurrentUpdateError(result))) is StackLockedError
+    assert type(classify_error(automation_errors.StackNotFoundError(result))) is ConfigurationError
+
+
+def test_a_look_alike_class_name_is_not_the_sdks_error():
+    class ConcurrentUpdateError(Exception):  # named like the SDK's, on purpose
+        pass
+
+    assert type(classify_error(ConcurrentUpdateError("boom"))) is UpdateFailedError
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt(), SystemExit(3)], ids=["ctrl-c", "exit"])
+def test_an_interrupt_is_never_mapped_to_a_failure(interrupt):
+    with pytest.raises(type(interrupt)):
+        classify_error(interrupt)

@@ -125,3 +125,20 @@ def test_stack_config_ignores_the_keys_the_daemon_writes(tmp_path: Path, suffix:
 
     assert stack_config_material(tmp_path, "dev") == {"driftless:vaultAddress": "https://vault.corp.com"}
     assert stack_config_material(tmp_path, "prod") == {}
+
+
+@pytest.mark.parametrize("name", ["Pulumi.yaml", "requirements.txt"])
+def test_program_source_covers_the_project_file_and_the_dependencies(tmp_path: Path, name: str):
+    (tmp_path / "__main__.py").write_text("main()\n")
+    (tmp_path / "Pulumi.yaml").write_text("name: driftless\nruntime: python\n")
+    (tmp_path / "requirements.txt").write_text("pulumi==3.200.0\n")
+    source = ProgramSource(tmp_path)
+    first = source.digest()
+
+    changed = {
+        "Pulumi.yaml": "name: driftless\nruntime: {name: python, options: {toolchain: uv}}\n",
+        "requirements.txt": "pulumi==3.272.0\n",
+    }
+    (tmp_path / name).write_text(changed[name])
+
+    assert source.digest() != first

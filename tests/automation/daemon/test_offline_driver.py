@@ -17,7 +17,7 @@ from automation.daemon.offline_driver import OfflineDriver
 from automation.daemon.reconciler import Reconciler
 from automation.daemon.store import StatusStore
 from automation.files import hostname
-from automation.render.render import render_stack
+from automation.render.render import RenderedResource, RenderResult, render_stack
 from tests.automation.daemon.helpers import REGISTRY, note, render_notes, write_stack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -198,8 +198,10 @@ def test_a_daemon_killed_mid_up_is_recovered_on_restart(tmp_path):
     assert any("cleared the pending operation" in action for action in report.actions)
     assert outcomes == {"alpha": "reconciled", "beta": "reconciled"}
     assert restarted.status("beta").history[-1].result == "succeeded"
-    history = [(op.kind, op.result) for op in restarted.status("alpha").history]
-    assert history == [("up", "succeeded"), ("recover", "succeeded"), ("up", "interrupted")]
+    alpha = restarted.status("alpha")
+    assert [(op.kind, op.result) for op in alpha.history] == [("up", "succeeded"), ("up", "interrupted")]
+    assert [record.trigger for record in alpha.recovery] == ["Startup"]  # kept apart from operations
+    assert alpha.attention is None  # everything was cleared automatically: nothing holds the stack
 
 
 def test_a_changed_program_is_noticed(tmp_path):
@@ -230,3 +232,25 @@ def test_a_fresh_interpreter_renders_exactly_what_the_process_renders(tmp_path):
 
     assert fresh.ok
     assert fresh.to_json() == render_stack(stack, stack="conn").to_json()
+
+
+def test_reads_are_neither_created_nor_counted(tmp_path, target):
+    def render_with_a_read(target: StackTarget) -> RenderResult:
+        return RenderResult(
+            target.name,
+            [
+                RenderedResource("kubernetes:core/v1:ConfigMap", "settings", None, {"data": {"a": "1"}}),
+                RenderedResource("kubernetes:core/v1:Secret", "tls", None, {}, read="ingress/wildcard-tls"),
+            ],
+        )
+
+    offline = OfflineDriver(tmp_path / "state", render=render_with_a_read)
+    lines: list[str] = []
+
+    first = offline.up(target, progress=lines.append)
+    again = offline.up(target)
+
+    assert first.changes.to_json() == {"create": 1, "update": 0, "delete": 0, "same": 0}
+    assert [(c.op, c.name) for c in first.resources] == [("create", "settings")]
+    assert "  read kubernetes:core/v1:Secret tls" in lines
+    assert again.changes.to_json() == {"create": 0, "update": 0, "delete": 0, "same": 1}

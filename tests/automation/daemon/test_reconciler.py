@@ -296,8 +296,13 @@ def test_a_crash_mid_up_is_recovered_on_restart(make_reconciler, driver, layout)
     assert any("interrupted" in found for found in report.found)
     assert driver.pending == set()
     assert outcomes["alpha"] == "reconciled"
-    history = [(op.kind, op.result) for op in restarted.status("alpha").history]
-    assert history == [("up", "succeeded"), ("recover", "succeeded"), ("up", "interrupted")]
+    status = restarted.status("alpha")
+    assert [(op.kind, op.result) for op in status.history] == [("up", "succeeded"), ("up", "interrupted")]
+    assert status.last_operation.kind == "up"
+    (record,) = status.recovery
+    assert record.trigger == "Startup"
+    assert any("interrupted" in found for found in record.found)
+    assert record.actions == ["cleared 1 pending operation(s) (export, drop, import)", "refreshed the stack"]
 
 
 def test_recovery_that_cannot_run_without_a_cli_is_not_recorded_per_stack(make_reconciler, driver, layout):
@@ -656,3 +661,199 @@ def test_a_drift_check_that_succeeds_on_retry_makes_the_stack_ready_again(
     assert status.phase == "Ready"
     assert status.condition(READY).status == "True"
     assert "ProviderUnavailable" not in status.condition(READY).reason
+
+
+# --- a failing stack whose inputs go back to the applied ones ----------------------------------------
+
+
+def test_a_stack_file_reverted_after_being_invalid_is_ready_again_without_an_operation(
+    make_reconciler, driver, layout, clock
+):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", color="red"))
+    reconciler = make_reconciler(driver)
+    reconciler.cycle()
+    driver.calls.clear()
+    (layout.stacks_dir / "alpha.yaml").write_text("kind: Note\nmetadata: {name: a}\nspec: {colour: red}\n")
+    assert states(reconciler.cycle())["alpha"] == "failed"
+
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", color="red"))
+    outcome = reconciler.cycle()[0]
+
+    assert (outcome.state, outcome.failed) == ("resumed", False)
+    assert driver.calls == []
+    status = reconciler.status("alpha")
+    assert status.phase == "Ready"
+    assert not status.is_true(STALLED)
+    assert status.condition(READY).reason == "InputsReverted"
+    assert "no longer stalled (InvalidSpec)" in status.condition(READY).message
+    assert states(reconciler.cycle())["alpha"] == "unchanged"
+
+
+def test_a_stall_whose_inputs_go_back_to_the_applied_ones_ends_and_never_wedges(
+    make_reconciler, driver, layout, clock
+):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", v="1"))
+    reconciler = make_reconciler(driver)
+    reconciler.cycle()
+    driver.fail("alpha", command_error("error: update failed", stdout=PROGRAM_STDOUT))
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", v="2"))
+    reconciler.cycle()
+    assert reconciler.status("alpha").phase == "Stalled"
+
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", v="1"))  # the user reverts
+    reverted = reconciler.cycle()[0]
+
+    # the failed up may have changed resources before the program raised: v1 is applied again
+    assert (reverted.state, reverted.operation.trigger) == ("reconciled", "InputChanged")
+    assert reconciler.status("alpha").phase == "Ready"
+    clock.advance(600)
+    assert states(reconciler.cycle())["alpha"] == "drift-checked"
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", v="3"))
+    assert states(reconciler.cycle())["alpha"] == "reconciled"  # it kept working afterwards
+    assert [c[0] for c in driver.calls] == ["up", "up", "up", "drift", "up"]
+
+
+def test_a_stack_stalled_by_failures_that_changed_nothing_resumes_when_reverted(
+    make_reconciler, driver, layout, clock
+):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", v="1"))
+    reconciler = make_reconciler(driver, settings=DaemonSettings(max_failures=2))
+    reconciler.cycle()
+    driver.fail("alpha", command_error(LOCKED_STDERR), command_error(LOCKED_STDERR))
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", v="2"))
+    reconciler.cycle()
+    clock.advance(10)
+    reconciler.cycle()
+    assert reconciler.status("alpha").condition(STALLED).reason == "TooManyFailures"
+
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", v="1"))
+    assert states(reconciler.cycle())["alpha"] == "resumed"
+
+    assert len(driver.ops("up")) == 3  # the lock refused both tries: nothing to put back
+    status = reconciler.status("alpha")
+    assert (status.phase, status.failures, status.failed_input) == ("Ready", 0, None)
+    clock.advance(600)
+    assert states(reconciler.cycle())["alpha"] == "drift-checked"
+
+
+# --- what crash recovery leaves for a person holds the stack ------------------------------------------
+
+CONNECTOR_URN = "urn:pulumi:alpha::driftless::fivetran:index/connector:Connector::salesforce"
+INTERRUPTED_CREATE = (
+    f"interrupted create of {CONNECTOR_URN}: it may exist outside Pulumi's state; "
+    "import it (`pulumi import`) or delete it"
+)
+
+
+def test_an_interrupted_create_holds_the_stack_until_a_person_acknowledges(
+    make_reconciler, driver, layout, clock
+):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", force="t1"))
+    driver.crash_next_up.add("alpha")
+    with pytest.raises(SimulatedCrash):
+        make_reconciler(driver).cycle()
+    driver.recover_manual["alpha"] = (INTERRUPTED_CREATE,)
+
+    restarted = make_reconciler(driver)
+    restarted.recover()
+    held = restarted.cycle()[0]
+
+    assert (held.state, held.failed) == ("stalled", True)
+    assert driver.ops("up") == [("up", "alpha", {"refresh": True})]  # only the crashed one
+    status = restarted.status("alpha")
+    assert status.phase == "Stalled"
+    stalled = status.condition(STALLED)
+    assert stalled.reason == "NeedsAttention"
+    assert INTERRUPTED_CREATE in stalled.message
+    assert status.attention.items == [INTERRUPTED_CREATE]
+    assert status.next_check_at is None
+
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", force="t1", color="new"))  # not an answer
+    clock.advance(3600)
+    assert states(restarted.cycle())["alpha"] == "stalled"
+    assert len(driver.ops("up")) == 1
+
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", force="t2", color="new"))  # acknowledged
+    assert states(restarted.cycle())["alpha"] == "reconciled"
+
+    assert driver.ops("up")[-1] == ("up", "alpha", {"refresh": True})
+    status = restarted.status("alpha")
+    assert (status.phase, status.attention) == ("Ready", None)
+    assert status.last_operation.trigger == "Acknowledged"
+    (record,) = status.recovery  # what was found stays on record, apart from the operations
+    assert record.manual == [INTERRUPTED_CREATE]
+    assert [(op.kind, op.result) for op in status.history] == [("up", "succeeded"), ("up", "interrupted")]
+
+
+def test_a_hold_survives_a_restart(make_reconciler, driver, layout):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    driver.crash_next_up.add("alpha")
+    with pytest.raises(SimulatedCrash):
+        make_reconciler(driver).cycle()
+    driver.recover_manual["alpha"] = (INTERRUPTED_CREATE,)
+    first = make_reconciler(driver)
+    first.recover()
+    first.cycle()
+
+    again = make_reconciler(driver)
+    again.recover()
+
+    assert states(again.cycle())["alpha"] == "stalled"
+    assert again.status("alpha").attention.items == [INTERRUPTED_CREATE]
+    assert len(driver.ops("up")) == 1
+
+
+def test_pending_operations_that_need_a_person_hold_the_stack(make_reconciler, driver, layout, clock):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    driver.pending.add("alpha")
+    driver.recover_manual["alpha"] = (INTERRUPTED_CREATE,)
+    reconciler = make_reconciler(driver)
+
+    reconciler.cycle()
+    clock.advance(3600)
+    reconciler.cycle()
+
+    assert len(driver.ops("up")) == 1
+    status = reconciler.status("alpha")
+    assert status.condition(STALLED).reason == "NeedsAttention"
+    assert [record.trigger for record in status.recovery] == ["PendingOperations"]
+
+
+# --- start-up recovery looks only where a crash can have left something ---------------------------------
+
+
+def test_start_up_recovery_inspects_only_interrupted_or_locked_stacks(make_reconciler, driver, layout):
+    for name in ("alpha", "beta", "gamma", "delta"):
+        write_stack(layout.stacks_dir / f"{name}.yaml", note(name[0]))
+    make_reconciler(driver).cycle()
+    (layout.stacks_dir / "delta.yaml").unlink()
+    make_reconciler(driver).cycle()  # delta is Removed now
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", color="new"))
+    driver.crash_next_up.add("alpha")
+    with pytest.raises(SimulatedCrash):
+        make_reconciler(driver).cycle()
+    driver.locked = {"gamma", "delta", "not-ours"}
+
+    reports = make_reconciler(driver).recover()
+
+    assert driver.recovered == ["alpha", "gamma"]  # beta: nothing to look at; delta: removed
+    assert [r.stack for r in reports] == ["alpha", "gamma"]
+
+
+def test_an_up_cut_short_runs_again_even_when_the_inputs_went_back_meanwhile(make_reconciler, driver, layout):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", v="1"))
+    make_reconciler(driver).cycle()
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", v="2"))
+    driver.crash_next_up.add("alpha")
+    with pytest.raises(SimulatedCrash):
+        make_reconciler(driver).cycle()
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", v="1"))  # reverted while the daemon was down
+
+    restarted = make_reconciler(driver)
+    restarted.recover()
+    outcome = restarted.cycle()[0]
+
+    # the interrupted up for v2 may have changed resources: v1 is applied again, not taken as is
+    assert (outcome.state, outcome.operation.trigger) == ("reconciled", "Retry")
+    assert restarted.status("alpha").partially_applied is False
+    assert states(restarted.cycle())["alpha"] == "unchanged"

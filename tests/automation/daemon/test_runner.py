@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from automation.daemon.clock import SystemClock
-from automation.daemon.runner import Daemon
+from automation.daemon.driver import ProgramError
+from automation.daemon.runner import Daemon, run_once
 from automation.daemon.settings import DaemonSettings
 from automation.sources.base import Change
-from tests.automation.daemon.helpers import note, write_stack
+from tests.automation.daemon.helpers import UNAVAILABLE_STDERR, command_error, note, write_stack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -253,3 +254,63 @@ def test_the_daemon_process_serves_status_and_stops_cleanly_on_sigterm(tmp_path:
     assert process.returncode == 0
     events = [json.loads(line)["event"] for line in stderr.decode().splitlines() if line.startswith("{")]
     assert events[-2:] == ["daemon.stopping", "daemon.stopped"]
+
+
+# --- run --once ---------------------------------------------------------------------------------
+
+
+def never_abandon(left: list[str], signum: int) -> None:
+    raise AssertionError(f"abandoned {left} on signal {signum}")
+
+
+def test_run_once_reports_stacks_left_retrying_or_stalled_as_failed(make_reconciler, driver, layout, clock):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    write_stack(layout.stacks_dir / "beta.yaml", note("b"))
+    write_stack(layout.stacks_dir / "gamma.yaml", note("c"))
+    driver.fail("alpha", command_error(UNAVAILABLE_STDERR))
+    driver.fail("beta", ProgramError("program failed: KeyError: 'x'"))
+    make_reconciler(driver).cycle()
+
+    result = run_once(make_reconciler(driver), abandon=never_abandon)
+
+    assert {o.stack: o.state for o in result.outcomes} == {
+        "alpha": "waiting",  # backing off: nothing ran in this cycle, yet it is not applied
+        "beta": "stalled",
+        "gamma": "unchanged",
+    }
+    assert result.failed == ["alpha", "beta"]
+    assert result.signal is None
+
+
+def test_a_signal_stops_run_once_and_says_which(make_reconciler, driver, layout):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    driver.gate = threading.Event()  # the operation runs until it is cancelled
+    driver.on_operation = lambda kind, stack: os.kill(os.getpid(), signal.SIGTERM)
+    reconciler = make_reconciler(driver, settings=DaemonSettings(grace_period_seconds=0.1))
+
+    result = run_once(reconciler, abandon=never_abandon)
+
+    assert result.signal == signal.SIGTERM
+    assert driver.cancelled == ["alpha"]
+    assert reconciler.status("alpha").last_operation.result == "cancelled"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+
+
+def test_run_once_gives_up_on_an_operation_that_will_not_stop(make_reconciler, driver, layout):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    driver.gate = threading.Event()
+    driver.ignore_cancel = True
+    driver.on_operation = lambda kind, stack: os.kill(os.getpid(), signal.SIGINT)
+    reconciler = make_reconciler(driver, settings=DaemonSettings(grace_period_seconds=0.1))
+    abandoned: list[tuple[list[str], int]] = []
+
+    def abandon(left: list[str], signum: int) -> None:  # the command line exits the process here
+        abandoned.append((left, signum))
+        driver.gate.set()
+
+    started = time.monotonic()
+    result = run_once(reconciler, abandon=abandon, cancel_wait=0.2)
+
+    assert abandoned == [(["alpha"], signal.SIGINT)]
+    assert result.signal == signal.SIGINT
+    assert time.monotonic() - started < 10

@@ -60,3 +60,39 @@ def test_diff_command_reads_two_render_files(tmp_path, capsys):
     new.write_text(json.dumps(NEW))
     assert main(["diff", str(old), str(new)]) == 0
     assert "**1 to add, 1 to update, 1 to delete**" in capsys.readouterr().out
+
+
+def read(name, id_, type_="kubernetes:core/v1:Secret"):
+    """A resource the program looks up (``Resource.get``): not managed by the stack."""
+    return {"type": type_, "name": name, "parent": None, "inputs": {}, "read": id_}
+
+
+def test_reads_are_not_changes_and_are_listed_apart():
+    old = {"stack": "dev", "resources": [resource("web", {"a": 1}), read("gone-lookup", "ns/gone")]}
+    new = {
+        "stack": "dev",
+        "resources": [
+            resource("web", {"a": 1}),
+            resource("api", {"a": 2}),
+            read("tls", "ingress/wildcard-tls"),
+        ],
+    }
+
+    diff = diff_renders(old, new)
+    markdown = to_markdown(diff)
+
+    assert [r["name"] for r in diff.added] == ["api"]
+    assert diff.removed == []  # a lookup that went away deletes nothing
+    assert [r["name"] for r in diff.reads] == ["tls"]
+    assert "**1 to add, 0 to update, 0 to delete**" in markdown
+    assert "**Reads** (1, existing resources looked up, never changed): " in markdown
+    assert "`kubernetes:core/v1:Secret` **tls** (id `ingress/wildcard-tls`)" in markdown
+    assert "`+` `kubernetes:core/v1:Secret`" not in markdown
+
+
+def test_a_render_that_only_reads_has_no_changes():
+    only_reads = {"stack": "dev", "resources": [read("tls", "ingress/wildcard-tls")]}
+
+    markdown = to_markdown(diff_renders({"stack": "dev", "resources": []}, only_reads))
+
+    assert markdown.startswith("### driftless: stack `dev`\n\nNo changes.\n\n**Reads** (1, ")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from automation.observation_store import ObservationStore
+from automation.sources.base import Change
 from automation.sources.git import GitClient, GitError, GitSource, redact_url
 from tests.automation.sources.stacks import GitRepo, kapsa, load
 
@@ -31,6 +34,13 @@ def web(tmp_path: Path) -> GitRepo:
 def client_for(*pairs: tuple[str, GitRepo]) -> GitClient:
     """A real git client; git's own insteadOf maps the Projects' https URLs to the local repos."""
     return GitClient(config={f"url.{repo.url}.insteadOf": url for url, repo in pairs}, timeout=20)
+
+
+def settle(source: GitSource, now: datetime) -> list[Change]:
+    """A poll as the daemon's loop sees it over a few ticks: start what is due, get the results."""
+    changes = source.poll(now)
+    assert source.wait(timeout=30)
+    return changes + source.poll(now)
 
 
 def test_ls_remote_lists_every_branch_head(api: GitRepo) -> None:
@@ -79,15 +89,15 @@ def test_new_commits_are_seen_and_name_the_stacks_using_the_repository(
     store = ObservationStore(tmp_path / "observations.json")
     source = GitSource(stacks, store, client=client_for((API_URL, api), (WEB_URL, web)))
 
-    first = source.poll(T0)
+    first = settle(source, T0)
     assert {c.stacks for c in first} == {frozenset({"one", "two"}), frozenset({"three"})}
     assert store.git_heads(API_URL) == {"main": api.head("main")}
 
     # Nothing new: a poll at the next interval reports nothing.
-    assert source.poll(T0 + timedelta(seconds=60)) == []
+    assert settle(source, T0 + timedelta(seconds=60)) == []
 
     new = api.commit("main", "fix")
-    changes = source.poll(T0 + timedelta(seconds=120))
+    changes = settle(source, T0 + timedelta(seconds=120))
 
     assert [(c.source, c.stacks) for c in changes] == [("git", frozenset({"one", "two"}))]
     assert "main" in changes[0].detail
@@ -103,18 +113,18 @@ def test_each_repository_is_polled_at_its_own_interval(tmp_path: Path, api: GitR
     store = ObservationStore(tmp_path / "observations.json")
     source = GitSource(stacks, store, client=client_for((API_URL, api), (WEB_URL, web)))
     assert source.next_due(T0) == T0  # never polled: due at once
-    source.poll(T0)
+    settle(source, T0)
     assert source.next_due(T0) == T0 + timedelta(seconds=60)
 
     api.commit("main", "api change")
     web_head = web.commit("main", "web change")
     # Before the interval nothing is polled, however much changed.
-    assert source.poll(T0 + timedelta(seconds=59)) == []
-    at_60 = source.poll(T0 + timedelta(seconds=60))
+    assert settle(source, T0 + timedelta(seconds=59)) == []
+    at_60 = settle(source, T0 + timedelta(seconds=60))
     assert [c.stacks for c in at_60] == [frozenset({"fast"})]
     assert store.git_heads(WEB_URL) != {"main": web_head}  # not due yet
 
-    at_300 = source.poll(T0 + timedelta(seconds=300))
+    at_300 = settle(source, T0 + timedelta(seconds=300))
     assert frozenset({"slow"}) in [c.stacks for c in at_300]
     assert store.git_heads(WEB_URL) == {"main": web_head}
     source.close()
@@ -124,30 +134,30 @@ def test_new_branch_gets_a_first_seen_time_and_a_deleted_one_disappears(tmp_path
     stacks = {"dev": load("dev", kapsa("api", API_URL, poll=60, previews=PREVIEWS))}
     store = ObservationStore(tmp_path / "observations.json")
     source = GitSource(stacks, store, client=client_for((API_URL, api)))
-    source.poll(T0)
+    settle(source, T0)
 
     api.commit("feature/new-api", "start")
     api.commit("hotfix", "not a preview")
     seen_at = T0 + timedelta(seconds=60)
-    changes = source.poll(seen_at)
+    changes = settle(source, seen_at)
 
     assert [c.stacks for c in changes] == [frozenset({"dev"})]
     assert set(store.git_heads(API_URL) or {}) == {"main", "feature/new-api", "hotfix"}
-    assert store.first_seen("api/feature-new-api") == seen_at
-    assert store.first_seen("api/hotfix") is None  # excluded by the include globs
+    assert store.first_seen("dev", "api/feature-new-api") == seen_at
+    assert store.first_seen("dev", "api/hotfix") is None  # excluded by the include globs
 
     # Later polls keep the first-seen time.
     api.commit("feature/new-api", "more")
-    source.poll(T0 + timedelta(seconds=120))
-    assert store.first_seen("api/feature-new-api") == seen_at
+    settle(source, T0 + timedelta(seconds=120))
+    assert store.first_seen("dev", "api/feature-new-api") == seen_at
 
     api.delete_branch("feature/new-api")
-    changes = source.poll(T0 + timedelta(seconds=180))
+    changes = settle(source, T0 + timedelta(seconds=180))
 
     assert [c.stacks for c in changes] == [frozenset({"dev"})]
     assert "-feature/new-api" in changes[0].detail
     assert "feature/new-api" not in (store.git_heads(API_URL) or {})
-    assert store.first_seen("api/feature-new-api") is None  # pushed again, it is a new preview
+    assert store.first_seen("dev", "api/feature-new-api") is None  # pushed again, it is a new preview
     source.close()
 
 
@@ -156,15 +166,15 @@ def test_an_unreachable_repository_keeps_its_last_heads(tmp_path: Path, api: Git
     store = ObservationStore(tmp_path / "observations.json")
     api.commit("feature/x", "x")
     source = GitSource(stacks, store, client=client_for((API_URL, api)))
-    source.poll(T0)
+    settle(source, T0)
     known = store.git_heads(API_URL)
 
     shutil.rmtree(api.path)
-    changes = source.poll(T0 + timedelta(seconds=60))
+    changes = settle(source, T0 + timedelta(seconds=60))
 
     assert changes == []
     assert store.git_heads(API_URL) == known  # a network failure is not "every branch deleted"
-    assert store.first_seen("api/feature-x") == T0
+    assert store.first_seen("dev", "api/feature-x") == T0
     assert API_URL in source.errors
     source.close()
 
@@ -173,12 +183,14 @@ def test_heads_survive_a_restart_and_unchanged_heads_report_nothing(tmp_path: Pa
     stacks = {"dev": load("dev", kapsa("api", API_URL))}
     path = tmp_path / "observations.json"
     store = ObservationStore(path)
-    GitSource(stacks, store, client=client_for((API_URL, api))).poll(T0)
+    source = GitSource(stacks, store, client=client_for((API_URL, api)))
+    settle(source, T0)
+    source.close()
     store.save()
 
     restarted = GitSource(stacks, ObservationStore(path), client=client_for((API_URL, api)))
 
-    assert restarted.poll(T0 + timedelta(hours=1)) == []
+    assert settle(restarted, T0 + timedelta(hours=1)) == []
     restarted.close()
 
 
@@ -187,13 +199,94 @@ def test_updated_stacks_poll_a_new_repository_at_once(tmp_path: Path, api: GitRe
     source = GitSource(
         {"dev": load("dev", kapsa("api", API_URL))}, store, client=client_for((API_URL, api), (WEB_URL, web))
     )
-    source.poll(T0)
+    settle(source, T0)
 
     source.update_stacks(
         {"dev": load("dev", kapsa("api", API_URL)), "web": load("web", kapsa("web", WEB_URL))}
     )
 
     assert source.next_due(T0 + timedelta(seconds=1)) == T0 + timedelta(seconds=1)
-    changes = source.poll(T0 + timedelta(seconds=1))
+    changes = settle(source, T0 + timedelta(seconds=1))
     assert [c.stacks for c in changes] == [frozenset({"web"})]
     source.close()
+
+
+def test_a_push_to_a_branch_no_project_uses_names_no_stack(tmp_path: Path, api: GitRepo) -> None:
+    stacks = {
+        "plain": load("plain", kapsa("api", API_URL, poll=60)),  # previews disabled
+        "previews": load("previews", kapsa("api", API_URL, poll=60, previews=PREVIEWS)),
+    }
+    store = ObservationStore(tmp_path / "observations.json")
+    source = GitSource(stacks, store, client=client_for((API_URL, api)))
+    settle(source, T0)
+
+    api.commit("hotfix", "no environment, no preview glob")
+    assert settle(source, T0 + timedelta(seconds=60)) == []
+    assert "hotfix" in (store.git_heads(API_URL) or {})  # observed all the same
+
+    api.commit("feature/x", "a preview branch")
+    changes = settle(source, T0 + timedelta(seconds=120))
+    assert [c.stacks for c in changes] == [frozenset({"previews"})]
+
+    api.commit("main", "the dev environment's branch")
+    changes = settle(source, T0 + timedelta(seconds=180))
+    assert [c.stacks for c in changes] == [frozenset({"plain", "previews"})]
+    source.close()
+
+
+def slow_git(tmp_path: Path, seconds: float) -> tuple[Path, Path]:
+    """A ``git`` that takes ``seconds`` before running the real one (a slow remote); its call log."""
+    real = shutil.which("git")
+    assert real is not None, "install git (apt-get install git)"
+    calls = tmp_path / "git-calls"
+    script = tmp_path / "slow-git"
+    script.write_text(f'#!/bin/sh\necho "$@" >> "{calls}"\nsleep {seconds}\nexec "{real}" "$@"\n')
+    script.chmod(0o755)
+    return script, calls
+
+
+def test_a_slow_remote_does_not_block_poll(tmp_path: Path, api: GitRepo) -> None:
+    script, calls = slow_git(tmp_path, 2)
+    client = GitClient(git=str(script), config={f"url.{api.url}.insteadOf": API_URL}, timeout=20)
+    stacks = {"dev": load("dev", kapsa("api", API_URL, poll=60))}
+    store = ObservationStore(tmp_path / "observations.json")
+    woken = threading.Event()
+    source = GitSource(stacks, store, client=client, wake=woken.set)
+
+    started = time.monotonic()
+    assert source.poll(T0) == []  # started, not waited for
+    assert source.poll(T0 + timedelta(seconds=1)) == []  # under way: not started twice
+    assert time.monotonic() - started < 1.0
+    assert store.git_heads(API_URL) is None
+
+    assert woken.wait(timeout=30)  # the loop is woken when the result arrives...
+    assert source.next_due(T0 + timedelta(seconds=3)) == T0 + timedelta(seconds=3)
+    changes = source.poll(T0 + timedelta(seconds=3))  # ...and applies it on its own thread
+
+    assert [(c.source, c.stacks) for c in changes] == [("git", frozenset({"dev"}))]
+    assert store.git_heads(API_URL) == {"main": api.head("main")}
+    assert len(calls.read_text().splitlines()) == 1
+    assert source.next_due(T0 + timedelta(seconds=3)) == T0 + timedelta(seconds=60)
+    source.close()
+
+
+def test_close_finishes_the_polls_under_way_and_stops_the_workers(tmp_path: Path, api: GitRepo) -> None:
+    # A one-shot run polls once and closes: the heads it asked for are in the store after close.
+    script, _ = slow_git(tmp_path, 1)
+    client = GitClient(git=str(script), config={f"url.{api.url}.insteadOf": API_URL}, timeout=20)
+    store = ObservationStore(tmp_path / "observations.json")
+    source = GitSource({"dev": load("dev", kapsa("api", API_URL))}, store, client=client)
+
+    def workers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("driftless-git")}
+
+    before = workers()
+    assert source.poll(T0) == []
+    started = workers() - before
+    assert started  # the poll runs on a worker
+    source.close()
+
+    assert store.git_heads(API_URL) == {"main": api.head("main")}
+    assert not any(t.is_alive() for t in started)
+    assert source.poll(T0 + timedelta(hours=1)) == []  # closed: nothing new is started
+    assert workers() - before == set()

@@ -46,7 +46,9 @@ def stacks_on(server: str):
     }
 
 
-def test_results_are_recorded_and_only_a_flip_names_stacks(tmp_path: Path, registry: FakeRegistry) -> None:
+def test_results_are_recorded_for_status_and_a_flip_is_logged(
+    tmp_path: Path, registry: FakeRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
     stacks = stacks_on(registry.address)
     store = ObservationStore(tmp_path / "observations.json")
     auth = auth_file(tmp_path / "auth.json", registry.address)
@@ -54,7 +56,6 @@ def test_results_are_recorded_and_only_a_flip_names_stacks(tmp_path: Path, regis
         {k: stacks[k] for k in ("shop", "blog")}, store, auth_file=auth, interval_seconds=300
     )
 
-    # A first success changes nothing a stack depends on.
     assert source.poll(T0) == []
     check = store.registry_checks()[registry.address]
     assert check["verified"] is True
@@ -63,33 +64,37 @@ def test_results_are_recorded_and_only_a_flip_names_stacks(tmp_path: Path, regis
 
     registry.password = "rotated-by-the-registry-admin"  # the credentials are revoked
     assert source.poll(T0 + timedelta(seconds=299)) == []  # not due
-    changes = source.poll(T0 + timedelta(seconds=300))
+    caplog.clear()
+    # A flip is status and a warning, never a change: nothing a stack renders depends on it.
+    assert source.poll(T0 + timedelta(seconds=300)) == []
 
-    assert [(c.source, c.stacks) for c in changes] == [("registry", frozenset({"shop", "blog"}))]
     assert store.registry_checks()[registry.address]["verified"] is False
+    [flip] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert registry.address in flip.getMessage()
+    assert "blog, shop" in flip.getMessage()
 
-    # Still failing: recorded again, no new change.
+    # Still failing: recorded again, not a flip.
+    caplog.clear()
     assert source.poll(T0 + timedelta(seconds=600)) == []
     assert store.registry_checks()[registry.address]["checkedAt"] == "2026-11-21T12:10:00Z"
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []
 
     registry.password = PASSWORD
-    fixed = source.poll(T0 + timedelta(seconds=900))
-    assert [c.stacks for c in fixed] == [frozenset({"shop", "blog"})]
+    assert source.poll(T0 + timedelta(seconds=900)) == []
+    assert store.registry_checks()[registry.address]["verified"] is True
 
 
-def test_an_unverified_registry_is_part_of_its_stacks_fingerprint(
-    tmp_path: Path, registry: FakeRegistry
-) -> None:
+def test_a_verification_flip_changes_no_stacks_fingerprint(tmp_path: Path, registry: FakeRegistry) -> None:
     stacks = stacks_on(registry.address)
     store = ObservationStore(tmp_path / "observations.json")
     wrong = auth_file(tmp_path / "auth.json", registry.address, password="wrong")
     before = {name: store.fingerprint_material(docs, T0) for name, docs in stacks.items()}
 
-    changes = RegistrySource(stacks, store, auth_file=wrong).poll(T0)
+    assert RegistrySource(stacks, store, auth_file=wrong).poll(T0) == []
 
-    assert [c.stacks for c in changes] == [frozenset({"shop", "blog"})]
+    assert store.registry_checks()[registry.address]["verified"] is False
     after = {name: store.fingerprint_material(docs, T0) for name, docs in stacks.items()}
-    assert {name for name in stacks if before[name] != after[name]} == {"shop", "blog"}
+    assert after == before
 
 
 def test_missing_credentials_are_a_failed_check(tmp_path: Path, registry: FakeRegistry) -> None:

@@ -92,7 +92,7 @@ def test_a_branch_pushed_again_gets_a_new_ttl(tmp_path: Path) -> None:
     assert source.poll(T0 + timedelta(hours=24)) != []
 
     # deleted, then pushed again two days later (the git source forgets, then records anew)
-    store.forget_preview("api/feature-x")
+    store.forget_preview("dev", "api/feature-x")
     again = T0 + timedelta(days=2)
     store.note_previews(stacks["dev"], again)
 
@@ -107,4 +107,20 @@ def test_disabled_previews_never_expire(tmp_path: Path) -> None:
     store.note_previews(stacks["dev"], T0)
 
     assert TtlSource(stacks, store).next_due(T0) is None
-    assert store.first_seen("api/feature-x") is None
+    assert store.first_seen("dev", "api/feature-x") is None
+
+
+def test_two_stacks_with_the_same_project_expire_their_previews_in_their_own_time(tmp_path: Path) -> None:
+    stacks = {name: load(name, kapsa("api", URL, previews=PREVIEWS)) for name in ("staging", "live")}
+    store = ObservationStore(tmp_path / "observations.json")
+    store.set_git_heads(URL, {"main": "a" * 40, "feature/x": "b" * 40})
+    later = T0 + timedelta(hours=6)
+    store.note_previews(stacks["staging"], T0)
+    store.note_previews(stacks["live"], later)  # live.yaml enabled previews six hours later
+    source = TtlSource(stacks, store)
+
+    first = source.poll(T0 + timedelta(hours=24))
+    assert [c.stacks for c in first] == [frozenset({"staging"})]
+    assert source.next_due(T0 + timedelta(hours=24)) == later + timedelta(hours=24)
+    second = source.poll(later + timedelta(hours=24))
+    assert [c.stacks for c in second] == [frozenset({"live"})]

@@ -1,0 +1,99 @@
+"""One process per state directory: ``<state>/daemon.lock``, held with ``flock`` while the process runs.
+
+Two processes on one state directory would both believe they own its stacks: both would run
+``up`` for the same change, and each one's crash recovery would take the other's running
+operation (its ``inFlight`` record, its backend lock) for the leftovers of a crash. So ``run``
+(both modes) and the Pulumi commands take this lock first, and a second process stops at once
+with the holder's pid. The kernel drops an ``flock`` when its process ends, however it ends, so
+a crash never leaves a stale lock behind. ``--dry-run`` keeps its state in ``<state>/dry-run``,
+so a dry run beside the real daemon takes a lock of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from automation.files import hostname
+
+LOCK_FILE = "daemon.lock"
+
+
+class StateDirectoryBusyError(Exception):
+    """Another process holds the state directory's lock."""
+
+    def __init__(self, state_dir: Path, holder: dict[str, Any]):
+        self.state_dir = state_dir
+        self.holder = holder
+        details = [f"pid {holder.get('pid', 'unknown')}"]
+        if holder.get("host") and holder["host"] != hostname():
+            details.append(f"on {holder['host']}")
+        if holder.get("command"):
+            details.append(f"`{holder['command']}`")
+        if holder.get("since"):
+            details.append(f"since {holder['since']}")
+        super().__init__(
+            f"another driftless process ({', '.join(details)}) is using the state directory {state_dir}; "
+            "stop it first, or give this one another --state-dir"
+        )
+
+
+class StateLock:
+    """The exclusive lock of one state directory, held from :meth:`acquire` until :meth:`release`."""
+
+    def __init__(self, state_dir: Path, command: str):
+        self.state_dir = state_dir
+        self.path = state_dir / LOCK_FILE
+        self.command = command
+        self._fd: int | None = None
+
+    def acquire(self) -> StateLock:
+        """Take the lock, or raise :class:`StateDirectoryBusyError` at once (never waits)."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise StateDirectoryBusyError(self.state_dir, holder) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        owner = {
+            "pid": os.getpid(),
+            "host": hostname(),
+            "command": self.command,
+            "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(owner).encode("utf-8"), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
+        os.close(self._fd)  # closing the descriptor drops the flock
+        self._fd = None
+
+    def __enter__(self) -> StateLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
