@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from automation.daemon.app import (
@@ -205,21 +205,7 @@ def _pulumi_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    log = _logging(args)
-    options = _app_options(args)
-    try:
-        settings = options.settings()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    layout = options.layout()
-    lock = _lock_state(layout, f"{args.command} --stack {args.stack}")
-    if lock is None:
-        return EXIT_USAGE
-    try:
-        return _pulumi_operation(args, log, options, settings, layout)
-    finally:
-        lock.release()
+    return _with_state_lock(args, f"{args.command} --stack {args.stack}", _pulumi_operation)
 
 
 def _pulumi_operation(
@@ -276,6 +262,15 @@ def _pulumi_operation(
 
 def _run(args: argparse.Namespace) -> int:
     """The daemon: ``--once`` for one cycle, otherwise until SIGINT/SIGTERM."""
+    holder = "run" + (" --once" if args.once else "") + (" --dry-run" if args.dry_run else "")
+    return _with_state_lock(args, holder, _run_locked)
+
+
+LockedCommand = Callable[[argparse.Namespace, EventLog, AppOptions, DaemonSettings, ProjectLayout], int]
+
+
+def _with_state_lock(args: argparse.Namespace, holder: str, command: LockedCommand) -> int:
+    """Load the settings, take the state directory's lock as ``holder``, run ``command``."""
     log = _logging(args)
     options = _app_options(args)
     try:
@@ -284,13 +279,11 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     layout = options.layout()
-    lock = _lock_state(
-        layout, "run" + (" --once" if args.once else "") + (" --dry-run" if args.dry_run else "")
-    )
+    lock = _lock_state(layout, holder)
     if lock is None:
         return EXIT_USAGE
     try:
-        return _run_locked(args, log, options, settings, layout)
+        return command(args, log, options, settings, layout)
     finally:
         lock.release()
 
