@@ -59,16 +59,6 @@ class RenderedGraph:
     def children(self, parent: str) -> list[RenderedResource]:
         return [r for r in self.resources if r.parent == parent]
 
-    def descendants(self, ancestor: str) -> list[RenderedResource]:
-        found: list[RenderedResource] = []
-        frontier = [ancestor]
-        while frontier:
-            parent = frontier.pop()
-            for child in self.children(parent):
-                found.append(child)
-                frontier.append(child.name)
-        return found
-
     def input(self, name: str, path: str, type_token: str | None = None) -> Any:
         """The input at a dotted path (``spec.template.spec.containers[0].image``)."""
         return get_path(self.named(name, type_token).inputs, path)

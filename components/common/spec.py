@@ -24,7 +24,6 @@ class SpecModel(BaseModel):
         extra="forbid",
         alias_generator=to_camel,
         populate_by_name=True,
-        str_strip_whitespace=False,
     )
 
 
