@@ -10,13 +10,17 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from automation.daemon.app import (
     STATE_DB,
     AppOptions,
     build_driver,
+    deletions_to_allow,
     observation_store,
     preview_markdown,
+    record_applied,
+    record_destroyed,
     stack_target,
     status_json,
     status_table,
@@ -27,17 +31,24 @@ from automation.daemon.driver import DriverError
 from automation.daemon.layout import ProjectLayout
 from automation.daemon.logs import EventLog, configure_logging
 from automation.daemon.reconciler import Reconciler
-from automation.daemon.runner import Daemon, install_signal_handlers, run_once
+from automation.daemon.runner import Daemon, install_signal_handlers, poll_sources_once, run_once
 from automation.daemon.settings import DaemonSettings, SettingsError
-from automation.daemon.state_lock import StateDirectoryBusyError, StateLock
-from automation.daemon.store import StatusStore
+from automation.daemon.state_lock import StateDirectoryBusyError, StateDirectoryError, StateLock
+from automation.daemon.status import stacks_in_error
+from automation.daemon.store import StatusStore, read_statuses
+from automation.engine.commands import add_commands as add_engine_commands
+from automation.engine.commands import add_sandbox_commands
 from automation.metrics import Metrics
 from automation.observation_store import ObservationStore
 from automation.render.diff import diff_files
 from automation.render.render import PROJECT_DIR, RenderOptions, render_stack
 from automation.render.report import as_json, as_text
 from automation.render.schemas import CRD_SCHEMAS_ENV, KUBERNETES_VERSION_ENV, SchemaValidator
+from automation.stack_inputs import StackSet
 from components.documents import StackFileError
+
+if TYPE_CHECKING:
+    from automation.sources import SourceSettings
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -92,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
             )
         if name == "up":
             command.add_argument("--refresh", action="store_true", help="refresh live state first")
+            command.add_argument(
+                "--allow-deletions",
+                action="store_true",
+                help="apply even when the stack file lost documents the last up applied (they are deleted)",
+            )
         if name == "destroy":
             command.add_argument(
                 "--yes",
@@ -117,6 +133,14 @@ def _parser() -> argparse.ArgumentParser:
         "--http-port", type=int, default=9464, help="status/metrics endpoint port (0 disables; default 9464)"
     )
     run.add_argument("--http-host", default="127.0.0.1", help="status/metrics endpoint address")
+    run.add_argument(
+        "--allow-deletions",
+        action="append",
+        default=[],
+        metavar="STACK",
+        help="let STACK's up delete the documents its file lost, as the file is when first read "
+        "(repeatable; a later edit that loses documents is held again)",
+    )
     _project_options(run)
     _pulumi_options(run)
     run.set_defaults(handler=_run)
@@ -126,6 +150,9 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--dry-run", action="store_true", help="the status of `run --dry-run`")
     _project_options(status)
     status.set_defaults(handler=_status)
+
+    add_engine_commands(commands)
+    add_sandbox_commands(commands)
     return parser
 
 
@@ -156,11 +183,13 @@ def stack_path(stack: str) -> Path:
 def _render(args: argparse.Namespace) -> int:
     path = args.file if args.file else stack_path(args.stack)
     validator = SchemaValidator(args.kubernetes_version, args.crd_schemas)
+    stacks = StackSet(PROJECT_DIR, PROJECT_DIR / "stacks")  # a file elsewhere is rendered on its own
     result = render_stack(
         path,
         stack=args.stack,
         observations=args.observations,
         options=RenderOptions(validator=validator),
+        stack_set=stacks if path.resolve().parent == stacks.stacks_dir.resolve() else None,
     )
     print(as_json(result) if args.format == "json" else as_text(result))
     if not result.ok:
@@ -227,6 +256,12 @@ def _pulumi_operation(
         for error in exc.errors:
             print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
+    if args.command == "up" and not args.allow_deletions:
+        risk = deletions_to_allow(layout, target, settings)
+        if risk is not None:
+            print(f"error: {risk.describe()}", file=sys.stderr)
+            print(f"nothing applied; {risk.how_to_allow(args.stack)}", file=sys.stderr)
+            return EXIT_USAGE
     progress = stderr_progress(args.stack)
     log.info("operation.started", stack=args.stack, kind=args.command, driver=driver.name)
     try:
@@ -242,8 +277,15 @@ def _pulumi_operation(
         log.error(
             "operation.finished", stack=args.stack, kind=args.command, result="failed", reason=exc.reason
         )
-        print(f"error: {exc.reason}: {exc.message}", file=sys.stderr)
+        print(f"error: {exc.reason}: {target.for_people(exc.message)}", file=sys.stderr)
         return EXIT_INVALID
+    if args.command in ("up", "destroy"):
+        if args.command == "up":
+            unrecorded = record_applied(layout, target)
+        else:
+            unrecorded = record_destroyed(layout, args.stack)
+        if unrecorded is not None:
+            print(f"warning: the deletion guard's record was not updated: {unrecorded}", file=sys.stderr)
     log.info(
         "operation.finished",
         stack=args.stack,
@@ -297,7 +339,11 @@ def _run_locked(
 ) -> int:
     observations = observation_store(layout)
     metrics = Metrics()
-    store = StatusStore(layout.state_dir / STATE_DB)
+    try:
+        store = StatusStore(layout.state_dir / STATE_DB)
+    except StateDirectoryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     reconciler = Reconciler(
         layout,
         build_driver(options, layout, settings),
@@ -307,6 +353,7 @@ def _run_locked(
         metrics=metrics,
         log=log,
         progress=lambda stack: lambda line: log.info("operation.progress", stack=stack, line=line),
+        allow_deletions=args.allow_deletions,
     )
     if args.once:
         try:
@@ -315,7 +362,7 @@ def _run_locked(
             store.close()
 
     from automation.http import StatusServer
-    from automation.sources import SourceSettings, build_sources, update_stacks
+    from automation.sources import build_sources, update_stacks
 
     stop = threading.Event()
     daemon = Daemon(
@@ -325,7 +372,11 @@ def _run_locked(
             documents,
             observations,
             wake=wake,
-            settings=SourceSettings(poll_remotes=_poll_remotes(args)),
+            settings=_source_settings(
+                settings,
+                poll_remotes=_poll_remotes(args),
+                debounce_ms=round(settings.debounce_seconds * 1000),
+            ),
         ),
         update_sources=update_stacks,
         log=log,
@@ -333,11 +384,19 @@ def _run_locked(
     server = None
     if args.http_port:
         server = StatusServer(
-            lambda: {**reconciler.status_document(), "registries": observations.registry_checks()},
+            lambda: {
+                **reconciler.status_document(),
+                "registries": observations.registry_checks(),
+                "sources": daemon.source_health(),
+            },
             metrics,
             daemon.ready,
+            stacks_in_error=lambda: stacks_in_error(reconciler.statuses()),
             host=args.http_host,
             port=args.http_port,
+            allowed_hosts=settings.http.allowed_hosts,
+            timeout=settings.http.timeout_seconds,
+            max_connections=settings.http.max_connections,
         )
         try:
             log.info("http.listening", url=f"http://{args.http_host}:{server.start()}")
@@ -365,12 +424,24 @@ def _run_locked(
 
 
 def _lock_state(layout: ProjectLayout, command: str) -> StateLock | None:
-    """The state directory's lock, or None (said on stderr) when another process holds it."""
+    """The state directory's lock, or None (said on stderr) when another process holds it or the
+    directory cannot be written."""
     try:
         return StateLock(layout.state_dir, command).acquire()
-    except StateDirectoryBusyError as exc:
+    except (StateDirectoryBusyError, StateDirectoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
+
+
+def _source_settings(settings: DaemonSettings, **overrides: Any) -> SourceSettings:
+    """The sources' settings, with the timeouts ``driftless.yaml`` sets."""
+    from automation.sources import SourceSettings
+
+    return SourceSettings(
+        git_timeout_seconds=settings.sources.git_timeout_seconds,
+        vault_timeout_seconds=settings.sources.vault_timeout_seconds,
+        **overrides,
+    )
 
 
 def _poll_remotes(args: argparse.Namespace) -> bool:
@@ -388,8 +459,8 @@ def _run_once(
     """One cycle. Exit 1 when a stack failed or is Retrying or Stalled after it; 128 + the signal
     (130 for SIGINT, 143 for SIGTERM) when one stopped it."""
 
-    def prepare() -> None:
-        _poll_sources_once(layout, reconciler, observations, log, poll_remotes=_poll_remotes(args))
+    def prepare(stop: threading.Event) -> None:
+        _poll_sources_once(layout, reconciler, observations, log, stop, poll_remotes=_poll_remotes(args))
 
     def abandon(left: list[str], signum: int) -> None:  # past the deadline: exit, the next start recovers
         log.error("daemon.abandoned", stacks=left)
@@ -412,38 +483,34 @@ def _poll_sources_once(
     reconciler: Reconciler,
     observations: ObservationStore,
     log: EventLog,
+    stop: threading.Event,
     *,
     poll_remotes: bool,
 ) -> None:
     """One poll of git, Vault, TTLs and registries before the single cycle of ``--once``."""
-    from automation.sources import SourceSettings, build_sources
+    from automation.sources import build_sources
 
     documents = {name: s.documents for name, s in reconciler.load_inputs().items() if s.documents is not None}
     sources = build_sources(
         layout.project_dir,
         documents,
         observations,
-        settings=SourceSettings(watch_files=False, poll_remotes=poll_remotes),
+        settings=_source_settings(reconciler.settings, watch_files=False, poll_remotes=poll_remotes),
     )
-    now = SystemClock().now()
     try:
-        for source in sources:
-            try:
-                for change in source.poll(now):
-                    log.info("change.detected", source=change.source, detail=change.detail)
-            except Exception as exc:  # noqa: BLE001 (a broken source must not stop the cycle)
-                log.error("source.failed", source=source.name, error=f"{type(exc).__name__}: {exc}")
+        poll_sources_once(sources, SystemClock().now(), stop, log)
     finally:
-        for source in sources:
-            source.close()
         observations.save()
 
 
 def _status(args: argparse.Namespace) -> int:
     options = _app_options(args)
     layout = options.layout()
-    path = layout.state_dir / STATE_DB
-    statuses = StatusStore(path).all() if path.exists() else []
+    try:  # read-only: never creates, migrates or changes the database
+        statuses = read_statuses(layout.state_dir / STATE_DB)
+    except StateDirectoryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     registries = observation_store(layout).registry_checks()
     if args.format == "json":
         print(json.dumps(status_json(statuses, registries), indent=2))

@@ -10,19 +10,26 @@ contract rather than on the attribute names of one spec model.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from components.common.vault import find_references
-from components.documents import Document, StackDocuments
+from components.documents import Document, SpecError, StackDocuments, StackFileError, load_stack_file
 from components.kapsa.previews import matches, preview_key
 from components.kapsa.slugs import assign_slugs
+from components.ownership import check_across_stacks
+from components.registry import KindRegistry
 
 DEFAULT_POLL_INTERVAL_SECONDS = 300
 DEFAULT_TTL_HOURS = 168
+# The Kubernetes provider's stack config that picks the cluster an `up` reaches.
+CLUSTER_CONFIG_KEYS = ("kubernetes:kubeconfig", "kubernetes:context", "kubernetes:cluster")
 
 
 @dataclass(frozen=True)
@@ -182,3 +189,85 @@ def _preview_policy(raw: Any) -> PreviewPolicy:
 def _dump(document: Document) -> dict[str, Any]:
     dumped: dict[str, Any] = document.spec.model_dump(by_alias=True)
     return dumped
+
+
+@dataclass(frozen=True)
+class StackSet:
+    """Every stack file of a project, for the rules between stacks that deploy to one cluster.
+
+    Stacks are taken to share a cluster unless their ``Pulumi.<stack>.yaml`` give different
+    ``kubernetes:kubeconfig``, ``kubernetes:context`` or ``kubernetes:cluster`` values (none at all
+    is the current kubeconfig context, for every stack alike).
+    """
+
+    project_dir: Path
+    stacks_dir: Path
+
+    def files(self) -> list[Path]:
+        """Each stack's file, as the daemon names it: ``<stack>.yaml``, else ``<stack>.yml``."""
+        if not self.stacks_dir.is_dir():
+            return []
+        found: dict[str, Path] = {}
+        for pattern in ("*.yml", "*.yaml"):
+            found.update({path.stem: path for path in self.stacks_dir.glob(pattern)})
+        return [found[stem] for stem in sorted(found)]
+
+    def cluster_of(self, stack_file: Path) -> str:
+        """What the stack's Pulumi config says about its cluster (JSON; "{}" for the default one)."""
+        for suffix in (".yaml", ".yml", ".json"):
+            path = self.project_dir / f"Pulumi.{stack_file.stem}{suffix}"
+            if not path.exists():
+                continue
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            config = (data.get("config") or {}) if isinstance(data, dict) else {}
+            chosen = {key: config[key] for key in CLUSTER_CONFIG_KEYS if key in config}
+            return json.dumps(chosen, sort_keys=True, default=str)
+        return "{}"
+
+    def _cluster_or_own(self, stack_file: Path) -> str:
+        """The stack's cluster, or one of its own when its config cannot be read (reported elsewhere)."""
+        try:
+            return self.cluster_of(stack_file)
+        except Exception:  # noqa: BLE001
+            return json.dumps({"unreadable": str(stack_file)})
+
+    def conflicts(self, registry: KindRegistry | None = None) -> dict[str, list[SpecError]]:
+        """Each stack file's errors from namespaces another stack file on its cluster owns too.
+
+        A file with errors of its own still takes part with the documents that did validate; a file
+        that cannot be read or parsed at all has no documents to take part with.
+        """
+        clusters: dict[str, list[StackDocuments]] = {}
+        for path in self.files():
+            try:
+                documents: StackDocuments | None = load_stack_file(path, registry)
+                cluster = self.cluster_of(path)
+            except StackFileError as exc:
+                documents, cluster = exc.documents, self._cluster_or_own(path)
+            except Exception:  # noqa: BLE001 (the file's own read reports it; it must not stop the others)
+                continue
+            if documents is not None:
+                clusters.setdefault(cluster, []).append(documents)
+        found: dict[str, list[SpecError]] = {}
+        for stacks in clusters.values():
+            for error in check_across_stacks(stacks, registry):
+                found.setdefault(error.file, []).append(error)
+        return found
+
+    def load(self, stack_file: Path, registry: KindRegistry | None = None) -> StackDocuments:
+        """Load one stack file of the set; raise :class:`StackFileError` with its own problems and
+        every conflict with another stack of its cluster, all at once."""
+        target = stack_file.resolve()
+        conflicts = [
+            replace(error, file=str(stack_file))
+            for file, errors in self.conflicts(registry).items()
+            if Path(file).resolve() == target
+            for error in errors
+        ]
+        try:
+            documents = load_stack_file(stack_file, registry)
+        except StackFileError as exc:
+            raise StackFileError([*exc.errors, *conflicts], exc.documents) from None
+        if conflicts:
+            raise StackFileError(conflicts, documents)
+        return documents

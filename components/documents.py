@@ -5,6 +5,10 @@ the file is collected (broken YAML, unknown kinds, unknown fields, bad values, d
 references to documents that do not exist) and reported together, each naming the file, the line,
 the document's kind/name and the field path. Only a file with no problem at all yields documents,
 so a stack with any error is never applied, not even in part.
+
+Any byte string yields documents or a :class:`StackFileError`, never another exception: input past
+the limits below (size, nesting, values once aliases are expanded, integer digits, stack name) and
+text that is not UTF-8 YAML are errors located like any other.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError
+from yaml.composer import Composer
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.resolver import Resolver
 
 from components.common.spec import DnsLabel, SpecModel
 
@@ -29,19 +36,27 @@ FORCE_RECONCILE_ANNOTATION = "driftless.dev/force-reconcile"
 
 FieldPath = tuple[str | int, ...]
 
+# Limits on input (README "Limits"): a stack file is a page of configuration, and past these
+# sizes only a mistake or an attack remains; each is refused with a located error, never a crash.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_NESTING = 64  # mappings and sequences inside one another, aliases expanded
+MAX_VALUES = 100_000  # scalars, mappings and sequences of a file, every alias expanded
+MAX_INTEGER_DIGITS = 100
+MAX_STACK_NAME = 100  # Pulumi's limit for a stack name
+
 
 @dataclass(frozen=True)
 class SpecError:
     """One problem in a stack file, located precisely enough to fix without searching."""
 
     file: str
-    line: int
+    line: int | None  # None only for a problem of the whole file (its name, size or encoding)
     subject: str  # "Kind/name", or "" when the problem precedes any document
     path: str  # dotted field path, "" for the whole document
     message: str
 
     def __str__(self) -> str:
-        parts = [f"{self.file}:{self.line}"]
+        parts = [self.file if self.line is None else f"{self.file}:{self.line}"]
         if self.subject:
             parts.append(self.subject)
         if self.path:
@@ -51,10 +66,15 @@ class SpecError:
 
 
 class StackFileError(Exception):
-    """A stack file was rejected; ``errors`` lists every problem found, in file order."""
+    """A stack file was rejected; ``errors`` lists every problem found, in file order.
 
-    def __init__(self, errors: list[SpecError]):
-        self.errors = sorted(errors, key=lambda e: (e.file, e.line, e.subject, e.path))
+    ``documents`` holds the documents of the file that did validate, when there is a file: checks
+    across stack files still see what a broken file would create once fixed.
+    """
+
+    def __init__(self, errors: list[SpecError], documents: StackDocuments | None = None):
+        self.errors = sorted(errors, key=lambda e: (e.file, e.line or 0, e.subject, e.path))
+        self.documents = documents
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
@@ -136,13 +156,29 @@ class StackDocuments:
 
 
 def load_stack_file(path: str | Path, registry: KindRegistry | None = None) -> StackDocuments:
-    """Parse and validate a stack file; raise :class:`StackFileError` listing every problem."""
+    """Parse and validate a stack file; raise :class:`StackFileError` listing every problem.
+
+    The file's name without its extension is the stack's name, so it must be a valid one.
+    """
     path = Path(path)
+    filename = str(path)
+    problem = stack_name_problem(path.stem)
+    if problem is not None:
+        raise StackFileError(
+            [SpecError(filename, None, "", "", f"the file name is not a stack name: {problem}")]
+        )
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StackFileError([SpecError(str(path), 0, "", "", f"cannot read: {exc.strerror}")]) from exc
-    return load_stack_text(text, str(path), registry)
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise StackFileError([SpecError(filename, None, "", "", f"cannot read: {reason}")]) from exc
+    return load_stack_bytes(data, filename, registry)
+
+
+def load_stack_bytes(data: bytes, filename: str, registry: KindRegistry | None = None) -> StackDocuments:
+    """Parse and validate the bytes of a stack file, which must be UTF-8; ``filename`` is for messages."""
+    return load_stack_text(_decode(data, filename), filename, registry)
 
 
 def load_stack_text(text: str, filename: str, registry: KindRegistry | None = None) -> StackDocuments:
@@ -154,11 +190,25 @@ def load_stack_text(text: str, filename: str, registry: KindRegistry | None = No
     return _load(text, filename, registry)
 
 
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def stack_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a stack (Pulumi's rule, which also keeps file names short), or None."""
+    if len(name) > MAX_STACK_NAME:
+        return f"a stack name has at most {MAX_STACK_NAME} characters, this one has {len(name)}"
+    if not _STACK_NAME.fullmatch(name):
+        return f"a stack name has only letters, digits, '-', '_' and '.', not {name!r}"
+    return None
+
+
 # Documents are immutable, so the same text loads once per process: the daemon re-reads every
 # stack file each cycle and the renderer loads a file before the program loads it again.
 @lru_cache(maxsize=1024)
 def _load(text: str, filename: str, registry: KindRegistry) -> StackDocuments:
-    errors: list[SpecError] = []
+    errors = _unreadable_text(text, filename)
+    if errors:
+        raise StackFileError(errors)
     raw_documents = _parse_yaml(text, filename, errors)
     documents: list[Document] = []
     seen: dict[tuple[str, str], int] = {}
@@ -187,9 +237,140 @@ def _load(text: str, filename: str, registry: KindRegistry) -> StackDocuments:
         if registration.check_stack is not None:
             errors.extend(registration.check_stack(stack))
     errors.extend(_check_created_namespaces(stack, registry, errors))
+    errors.extend(_check_namespace_ownership(stack, registry, errors))
     if errors:
-        raise StackFileError(errors)
+        raise StackFileError(errors, stack)
     return stack
+
+
+def _check_namespace_ownership(
+    stack: StackDocuments, registry: KindRegistry, reported: list[SpecError]
+) -> list[SpecError]:
+    """System namespaces and namespaces another document reads from (``components.ownership``)."""
+    from components.ownership import check_stack_namespaces  # it builds on this module
+
+    return list(check_stack_namespaces(stack, registry, reported))
+
+
+# --- bytes and characters ---------------------------------------------------------------------
+
+_BYTE_ORDER_MARKS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+# What YAML lets a file hold: tab, line breaks and printable characters (no C0/C1 controls, no
+# surrogates, no U+FFFE/U+FFFF). Undecodable bytes become U+DC80..U+DCFF, so they match too.
+_NOT_YAML_CHARACTER = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_UNDECODED_BYTE = re.compile("[\udc80-\udcff]")
+# Line breaks as YAML counts them, so that these lines agree with the parser's.
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+_REPORTED_LINES = 10
+
+
+def _decode(data: bytes, filename: str) -> str:
+    if len(data) > MAX_FILE_BYTES:
+        raise StackFileError([_too_large(filename)])
+    for mark, encoding in _BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            raise StackFileError(
+                [
+                    SpecError(
+                        filename,
+                        None,
+                        "",
+                        "",
+                        f"the file is {encoding} (it starts with a {encoding} "
+                        "byte order mark); a stack file is UTF-8",
+                    )
+                ]
+            )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", "surrogateescape")
+    raise StackFileError(
+        _characters_by_line(
+            text,
+            _UNDECODED_BYTE,
+            filename,
+            lambda char, column: (
+                f"the byte 0x{ord(char) - 0xDC00:02X} at column {column} is not UTF-8; a stack file is UTF-8"
+            ),
+        )
+    )
+
+
+def _unreadable_text(text: str, filename: str) -> list[SpecError]:
+    too_large = len(text) > MAX_FILE_BYTES or (
+        len(text) > MAX_FILE_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES
+    )
+    if too_large:
+        return [_too_large(filename)]
+    return _characters_by_line(text, _NOT_YAML_CHARACTER, filename, _character_problem)
+
+
+def _too_large(filename: str) -> SpecError:
+    return SpecError(
+        filename,
+        None,
+        "",
+        "",
+        f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB, the limit for a stack file",
+    )
+
+
+def _character_problem(char: str, column: int) -> str:
+    code = f"U+{ord(char):04X}"
+    if char == "\0":
+        return (
+            f"a NUL character ({code}) at column {column} is not allowed in YAML (a file full of them "
+            "was probably saved as UTF-16; a stack file is UTF-8)"
+        )
+    if "\ud800" <= char <= "\udfff":
+        return f"{code} at column {column} is half of a UTF-16 surrogate pair, not a character"
+    if char in "\ufffe\uffff":
+        return f"{code} at column {column} is not a character"
+    return f"the control character {code} at column {column} is not allowed in YAML"
+
+
+def _escaped_character_problem(char: str) -> str:
+    if char == "\0":
+        return "an escape makes a NUL character (U+0000), which no stack value may hold"
+    return (
+        f"an escape makes U+{ord(char):04X}, half of a UTF-16 surrogate pair and not a character: "
+        'write the character itself, or one "\\U" escape for the pair'
+    )
+
+
+def _characters_by_line(
+    text: str, pattern: re.Pattern[str], filename: str, describe: Callable[[str, int], str]
+) -> list[SpecError]:
+    """One error for each line holding a character ``pattern`` matches: the first such character."""
+    errors: list[SpecError] = []
+    line, counted, last_line, more_lines = 1, 0, 0, 0
+    for match in pattern.finditer(text):
+        line += len(_LINE_BREAK.findall(text, counted, match.start()))
+        counted = match.start()
+        if line == last_line:
+            continue
+        last_line = line
+        if len(errors) == _REPORTED_LINES:
+            more_lines += 1
+            continue
+        column = match.start() - max(text.rfind(b, 0, match.start()) for b in "\n\r\x85\u2028\u2029")
+        errors.append(SpecError(filename, line, "", "", describe(match.group(), column)))
+    if more_lines:
+        last = errors[-1]
+        errors[-1] = SpecError(
+            filename,
+            last.line,
+            "",
+            "",
+            f"{last.message} (and the same on {more_lines} more line(s) after it)",
+        )
+    return errors
 
 
 # --- YAML with line numbers -------------------------------------------------------------------
@@ -200,69 +381,253 @@ def _parse_yaml(
 ) -> list[tuple[Any, dict[FieldPath, int], int]]:
     """Each document's data, a map from field path to 1-based line, and its first line.
 
-    libyaml (when PyYAML has it) parses about ten times faster; a file with any problem is parsed
-    again in pure Python, whose error positions the messages are written for.
+    libyaml (when PyYAML has it) parses several times faster; a file with any problem is parsed
+    again in pure Python, whose error positions the messages are written for. Input past a limit
+    is not: the pure-Python parser is slow enough on a megabyte that the refusal would cost more
+    than the input is worth, and the limits are located by the same nodes either way.
     """
-    if yaml.__with_libyaml__:
+    if _FastLoader is not None:
         fast_errors: list[SpecError] = []
-        parsed = _parse_yaml_with(yaml.CSafeLoader, text, filename, fast_errors)
+        parsed, refused = _parse_yaml_with(_FastLoader, text, filename, fast_errors)
         if not fast_errors:
             return parsed
-    return _parse_yaml_with(yaml.SafeLoader, text, filename, errors)
+        if refused:
+            errors.extend(fast_errors)
+            return []
+    return _parse_yaml_with(_ExactLoader, text, filename, errors)[0]
 
 
 def _parse_yaml_with(
     loader_class: Any, text: str, filename: str, errors: list[SpecError]
-) -> list[tuple[Any, dict[FieldPath, int], int]]:
+) -> tuple[list[tuple[Any, dict[FieldPath, int], int]], bool]:
+    """The documents parsed, and whether the parse stopped at a limit."""
     loader = loader_class(text)
     parsed: list[tuple[Any, dict[FieldPath, int], int]] = []
+    refused = False
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
-            lines: dict[FieldPath, int] = {}
+            index = _LineIndex(filename, errors)
             try:
-                _index_lines(node, (), lines, filename, errors)
+                _index_lines(node, (), index)
             except _UnloadableError:
                 continue
-            parsed.append((loader.construct_document(node), lines, node.start_mark.line + 1))
+            if index.constructible:
+                parsed.append((loader.construct_document(node), index.lines, node.start_mark.line + 1))
+    except _RefusedError as exc:
+        errors.append(SpecError(filename, exc.line, "", "", exc.message))
+        refused = True
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         if exc.context_mark is not None and "<stream end>" in (exc.problem or ""):
             mark = exc.context_mark  # an unclosed bracket: point at where it was opened
-        line = mark.line + 1 if mark else 0
+        line = mark.line + 1 if mark else None
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
         errors.append(SpecError(filename, line, "", "", f"invalid YAML: {problem}"))
     except yaml.YAMLError as exc:
-        errors.append(SpecError(filename, 0, "", "", f"invalid YAML: {exc}"))
+        errors.append(SpecError(filename, _reader_line(loader), "", "", f"invalid YAML: {exc}"))
+    except (ValueError, OverflowError) as exc:
+        # The pure-Python scanner hands the digits of an escape to chr() unchecked.
+        errors.append(
+            SpecError(filename, _reader_line(loader), "", "", f"invalid YAML: {_escape_problem(loader, exc)}")
+        )
+    except Exception as exc:  # noqa: BLE001 (whatever else input provokes is reported, never raised)
+        errors.append(
+            SpecError(
+                filename, _reader_line(loader), "", "", f"cannot read this YAML: {type(exc).__name__}: {exc}"
+            )
+        )
     finally:
         loader.dispose()
-    return parsed
+    return parsed, refused
+
+
+def _reader_line(loader: Any) -> int | None:
+    line = getattr(loader, "line", None)  # the pure-Python reader's position; libyaml's is not exposed
+    return line + 1 if isinstance(line, int) else None
+
+
+def _escape_problem(loader: Any, exc: Exception) -> str:
+    buffer, pointer = getattr(loader, "buffer", ""), getattr(loader, "pointer", 0)
+    escape = re.match(r"[0-9A-Fa-f]+", buffer[pointer : pointer + 8])
+    if pointer > 0 and buffer[pointer - 1] in "xuU" and escape:
+        escaped = f"\\{buffer[pointer - 1]}{escape.group()}"
+        return f'the escape "{escaped}" is not a Unicode character (the last is U+10FFFF)'
+    return str(exc)
+
+
+class _RefusedError(Exception):
+    """Input past a limit: the parse stops here, before the input costs more."""
+
+    def __init__(self, mark: Any, message: str):
+        super().__init__(message)
+        self.line = mark.line + 1 if mark is not None else None
+        self.message = message
+
+
+class _Bounded(Composer):
+    """PyYAML's composer and constructor, refusing input past the limits instead of crashing.
+
+    Values are counted as they are composed, an alias as a copy of all it names: the parser shares
+    the aliased node, but everything after it (line index, validation, rendering) walks every copy,
+    so a few hundred bytes of nested aliases would cost gigabytes. Nesting is limited to keep every
+    recursive walk far from Python's recursion limit, and because libyaml's own composer overflows
+    the C stack on deep input (``_FastLoader`` uses libyaml's parser with this composer).
+    """
+
+    def _start_limits(self) -> None:
+        self._values = 0  # in the file so far
+        self._nesting = 0  # mappings and sequences open around the next node
+        self._deepest = 0  # the deepest level reached since the innermost open one opened
+        self._measures: dict[int, tuple[int, int]] = {}  # id(node) -> (values, levels), per document
+
+    def compose_document(self) -> Any:
+        root: Any = super().compose_document()
+        self._measures.clear()
+        return root
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[attr-defined]
+        node: Any
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            # A collection named from inside itself is incomplete: a cycle, which _index_lines reports.
+            values, levels = self._measures.get(id(node), (1, 0))
+            self._reach(self._nesting + levels, event.start_mark, f"the alias *{event.anchor} nests them")
+            self._count(values, event.start_mark)
+            return node
+        if not isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            node = super().compose_node(parent, index)
+            self._count(1, event.start_mark)
+            return node
+        self._reach(self._nesting + 1, event.start_mark, "they nest")
+        values_before, deepest_outside = self._values, self._deepest
+        self._count(1, event.start_mark)
+        self._nesting += 1
+        self._deepest = self._nesting
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._nesting -= 1
+        self._measures[id(node)] = (self._values - values_before, self._deepest - self._nesting)
+        self._deepest = max(self._deepest, deepest_outside)
+        return node
+
+    def _reach(self, level: int, mark: Any, what: str) -> None:
+        if level > MAX_NESTING:
+            raise _RefusedError(
+                mark,
+                f"mappings and sequences nest at most {MAX_NESTING} levels deep; here {what} deeper",
+            )
+        self._deepest = max(self._deepest, level)
+
+    def _count(self, values: int, mark: Any) -> None:
+        self._values += values
+        if self._values > MAX_VALUES:
+            raise _RefusedError(
+                mark,
+                f"a stack file holds at most {MAX_VALUES:,} values (an alias counts as a copy of all it "
+                "names); by here this one holds more",
+            )
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)  # type: ignore[misc]
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # an explicit tag on a value it cannot read: !!int x
+            raise ConstructorError(
+                None, None, f"{_shown(node)} is not a valid {_short_tag(node.tag)} ({exc})", node.start_mark
+            ) from exc
+
+
+class _ExactLoader(_Bounded, yaml.SafeLoader):
+    def __init__(self, stream: str):
+        yaml.SafeLoader.__init__(self, stream)
+        self._start_limits()
+
+
+_FastLoader: type | None = None
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _LibyamlLoader(_Bounded, CParser, SafeConstructor, Resolver):
+        def __init__(self, stream: str):
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self._start_limits()
+
+    _FastLoader = _LibyamlLoader
+
+
+def _short_tag(tag: str) -> str:
+    return tag.replace("tag:yaml.org,2002:", "!!")
+
+
+def _shown(node: yaml.Node) -> str:
+    if isinstance(node, yaml.ScalarNode):
+        value = str(node.value)
+        return repr(value if len(value) <= 40 else value[:40] + "...")
+    return "this mapping" if isinstance(node, yaml.MappingNode) else "this sequence"
+
+
+@dataclass
+class _LineIndex:
+    """What the walk over one document's nodes found: lines by field path, and problems."""
+
+    filename: str
+    errors: list[SpecError]
+    lines: dict[FieldPath, int] = field(default_factory=dict)
+    constructible: bool = True  # False when a scalar would not become a value safely
+
+    def refuse(self, node: yaml.Node, path: FieldPath, message: str) -> None:
+        self.errors.append(SpecError(self.filename, node.start_mark.line + 1, "", _dotted(path), message))
+        self.constructible = False
+
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_INTEGER_TAG = _YAML_TAG + "int"
+# A stack document holds what JSON holds, as Kubernetes manifests do: the program hands its values
+# to Pulumi, which cannot carry a date, bytes or a set (and keyword arguments need string keys).
+_READ_AS = {"int": "an integer", "float": "a number", "bool": "a boolean", "null": "null"}
+_VALUE_TAGS = {_YAML_TAG + name for name in ("str", *_READ_AS)}
+_KEY_TAGS = {_YAML_TAG + "str", _YAML_TAG + "merge"}  # merge: "<<", which the constructor resolves
+# Characters a double-quoted escape can make that no stack value may hold.
+_NOT_A_VALUE_CHARACTER = re.compile("[\0\ud800-\udfff]")
 
 
 def _index_lines(
     node: yaml.Node,
     path: FieldPath,
-    lines: dict[FieldPath, int],
-    filename: str,
-    errors: list[SpecError],
+    index: _LineIndex,
     ancestors: frozenset[int] = frozenset(),
 ) -> None:
-    lines[path] = node.start_mark.line + 1
+    index.lines[path] = node.start_mark.line + 1
     if id(node) in ancestors:  # an alias that contains itself would never end
-        errors.append(
-            SpecError(filename, node.start_mark.line + 1, "", _dotted(path), "a YAML alias refers to itself")
+        index.errors.append(
+            SpecError(
+                index.filename, node.start_mark.line + 1, "", _dotted(path), "a YAML alias refers to itself"
+            )
         )
         raise _UnloadableError
+    if isinstance(node, yaml.ScalarNode):
+        _check_scalar(node, path, index)
+        return
     ancestors = ancestors | {id(node)}
+    expected = _YAML_TAG + ("map" if isinstance(node, yaml.MappingNode) else "seq")
+    if node.tag != expected:
+        index.refuse(node, path, _not_a_stack_value(node.tag))
     if isinstance(node, yaml.MappingNode):
         seen_keys: set[Any] = set()
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                errors.append(
+                index.errors.append(
                     SpecError(
-                        filename,
+                        index.filename,
                         key_node.start_mark.line + 1,
                         "",
                         _dotted(path),
@@ -271,10 +636,19 @@ def _index_lines(
                 )
                 raise _UnloadableError
             key = key_node.value
+            if key_node.tag not in _KEY_TAGS:
+                read_as = _READ_AS.get(key_node.tag.removeprefix(_YAML_TAG), f"a {_short_tag(key_node.tag)}")
+                index.refuse(
+                    key_node,
+                    (*path, key),
+                    f"the key {key!r} is read as {read_as}; a mapping key must be a string: quote it",
+                )
+            elif key_node.tag == _YAML_TAG + "str":
+                _check_scalar(key_node, (*path, key), index)
             if key in seen_keys:
-                errors.append(
+                index.errors.append(
                     SpecError(
-                        filename,
+                        index.filename,
                         key_node.start_mark.line + 1,
                         "",
                         _dotted((*path, key)),
@@ -282,11 +656,37 @@ def _index_lines(
                     )
                 )
             seen_keys.add(key)
-            _index_lines(value_node, (*path, key), lines, filename, errors, ancestors)
-            lines[(*path, key)] = key_node.start_mark.line + 1
+            _index_lines(value_node, (*path, key), index, ancestors)
+            index.lines[(*path, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _index_lines(item, (*path, index), lines, filename, errors, ancestors)
+        for position, item in enumerate(node.value):
+            _index_lines(item, (*path, position), index, ancestors)
+
+
+def _check_scalar(node: yaml.ScalarNode, path: FieldPath, index: _LineIndex) -> None:
+    if node.tag not in _VALUE_TAGS:
+        index.refuse(node, path, _not_a_stack_value(node.tag))
+    elif node.tag == _INTEGER_TAG:
+        # int() refuses more than 4,300 decimal digits, and a sexagesimal 1:2:3:... costs quadratic time
+        digits = sum(char.isalnum() for char in node.value)
+        if node.value.lstrip("+-")[:2].lower() in {"0x", "0o", "0b"}:
+            digits -= 2
+        if digits > MAX_INTEGER_DIGITS:
+            index.refuse(
+                node, path, f"an integer has at most {MAX_INTEGER_DIGITS} digits; this one has {digits:,}"
+            )
+    bad = _NOT_A_VALUE_CHARACTER.search(node.value)
+    if bad:
+        index.refuse(node, path, _escaped_character_problem(bad.group()))
+
+
+def _not_a_stack_value(tag: str) -> str:
+    if tag == _YAML_TAG + "timestamp":
+        return "an unquoted date or time is a YAML timestamp, which is no stack value: quote it"
+    return (
+        f"a {_short_tag(tag)} value is no stack value: a stack file holds strings, numbers, booleans, "
+        "null, mappings and sequences"
+    )
 
 
 class _UnloadableError(Exception):
@@ -356,6 +756,12 @@ def _validate_document(
         spec = registration.spec_model.model_validate({} if raw_spec is None else raw_spec)
     except ValidationError as exc:
         errors.extend(_pydantic_errors(exc, ("spec",), lines, start_line, filename, subject))
+        return None
+    except Exception as exc:  # noqa: BLE001 (a validator's own bug must not crash the loader on odd input)
+        message = f"cannot be checked, a bug in driftless ({type(exc).__name__}: {exc}); please report it"
+        errors.append(
+            SpecError(filename, _nearest_line(lines, ("spec",), start_line), subject, "spec", message)
+        )
         return None
     if envelope is None:
         return None

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from components.context import StackContext
     from components.documents import Document, SpecError, StackDocuments
+    from components.ownership import NamespaceUse
 
 ComponentFactory = Callable[["Document", "StackContext"], "pulumi.ComponentResource"]
 StackCheck = Callable[["StackDocuments"], Iterable["SpecError"]]
@@ -29,6 +30,9 @@ StackCheck = Callable[["StackDocuments"], Iterable["SpecError"]]
 
 NamespaceOf = Callable[["Document"], "str | None"]
 """The namespace a document creates (and so owns: deleting the document deletes it), or None."""
+
+NamespacesUsed = Callable[["Document"], Iterable["NamespaceUse"]]
+"""The namespaces a document reads objects from that no stack creates (a Registry's credentials)."""
 
 DocumentCheck = Callable[["Document", "StackContext"], Iterable["SpecError"]]
 """A rule that needs the program's context (project folder, settings, observations): run by the
@@ -53,6 +57,9 @@ class KindRegistration:
     # The namespace a document of this kind creates, if any: the loader rejects a stack where two
     # documents, of any kinds, would create the same one.
     creates_namespace: NamespaceOf | None = None
+    # Namespaces a document reads from but does not create: no document, in this stack or in another
+    # on the same cluster, may create one of them (deleting it would delete what is read there).
+    uses_namespaces: NamespacesUsed | None = None
 
 
 class KindRegistry:

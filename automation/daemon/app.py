@@ -12,22 +12,25 @@ is already up to date.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from automation.daemon.automation_driver import AutomationDriver, AutomationOptions
+from automation.daemon.deletions import DeletionRisk, deletion_risk, subjects
 from automation.daemon.driver import Driver, OperationResult, Progress, StackTarget
 from automation.daemon.interfaces import ObservationSource
-from automation.daemon.layout import ProjectLayout
+from automation.daemon.layout import ProjectLayout, write_bytes_atomically
 from automation.daemon.offline_driver import OfflineDriver
 from automation.daemon.settings import SETTINGS_FILE, DaemonSettings, load_settings
 from automation.daemon.status import READY, StackStatus, iso
+from automation.daemon.store import StatusStore
 from automation.files import atomic_write
 from automation.observation_store import ObservationStore
-from components.documents import load_stack_file
+from automation.stack_inputs import StackSet
+from components.documents import SpecError, StackFileError, load_stack_file
 
 DRY_RUN_DIR = "dry-run"
 OBSERVATIONS_FILE = "observations.json"
@@ -84,11 +87,91 @@ def stack_target(
 ) -> StackTarget:
     """A one-shot command's target: the stack file validated, its observations written."""
     stack_file = layout.stack_file(stack)
-    documents = load_stack_file(stack_file)  # raises StackFileError: nothing is touched
+    content = _read_bytes(stack_file)
+    # raises StackFileError, with any namespace another stack owns too: nothing is touched
+    documents = StackSet(layout.project_dir, layout.stacks_dir).load(stack_file)
+    if _read_bytes(stack_file) != content:
+        raise StackFileError(
+            [SpecError(str(stack_file), 0, "", "", "changed while it was being read; run the command again")]
+        )
     path = layout.observations_file(stack)
     atomic_write(path, observations.for_stack(documents, now).to_json())
     observations.save()
-    return StackTarget(stack, stack_file, path)
+    # the operation applies the content validated here, whatever happens to the file meanwhile
+    validated = layout.validated_stack_file(stack, stack_file)
+    write_bytes_atomically(validated, content)
+    return StackTarget(stack, validated, path, source_file=stack_file)
+
+
+def _read_bytes(stack_file: Path) -> bytes:
+    try:
+        return stack_file.read_bytes()
+    except OSError as exc:
+        raise StackFileError([SpecError(str(stack_file), 0, "", "", f"cannot read: {exc.strerror}")]) from exc
+
+
+def deletions_to_allow(
+    layout: ProjectLayout, target: StackTarget, settings: DaemonSettings
+) -> DeletionRisk | None:
+    """What ``up`` of ``target`` would delete past the deletion guard (None: nothing held)."""
+    status = _stored_status(layout, target.name)
+    documents = load_stack_file(target.stack_file)
+    risk = deletion_risk(
+        documents,
+        applied=status.applied_documents if status else None,
+        anything_applied=status is not None and status.fingerprint is not None,
+        max_loss_share=settings.deletion_guard_for(target.name).max_document_loss_share,
+    )
+    if risk is None or target.source_file is None:
+        return risk
+    return replace(risk, file=str(target.source_file))
+
+
+def record_applied(layout: ProjectLayout, target: StackTarget) -> str | None:
+    """After a successful ``up``: what is applied now, for the deletion guard. A problem, or None."""
+
+    def applied(status: StackStatus) -> None:
+        status.applied_documents = subjects(load_stack_file(target.stack_file))
+
+    return _update_status(layout, target.name, applied, create=True)
+
+
+def record_destroyed(layout: ProjectLayout, stack: str) -> str | None:
+    """After ``destroy``: nothing is applied, so no document is left to lose. A problem, or None."""
+
+    def destroyed(status: StackStatus) -> None:
+        status.applied_documents = []
+
+    return _update_status(layout, stack, destroyed, create=False)
+
+
+def _update_status(
+    layout: ProjectLayout, stack: str, change: Callable[[StackStatus], None], *, create: bool
+) -> str | None:
+    try:
+        store = StatusStore(layout.state_dir / STATE_DB)
+        try:
+            status = store.load(stack) or (StackStatus(stack) if create else None)
+            if status is not None:
+                status.ensure_conditions(datetime.now(UTC))
+                change(status)
+                store.save(status)
+        finally:
+            store.close()
+    except Exception as exc:  # noqa: BLE001 (the operation itself succeeded; say what was not recorded)
+        return f"{layout.state_dir / STATE_DB}: {type(exc).__name__}: {exc}"
+    return None
+
+
+def _stored_status(layout: ProjectLayout, stack: str) -> StackStatus | None:
+    path = layout.state_dir / STATE_DB
+    if not path.exists():
+        return None
+    store = StatusStore(path)
+    try:
+        return store.load(stack)
+    finally:
+        store.close()
 
 
 def stderr_progress(stack: str) -> Progress:

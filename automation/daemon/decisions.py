@@ -6,15 +6,19 @@ Nothing here reads a file, the clock or the driver, so every rule is tested as a
 - **wait** while crash recovery left something for a person (``NeedsAttention``), whatever else
   changed — unless a new force-reconcile token acknowledges it: then **up** ``--refresh``;
 - **invalid** when the stack file does not load (unless it is already stalled on that input);
+- **hold** when an ``up`` of the file would delete documents nobody allowed to go
+  (:mod:`.deletions`): a file with none left, or one that lost more than the guard's share —
+  until the file no longer loses them or a person allows it;
 - **wait** while stalled or backing off — unless an input changed, which bypasses both;
 - **up** when a new force-reconcile token appears (with ``--refresh``), when the inputs changed,
-  to retry after a retryable failure once its backoff has passed, or when a component's requeue
-  hint is due;
+  or to retry after a retryable failure once its backoff has passed;
 - **up** when the inputs are the ones last applied but an ``up`` since then failed, was cancelled
   or was cut short by a crash in a way that may have changed resources (``partiallyApplied``);
 - **resume** when a failing stack's inputs are back to the ones last applied and nothing may
   have changed since: the failure is over, with no operation;
-- **drift-check** (a preview-only refresh) on the stack's drift interval;
+- **drift-check** (a preview-only refresh) on the stack's drift interval, which no ``up``
+  without ``--refresh`` postpones;
+- **up** when a component's requeue hint is due;
 - **none** otherwise: no Pulumi operation at all, however often the cycle runs.
 
 After a failure, :func:`stall_for` says whether the stack stalls (a permanent error, or
@@ -30,9 +34,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from automation.daemon.deletions import DeletionRisk, deletion_risk
 from automation.daemon.driver import DriverError
 from automation.daemon.inputs import StackInputs
-from automation.daemon.settings import BackoffPolicy, DriftPolicy
+from automation.daemon.settings import BackoffPolicy, DeletionGuard, DriftPolicy
 from automation.daemon.status import STALLED, StackStatus, iso
 
 # Actions: what decide() asks for.
@@ -42,6 +47,7 @@ DRIFT_CHECK = "drift-check"
 INVALID = "invalid"
 WAIT = "wait"
 RESUME = "resume"  # no operation: the failure ended because the inputs are the applied ones again
+HOLD = "hold"  # no operation: an up would delete documents nobody allowed to go
 
 # Triggers: why an operation runs (history, logs, the per-stack line of `run --once`).
 INITIAL = "Initial"
@@ -59,10 +65,12 @@ NEEDS_ATTENTION = "NeedsAttention"
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # none | up | drift-check | invalid | wait | resume
+    action: str  # none | up | drift-check | invalid | wait | resume | hold
     trigger: str = ""
     refresh: bool = False
     detail: str = ""
+    # what an up may delete past the guard (allowed), or would delete (hold)
+    deletions: DeletionRisk | None = None
 
 
 def describe(kind: str, trigger: str, refresh: bool) -> str:
@@ -76,25 +84,70 @@ def decide(
     now: datetime,
     drift: DriftPolicy,
     drift_supported: bool = True,
+    *,
+    guard: DeletionGuard | None = None,
+    deletions_allowed: bool = False,
 ) -> Decision:
-    """What to do with one stack now. Pure: no I/O, no clock, no driver."""
+    """What to do with one stack now. Pure: no I/O, no clock, no driver.
+
+    ``guard`` is the stack's deletion guard (None: no guard); ``deletions_allowed`` says the
+    operator allowed this file's deletions on the command line (``run --allow-deletions``).
+    """
+    risk = _deletion_risk(status, inputs, guard)
+    allowed = deletions_allowed or bool(inputs.pending_deletion_tokens(status.handled_deletion_tokens))
     if status.attention is not None:
         acknowledged = status.attention.acknowledgements(inputs.tokens, status.handled_tokens)
-        if acknowledged:
-            return Decision(UP, ACKNOWLEDGED, refresh=True, detail=", ".join(sorted(acknowledged)))
-        return Decision(
-            WAIT,
-            detail=f"{NEEDS_ATTENTION}: waiting for a person to acknowledge with a new force-reconcile token",
-        )
-    key = inputs.input_key(status.handled_tokens)
+        if not acknowledged:
+            waiting = "waiting for a person to acknowledge with a new force-reconcile token"
+            return Decision(WAIT, detail=f"{NEEDS_ATTENTION}: {waiting}")
+        if risk is None or allowed:
+            return Decision(
+                UP, ACKNOWLEDGED, refresh=True, detail=", ".join(sorted(acknowledged)), deletions=risk
+            )
+    if risk is not None and not allowed:
+        return Decision(HOLD, detail=risk.describe(), deletions=risk)
+    key = inputs.input_key(status.handled_tokens, status.handled_deletion_tokens)
     stalled = status.is_true(STALLED)
     # A stall whose input is unknown (written by an earlier daemon) ends with the next cycle.
     new_input = key != status.failed_input if status.failed_input is not None else stalled
+    if status.deletion_hold is not None:  # held, and now the file loses less, or a person allowed it
+        new_input = True
 
     if inputs.error is not None:
         if stalled and not new_input:
             return Decision(WAIT, detail="stalled: the stack file is invalid; waiting for it to change")
         return Decision(INVALID, trigger=INPUT_CHANGED, detail=inputs.error.message)
+    decision = _decide_applied(status, inputs, now, drift, drift_supported, key, stalled, new_input)
+    if decision.action == UP and risk is not None:
+        return Decision(decision.action, decision.trigger, decision.refresh, decision.detail, risk)
+    return decision
+
+
+def _deletion_risk(
+    status: StackStatus, inputs: StackInputs, guard: DeletionGuard | None
+) -> DeletionRisk | None:
+    if guard is None or inputs.documents is None:
+        return None
+    return deletion_risk(
+        inputs.documents,
+        applied=status.applied_documents,
+        anything_applied=status.fingerprint is not None
+        or any(op.kind == UP and op.result == "succeeded" for op in status.history),
+        max_loss_share=guard.max_document_loss_share,
+    )
+
+
+def _decide_applied(
+    status: StackStatus,
+    inputs: StackInputs,
+    now: datetime,
+    drift: DriftPolicy,
+    drift_supported: bool,
+    key: str,
+    stalled: bool,
+    new_input: bool,
+) -> Decision:
+    """The rules for a file that loads and that the deletion guard lets through."""
     if stalled and not new_input:
         reason = status.condition(STALLED)
         return Decision(
@@ -123,14 +176,16 @@ def decide(
         )
     if new_input:  # failing on other inputs, now back to the applied ones
         return Decision(RESUME, INPUT_CHANGED, detail="back to the applied inputs; nothing to do")
-    if status.requeue_at is not None and now >= status.requeue_at:
-        return Decision(UP, REQUEUE)
+    # A due drift check goes before a due requeue: a stack whose components ask to be looked at
+    # often would otherwise never have its live state compared with Pulumi's.
     if (
         drift.enabled
         and drift_supported
         and (status.next_drift_check_at is None or now >= status.next_drift_check_at)
     ):
         return Decision(DRIFT_CHECK, DRIFT_TIMER)
+    if status.requeue_at is not None and now >= status.requeue_at:
+        return Decision(UP, REQUEUE)
     return Decision(NOTHING)
 
 

@@ -47,8 +47,17 @@ class StackTarget:
     """One stack as the driver sees it: its name, its stack file and the observations to hand over."""
 
     name: str
-    stack_file: Path
+    stack_file: Path  # what the program loads: the file itself, or the content validated for this run
     observations_file: Path | None = None  # SPEC §2 JSON written by the daemon before each operation
+    source_file: Path | None = None  # the stack file ``stack_file`` was copied from, when it is a copy
+
+    def for_people(self, text: str) -> str:
+        """``text`` naming the stack file people edit, not the copy an operation loaded."""
+        if self.source_file is None:
+            return text
+        for path in (str(self.stack_file.resolve()), str(self.stack_file)):
+            text = text.replace(path, str(self.source_file))
+        return text
 
 
 @dataclass(frozen=True)
@@ -193,9 +202,17 @@ class RetryableError(DriverError):
 
 
 class StackLockedError(RetryableError):
-    """Another update holds the stack's lock ("currently locked by", 409 Conflict)."""
+    """Another update holds the stack's lock ("currently locked by", 409 Conflict).
+
+    ``person_step`` is set where nothing here can tell a dead holder from a live one (a backend
+    other than ``file://``): once retries run out, the stack waits for a person instead.
+    """
 
     reason = "StackLocked"
+
+    def __init__(self, message: str, *, detail: str = "", person_step: str = ""):
+        super().__init__(message, detail=detail)
+        self.person_step = person_step
 
 
 class OperationTimeoutError(RetryableError):

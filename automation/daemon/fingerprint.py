@@ -11,6 +11,7 @@ Equal fingerprint → no operation at all.
 
 The ``driftless.dev/force-reconcile`` annotation is left out: a new token is a request to run
 ``up --refresh`` once, tracked separately (see :func:`force_tokens`), not a change of desired state.
+So is ``driftless.dev/allow-deletions``: a one-off allowance for the deletion guard.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ from typing import Any
 
 import yaml
 
+from automation.daemon.deletions import ALLOW_DELETIONS_ANNOTATION
 from components.common.archive import package_entries
 from components.documents import FORCE_RECONCILE_ANNOTATION, StackDocuments
+
+# Annotations that ask the daemon for something once; they are not desired state.
+REQUEST_ANNOTATIONS = frozenset({FORCE_RECONCILE_ANNOTATION, ALLOW_DELETIONS_ANNOTATION})
 
 # Stack config keys the daemon writes itself; their values are paths, not desired state.
 DAEMON_CONFIG_KEYS = frozenset({"driftless:stackFile", "driftless:observationsFile"})
@@ -63,7 +68,7 @@ def documents_material(documents: StackDocuments) -> list[dict[str, Any]]:
     for document in documents:
         metadata = document.metadata.model_dump(mode="json", by_alias=True)
         annotations = {
-            k: v for k, v in metadata.get("annotations", {}).items() if k != FORCE_RECONCILE_ANNOTATION
+            k: v for k, v in metadata.get("annotations", {}).items() if k not in REQUEST_ANNOTATIONS
         }
         metadata["annotations"] = annotations
         material.append(
@@ -81,12 +86,22 @@ def force_tokens(documents: StackDocuments) -> dict[str, str]:
     return {d.subject: token for d in documents if (token := d.force_reconcile_token)}
 
 
+class StackConfigError(Exception):
+    """A stack's ``Pulumi.<stack>.yaml`` cannot be read; the message names the file (and line)."""
+
+
 def stack_config_material(project_dir: Path, stack: str) -> dict[str, Any]:
     """The stack's ``Pulumi.<stack>.yaml`` config, without the keys the daemon writes itself."""
     for suffix in (".yaml", ".yml", ".json"):
         path = project_dir / f"Pulumi.{stack}{suffix}"
         if path.exists():
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except (yaml.YAMLError, UnicodeDecodeError) as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+                problem = getattr(exc, "problem", None) or str(exc)
+                raise StackConfigError(f"{where}: invalid stack config: {problem}") from exc
             config = (data.get("config") or {}) if isinstance(data, dict) else {}
             return {k: v for k, v in config.items() if k not in DAEMON_CONFIG_KEYS}
     return {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,3 +40,17 @@ class ProjectLayout:
 
     def observations_file(self, name: str) -> Path:
         return self.state_dir / "observations" / f"{name}.json"
+
+    def validated_stack_file(self, name: str, stack_file: Path | None = None) -> Path:
+        """Where an operation's copy of the stack file goes: the content the daemon validated."""
+        return self.state_dir / "stack-files" / (stack_file or self.stack_file(name)).name
+
+
+def write_bytes_atomically(path: Path, content: bytes) -> None:
+    """Replace ``path`` with ``content`` (owner-only): a reader sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
+    os.replace(partial, path)

@@ -1,11 +1,13 @@
 """Structured logs: one event per line, ``key=value`` (default) or JSON lines.
 
-Every line passes through a redactor before it is written. It replaces the value of any field
-whose name looks secret (token, password, passphrase, secret, credential) and any occurrence of a
-secret taken from the environment (``PULUMI_CONFIG_PASSPHRASE``, ``VAULT_TOKEN``…), wherever it
-appears — so even an error message that quotes one is masked. The daemon never logs resolved
-``vault://`` values in the first place (the program resolves them inside Pulumi); this is the net
-under that rule.
+Every line passes through a redactor before it is written. It masks, as ``[secret]``: the value of
+any field whose name is a credential's (``vault_token``, ``passphrase``, ``api_key``… by the one
+rule of :mod:`components.common.masking`, at any depth), credentials inside any text (a URL's
+``user:pass@`` and ``?private_token=…``, ``password=…``, ``"secret_key": "…"``, ``Bearer …``),
+and any occurrence of a secret taken from the environment (``PULUMI_CONFIG_PASSPHRASE``,
+``VAULT_TOKEN``…), wherever it appears — so even an error message that quotes one is masked. The
+daemon never logs resolved ``vault://`` values in the first place (the program resolves them inside
+Pulumi); this is the net under that rule.
 """
 
 from __future__ import annotations
@@ -19,16 +21,21 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from components.common import masking
+
 LOGGER_NAME = "driftless"
-REDACTED = "[redacted]"
-_SECRET_NAME = re.compile(r"token|passw|passphrase|secret|credential|private.?key|api.?key", re.I)
+REDACTED = masking.SECRET
 _MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words
 
 
 def secrets_from_environment(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of environment variables whose names look secret."""
     environ = os.environ if environ is None else environ
-    return [v for k, v in environ.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET_LENGTH]
+    return [
+        value
+        for name, value in environ.items()
+        if masking.is_credential_name(name) and len(value) >= _MIN_SECRET_LENGTH
+    ]
 
 
 class Redactor:
@@ -44,22 +51,15 @@ class Redactor:
     def text(self, value: str) -> str:
         for secret in self._secrets:
             value = value.replace(secret, REDACTED)
-        return value
+        return masking.mask_text(value)
 
     def fields(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        clean: dict[str, Any] = {}
+        masked = masking.mask_tree(dict(fields), text=self.text)
+        # A credential-named field is hidden whatever it holds (a list, a mapping), when it holds anything.
         for key, value in fields.items():
-            if _SECRET_NAME.search(key) and value not in (None, "", False):
-                clean[key] = REDACTED
-            elif isinstance(value, str):
-                clean[key] = self.text(value)
-            elif isinstance(value, Mapping):
-                clean[key] = self.fields(value)
-            elif isinstance(value, (list, tuple)):
-                clean[key] = [self.text(v) if isinstance(v, str) else v for v in value]
-            else:
-                clean[key] = value
-        return clean
+            if masking.is_credential_name(str(key)) and value not in (None, "", False):
+                masked[key] = REDACTED
+        return masked
 
 
 class StructuredFormatter(logging.Formatter):

@@ -44,7 +44,7 @@ from automation.daemon.driver import (
     StackTarget,
 )
 from automation.daemon.fingerprint import ProgramSource
-from automation.files import atomic_write, hostname, pid_alive
+from automation.files import atomic_write, hostname, pid_alive, process_start
 from automation.render.diff import diff_renders
 from automation.render.render import PROJECT_DIR, RenderOptions, RenderResult, render_stack
 from automation.render.schemas import SchemaValidator
@@ -141,7 +141,7 @@ class OfflineDriver:
             held = (
                 f"lock held by pid {pid} on {host or 'an unknown host'} since {owner.get('timestamp', '?')}"
             )
-            if host == hostname() and not pid_alive(pid):
+            if host == hostname() and not pid_alive(pid, owner):
                 lock.unlink(missing_ok=True)
                 found.append(f"stale {held}")
                 actions.append(f"removed the stale lock of dead pid {pid}")
@@ -175,7 +175,7 @@ class OfflineDriver:
         directory = self._dir(target)
         directory.mkdir(parents=True, exist_ok=True)
         lock = directory / "lock.json"
-        owner = {"pid": os.getpid(), "hostname": hostname(), "timestamp": _now()}
+        owner = {"pid": os.getpid(), "hostname": hostname(), "timestamp": _now(), **process_start()}
         try:
             fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

@@ -42,6 +42,8 @@ from automation.daemon.driver import (
     OperationResult,
     PendingOperationsError,
     Progress,
+    RecoveryReport,
+    StackLockedError,
     StackTarget,
     classify_error,
 )
@@ -59,15 +61,15 @@ class StackOutcome:
     """What a cycle did with one stack: the line ``run --once`` prints."""
 
     stack: str
-    # unchanged | reconciled | drift-checked | drifted | resumed | failed | stalled | waiting | started
-    # | busy | removed
+    # unchanged | reconciled | drift-checked | drifted | resumed | failed | stalled | held | waiting
+    # | started | busy | removed
     state: str
     message: str = ""
     operation: Operation | None = None
 
     @property
     def failed(self) -> bool:
-        return self.state in ("failed", "stalled")
+        return self.state in ("failed", "stalled", "held")
 
     def line(self) -> str:
         return f"{self.stack}: {self.state}" + (f": {self.message}" if self.message else "")
@@ -124,7 +126,7 @@ class OperationRunner:
         now = self.clock.now()
         with self.book.edit(stack.name) as status:
             transitions.started(status, kind, trigger, refresh, now=now)
-            input_key = stack.input_key(status.handled_tokens)
+            input_key = stack.input_key(status.handled_tokens, status.handled_deletion_tokens)
         return _Run(
             stack, target, kind, trigger, refresh, input_key, self.clock.now(), self.clock.monotonic()
         )
@@ -159,12 +161,17 @@ class OperationRunner:
             refresh=run.refresh,
         )
         with self.book.edit(name) as status:
+            # Only an up that refreshed looked at live state; any other keeps the drift check due
+            # when it was, or requeue hints would push it back for ever.
+            next_drift_check = now + timedelta(seconds=policy.interval_seconds)
+            if not run.refresh and status.next_drift_check_at is not None:
+                next_drift_check = min(next_drift_check, status.next_drift_check_at)
             transitions.up_succeeded(
                 status,
                 operation,
                 run.stack,
                 requeue_at=now + timedelta(seconds=requeue) if requeue is not None else None,
-                next_drift_check_at=now + timedelta(seconds=policy.interval_seconds) if drift_on else None,
+                next_drift_check_at=next_drift_check if drift_on else None,
                 history=self.settings.history,
                 now=now,
             )
@@ -248,9 +255,24 @@ class OperationRunner:
 
     # --- failures
 
+    def not_started(
+        self, status: StackStatus, stack: StackInputs, error: DriverError, now: datetime
+    ) -> StackOutcome:
+        """Deciding or preparing an up raised before the driver was called: a failure that changed
+        nothing, retried (or stalled) like any other. The caller holds the status for editing."""
+        operation = Operation(
+            UP, "failed", now, now, trigger="Internal", reason=error.reason, message=error.message
+        )
+        key = stack.input_key(status.handled_tokens, status.handled_deletion_tokens)
+        transitions.failed(status, operation, key, history=self.settings.history, started=False)
+        self.metrics.count_failure(error.reason)
+        return self._retry_or_stall(status, UP, False, error, operation, now)
+
     def _failed(self, run: _Run, error: DriverError) -> StackOutcome:
         now = self.clock.now()
         name = run.stack.name
+        error.message = run.target.for_people(error.message)
+        error.detail = run.target.for_people(error.detail)
         cancelled = isinstance(error, OperationCancelledError)
         result = "cancelled" if cancelled else "failed"
         operation = Operation(
@@ -269,7 +291,9 @@ class OperationRunner:
                 outcome = StackOutcome(name, "waiting", f"{run.kind} cancelled: {error.message}", operation)
             else:
                 transitions.failed(status, operation, run.input_key, history=self.settings.history)
-                outcome = self._retry_or_stall(status, run, error, operation, now)
+                outcome = self._retry_or_stall(status, run.kind, run.refresh, error, operation, now)
+                if isinstance(error, StackLockedError) and error.person_step and status.backoff is None:
+                    outcome = self._hold_for_person(status, run, error, operation, now)
             failures = status.failures
         self.metrics.count_operation(run.kind, result)
         self.metrics.observe_reconcile(name, self.clock.monotonic() - run.t0)
@@ -297,8 +321,27 @@ class OperationRunner:
             )
         return outcome
 
+    def _hold_for_person(
+        self, status: StackStatus, run: _Run, error: StackLockedError, operation: Operation, now: datetime
+    ) -> StackOutcome:
+        """Retries ran out on a lock nothing here can judge: Stalled with ``NeedsAttention`` and the
+        step to take, instead of trying again at every input change."""
+        report = RecoveryReport(
+            status.name, found=(f"{error.reason}: {error.message}",), manual=(error.person_step,)
+        )
+        transitions.recovered(
+            status, report, error.reason, tokens=run.stack.tokens, history=self.settings.history, now=now
+        )
+        return StackOutcome(status.name, "failed", f"held for a person: {error.person_step}", operation)
+
     def _retry_or_stall(
-        self, status: StackStatus, run: _Run, error: DriverError, operation: Operation, now: datetime
+        self,
+        status: StackStatus,
+        kind: str,
+        refresh: bool,
+        error: DriverError,
+        operation: Operation,
+        now: datetime,
     ) -> StackOutcome:
         stall = stall_for(error, status.failures, self.settings.max_failures)
         if stall is not None:
@@ -312,8 +355,8 @@ class OperationRunner:
             delay,
             error.reason,
             error.message,
-            operation=run.kind,
-            refresh=run.refresh,
+            operation=kind,
+            refresh=refresh,
         )
         transitions.retry_scheduled(status, backoff, now=now)
         return StackOutcome(

@@ -9,21 +9,29 @@ result is recorded is :mod:`.operations`; how each event changes a status is
 
 This module keeps the pool: which stacks are busy, when the next timer is due, and shutdown —
 start nothing new, let running operations finish for the grace period, then cancel them.
+
+Each stack is decided on its own: a stack file still being written is left for a later cycle, an
+``up`` that would delete documents nobody allowed to go is held (:mod:`.deletions`), and an
+exception while one stack is read or decided becomes that stack's failure, never the cycle's.
+An operation applies the file's content as the cycle validated it (a copy in the state
+directory), so an edit after the decision cannot slip past the checks.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Collection
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from automation.daemon import transitions
 from automation.daemon.clock import Clock, SystemClock
 from automation.daemon.decisions import (
     ACKNOWLEDGED,
+    HOLD,
     INVALID,
     NOTHING,
     RESUME,
@@ -33,7 +41,8 @@ from automation.daemon.decisions import (
     decide,
     default_jitter,
 )
-from automation.daemon.driver import Driver, Progress, RecoveryReport, StackTarget
+from automation.daemon.deletions import subjects
+from automation.daemon.driver import Driver, Progress, RecoveryReport, StackTarget, classify_error
 from automation.daemon.inputs import InputReader, StackInputs
 from automation.daemon.interfaces import (
     LockedObservations,
@@ -42,7 +51,7 @@ from automation.daemon.interfaces import (
     NoObservations,
     ObservationSource,
 )
-from automation.daemon.layout import ProjectLayout
+from automation.daemon.layout import ProjectLayout, write_bytes_atomically
 from automation.daemon.logs import EventLog
 from automation.daemon.operations import OperationRunner, StackOutcome
 from automation.daemon.recovery import recover_on_start
@@ -72,6 +81,7 @@ class Reconciler:
         registry: KindRegistry | None = None,
         log: EventLog | None = None,
         progress: Callable[[str], Progress | None] | None = None,
+        allow_deletions: Collection[str] = (),
     ):
         self.layout = layout
         self.driver = driver
@@ -86,7 +96,18 @@ class Reconciler:
         self._lock = threading.RLock()  # statuses, futures, the observation store
         self._book = StatusBook(store, self.metrics, self.clock, self._lock)
         self._observations = LockedObservations(self.observations, self._lock)
-        self._inputs = InputReader(layout, self._observations, registry)
+        self._inputs = InputReader(
+            layout,
+            self._observations,
+            registry,
+            clock=self.clock,
+            debounce_seconds=self.settings.debounce_seconds,
+        )
+        # `run --allow-deletions STACK`: the documents of STACK's file when this process first read
+        # it; deletions are allowed while the file holds exactly those
+        self._allow_deletions = frozenset(allow_deletions)
+        self._allowed_documents: dict[str, frozenset[str]] = {}
+        self._settle_due: datetime | None = None  # when a stack file still being written is read again
         self._operations = OperationRunner(
             self._book,
             driver,
@@ -126,7 +147,10 @@ class Reconciler:
     def next_due(self) -> datetime | None:
         """The earliest timer (retry, requeue, drift check) of any stack not currently busy."""
         with self._lock:
-            return self._book.next_due(busy=self._futures)
+            due = self._book.next_due(busy=self._futures)
+            if self._settle_due is not None and (due is None or self._settle_due < due):
+                return self._settle_due
+            return due
 
     def documents(self) -> dict[str, StackDocuments]:
         """The documents of every stack that loaded at the last cycle (for the sources of change)."""
@@ -137,6 +161,19 @@ class Reconciler:
         """Read stack files and compute fingerprints (cheap: no Pulumi, no network)."""
         now = self.clock.now()
         return self._inputs.read(names if names is not None else self.layout.stack_names(), now)
+
+    def wait_for_stack_files(self, stop: threading.Event, limit: float = 30.0) -> None:
+        """Wait (up to ``limit`` seconds, or until ``stop``) until no stack file is being written.
+
+        For ``run --once``: its one cycle should read files that are written, not skip them.
+        """
+        deadline = self.clock.monotonic() + limit
+        while not stop.is_set():
+            remaining = self._inputs.settle_remaining(self.layout.stack_names())
+            left = deadline - self.clock.monotonic()
+            if remaining <= 0 or left <= 0:
+                return
+            self.clock.wait(min(remaining, left), stop)
 
     # --- on start
 
@@ -162,16 +199,30 @@ class Reconciler:
         outcomes: dict[str, StackOutcome] = {}
         started: dict[str, Future[StackOutcome]] = {}
         with self._lock:
-            self._documents = {name: s.documents for name, s in inputs.items() if s.documents is not None}
+            # a stack file still being written keeps the documents it had, for the sources of change
+            self._documents = {
+                name: documents
+                for name, s in inputs.items()
+                if (documents := s.documents if s.unsettled is None else self._documents.get(name))
+                is not None
+            }
+            settle = [s.unsettled.retry_after for s in inputs.values() if s.unsettled is not None]
+            self._settle_due = now + timedelta(seconds=max(settle)) if settle else None
             for name in sorted(self._book.names() - set(inputs)):
                 outcomes[name] = self._removed(name, now)
             for name, stack in inputs.items():
-                outcome = self._consider(stack, now)
+                try:
+                    outcome = self._consider(stack, now)
+                except Exception as exc:  # noqa: BLE001 (one stack's failure must not stop the others)
+                    outcome = self._crashed(stack, exc, now)
                 if outcome is None:
                     started[name] = self._futures[name]
                 else:
                     outcomes[name] = outcome
-        self._observations.save()  # fingerprints note first-seen times of new previews
+        try:
+            self._observations.save()  # fingerprints note first-seen times of new previews
+        except Exception as exc:  # noqa: BLE001 (saved again at the next cycle)
+            self.log.error("observations.save_failed", error=f"{type(exc).__name__}: {exc}")
         if wait:
             for name, future in started.items():
                 try:
@@ -186,6 +237,8 @@ class Reconciler:
     def _consider(self, stack: StackInputs, now: datetime) -> StackOutcome | None:
         """Decide for one present stack, holding the lock; None when its operation was started."""
         name = stack.name
+        if stack.unsettled is not None:
+            return StackOutcome(name, "waiting", stack.unsettled.reason)
         status = self._book.get(name)
         if status.phase == PHASE_REMOVED:
             status.phase = PHASE_PENDING
@@ -196,7 +249,17 @@ class Reconciler:
         drift = self.settings.drift_for(name)
         if not (drift.enabled and self.driver.drift_detection):
             status.next_drift_check_at = None  # scheduled before drift checks were turned off
-        decision = decide(status, stack, now, drift, self.driver.drift_detection)
+        decision = decide(
+            status,
+            stack,
+            now,
+            drift,
+            self.driver.drift_detection,
+            guard=self.settings.deletion_guard_for(name),
+            deletions_allowed=self._operator_allows_deletions(stack),
+        )
+        if decision.action == HOLD:
+            return self._held(status, stack, decision, now)
         if decision.action == NOTHING:
             self._book.save(status)
             return StackOutcome(name, "unchanged")
@@ -227,12 +290,64 @@ class Reconciler:
             self.log.warning("stack.removed", stack=name)
         return StackOutcome(name, "removed", "stack file removed; nothing is touched")
 
+    def _operator_allows_deletions(self, stack: StackInputs) -> bool:
+        """``run --allow-deletions STACK``: true while the file holds what it held when first read."""
+        if stack.name not in self._allow_deletions or stack.documents is None:
+            return False
+        now = frozenset(subjects(stack.documents))
+        return self._allowed_documents.setdefault(stack.name, now) == now
+
+    def _held(
+        self, status: StackStatus, stack: StackInputs, decision: Decision, now: datetime
+    ) -> StackOutcome:
+        """An up would delete documents nobody allowed to go: hold the stack, say what and why."""
+        risk = decision.deletions
+        assert risk is not None
+        key = stack.input_key(status.handled_tokens, status.handled_deletion_tokens)
+        message = f"{risk.describe()}; {risk.how_to_allow(stack.name)}"
+        held = status.deletion_hold
+        if held is not None and held.lost == list(risk.lost) and status.failed_input == key:
+            self._book.save(status)
+            return StackOutcome(stack.name, "stalled", message)
+        transitions.deletions_held(status, risk, message, key, now=now)
+        self._book.save(status)
+        self.log.warning(
+            "stack.deletions_held",
+            stack=stack.name,
+            file=risk.file,
+            documents=risk.remaining,
+            applied=risk.applied,
+            would_delete=list(risk.lost),
+        )
+        return StackOutcome(stack.name, "held", message)
+
+    def _crashed(self, stack: StackInputs, exc: Exception, now: datetime) -> StackOutcome:
+        """Deciding or starting one stack raised: that stack fails (and retries), the cycle goes on."""
+        error = classify_error(exc)
+        self.log.error(
+            "stack.crashed",
+            stack=stack.name,
+            error=f"{type(exc).__name__}: {exc}",
+            traceback="".join(traceback.format_exception(exc)).strip(),
+        )
+        try:
+            with self._book.edit(stack.name) as status:
+                outcome = self._operations.not_started(status, stack, error, now)
+        except Exception as again:  # noqa: BLE001 (e.g. the status store itself fails)
+            self.log.error("stack.crashed", stack=stack.name, error=f"{type(again).__name__}: {again}")
+            return StackOutcome(stack.name, "failed", f"{error.reason}: {error.message}")
+        return outcome
+
     def _invalid(self, status: StackStatus, stack: StackInputs, now: datetime) -> StackOutcome:
         """A stack file that does not load is rejected whole: no operation, Stalled until it changes."""
         error = stack.error
         assert error is not None
         transitions.invalid(
-            status, stack.input_key(status.handled_tokens), error, history=self.settings.history, now=now
+            status,
+            stack.input_key(status.handled_tokens, status.handled_deletion_tokens),
+            error,
+            history=self.settings.history,
+            now=now,
         )
         self._book.save(status)
         self.metrics.count_failure(error.reason)
@@ -242,6 +357,14 @@ class Reconciler:
     def _start(self, status: StackStatus, stack: StackInputs, decision: Decision) -> None:
         """Queue the operation on the pool; the lock is held, so the stack counts as busy at once."""
         target = self._target(stack)
+        if decision.deletions is not None:
+            self.log.warning(
+                "stack.deletions_allowed",
+                stack=stack.name,
+                file=decision.deletions.file,
+                would_delete=list(decision.deletions.lost),
+                allowed_by=self._allowed_by(stack, status),
+            )
         if decision.trigger == ACKNOWLEDGED:
             items = transitions.acknowledged(status, now=self.clock.now())
             self.log.warning("recovery.acknowledged", stack=stack.name, tokens=decision.detail, items=items)
@@ -253,13 +376,23 @@ class Reconciler:
         self._futures[stack.name] = future
         future.add_done_callback(lambda _: self.finished.set())
 
+    def _allowed_by(self, stack: StackInputs, status: StackStatus) -> str:
+        tokens = stack.pending_deletion_tokens(status.handled_deletion_tokens)
+        if tokens:
+            return ", ".join(f"{subject}: {token}" for subject, token in sorted(tokens.items()))
+        return "run --allow-deletions"
+
     def _target(self, stack: StackInputs) -> StackTarget:
-        """The driver's view of a stack; writes the observations the program will read."""
+        """The driver's view of a stack; writes the observations the program will read, and the
+        stack file's content as this cycle validated it, which is what the operation applies."""
         assert stack.documents is not None
+        assert stack.content is not None
         path = self.layout.observations_file(stack.name)
         observed = self._observations.for_stack(stack.documents, self.clock.now())
         atomic_write(path, observed.to_json())
-        return StackTarget(stack.name, stack.stack_file, path)
+        validated = self.layout.validated_stack_file(stack.name, stack.stack_file)
+        write_bytes_atomically(validated, stack.content)
+        return StackTarget(stack.name, validated, path, source_file=stack.stack_file)
 
     def _reap(self) -> None:
         """Forget finished operations; an exception here is a bug in the daemon, so log it loudly."""

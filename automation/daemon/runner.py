@@ -10,7 +10,8 @@ sources, decide which stacks run.
 Shutdown follows kopf: SIGINT/SIGTERM set a stop event; the loop stops starting operations,
 lets running ones finish for the grace period, then asks the driver to cancel what is left
 (a second signal cancels at once). Whatever is still running at the very end keeps its
-``inFlight`` record, so the next start recovers it.
+``inFlight`` record, so the next start recovers it. The sources are closed first: a git command
+under way is killed, a Vault request under way abandoned, so a hung remote never delays the stop.
 
 :func:`run_once` is ``run --once``: recovery, one poll of the sources, one cycle, with the same
 shutdown on a signal and a hard deadline after it, since a one-shot run in CI must end too.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +34,7 @@ from automation.daemon.logs import EventLog
 from automation.daemon.operations import StackOutcome
 from automation.daemon.reconciler import Reconciler
 from automation.daemon.status import PHASE_RETRYING, PHASE_STALLED
-from automation.sources.base import Change, Source
+from automation.sources.base import Background, Change, Source, health_report
 from components.documents import StackDocuments
 
 SourcesFactory = Callable[[Mapping[str, StackDocuments], Callable[[], None]], list[Source]]
@@ -78,7 +80,10 @@ class Daemon:
         self.log.info(
             "daemon.starting", driver=self.reconciler.driver.name, stacks=self.reconciler.layout.stack_names()
         )
-        self.reconciler.recover()
+        try:
+            self.reconciler.recover()
+        except Exception as exc:  # noqa: BLE001 (start anyway: a stack left over fails on its own)
+            self.log.error("recovery.failed", error=f"{type(exc).__name__}: {exc}")
         last_cycle: float | None = None
         try:
             while not stop.is_set():
@@ -91,7 +96,14 @@ class Daemon:
                 files_changed = self._stack_files_changed()
                 resync = last_cycle is None or self.clock.monotonic() - last_cycle >= self.resync_seconds
                 if changes or finished or files_changed or resync or (due is not None and due <= now):
-                    self._cycle()
+                    try:
+                        self._cycle()
+                    except Exception as exc:  # noqa: BLE001 (a bug in one cycle must not end the daemon)
+                        self.log.error(
+                            "cycle.failed",
+                            error=f"{type(exc).__name__}: {exc}",
+                            traceback="".join(traceback.format_exception(exc)).strip(),
+                        )
                     last_cycle = self.clock.monotonic()
                 if self._attention.is_set() or self.reconciler.finished.is_set():
                     continue
@@ -103,14 +115,21 @@ class Daemon:
                 self.clock.wait(wait, self._attention)
         finally:
             self.log.info("daemon.stopping", running=self.reconciler.busy())
-            left = self.reconciler.shutdown()
             self._close_sources()
+            left = self.reconciler.shutdown()
             self.log.info("daemon.stopped", abandoned=left)
         return left
 
     def wake(self) -> None:
         """Run a cycle as soon as possible (called by sources from their threads)."""
         self._attention.set()
+
+    # --- source health (for /stacks; safe to call from the status endpoint's threads) ----------
+
+    def source_health(self) -> list[dict[str, Any]]:
+        """Each polled target's health, stale ones first: a Vault secret or git repository whose
+        polls keep failing or timing out, so the daemon works on an old observation of it."""
+        return health_report(list(self._sources))
 
     def _stack_files_changed(self) -> bool:
         """A cheap stat of the stack files, so a stacks directory outside the watched tree is seen too."""
@@ -201,11 +220,12 @@ def run_once(
     reconciler: Reconciler,
     *,
     abandon: Abandon,
-    prepare: Callable[[], None] | None = None,
+    prepare: Callable[[threading.Event], None] | None = None,
     cancel_wait: float = 30.0,
     settle_seconds: float = 10.0,
 ) -> OnceResult:
-    """Recover, ``prepare`` (one poll of the sources), run one cycle and wait for it.
+    """Recover, wait until no stack file is being written (up to 30 s), ``prepare`` (one poll of
+    the sources, given the event a signal sets), run one cycle and wait for it.
 
     SIGINT/SIGTERM stop it as they stop the daemon: nothing new starts, running operations may
     finish for the grace period, then they are cancelled (a second signal cancels at once). If an
@@ -234,8 +254,9 @@ def run_once(
     watcher.start()
     try:
         reconciler.recover()
+        reconciler.wait_for_stack_files(stop)  # before the sources are built from the documents
         if prepare is not None and not stop.is_set():
-            prepare()
+            prepare(stop)
         outcomes = reconciler.cycle(wait=True)
         reconciler.shutdown(grace=0)
     finally:
@@ -244,13 +265,52 @@ def run_once(
         watcher.join()
         restore()
     present = {outcome.stack for outcome in outcomes}
-    failed = {outcome.stack for outcome in outcomes if outcome.failed}
+    # "waiting" too: e.g. a stack file still being written after the wait was not reconciled
+    failed = {outcome.stack for outcome in outcomes if outcome.failed or outcome.state == "waiting"}
     failed |= {
         status.name
         for status in reconciler.statuses()
         if status.name in present and status.phase in (PHASE_RETRYING, PHASE_STALLED)
     }
     return OnceResult(outcomes, sorted(failed), received[0] if received else None)
+
+
+def poll_sources_once(
+    sources: list[Source], now: datetime, stop: threading.Event, log: EventLog
+) -> list[Change]:
+    """One poll of every source for ``run --once``: start the polls, wait for the background ones
+    (each bounded by its own timeout) unless ``stop`` is set, apply what arrived, close them all.
+
+    Closing kills what is still running, so a signal ends the wait at once and leaves nothing behind.
+    """
+    changes: list[Change] = []
+
+    def poll_all() -> None:
+        for source in sources:
+            try:
+                found = source.poll(now)
+            except Exception as exc:  # noqa: BLE001 (a broken source must not stop the cycle)
+                log.error("source.failed", source=source.name, error=f"{type(exc).__name__}: {exc}")
+                continue
+            for change in found:
+                log.info("change.detected", source=change.source, detail=change.detail)
+            changes.extend(found)
+
+    try:
+        poll_all()
+        background = [source for source in sources if isinstance(source, Background)]
+        # Short waits, so a signal is seen within a fraction of a second.
+        while not stop.is_set() and not all(source.wait(timeout=0) for source in background):
+            stop.wait(0.1)
+        if not stop.is_set():
+            poll_all()
+    finally:
+        for source in sources:
+            try:
+                source.close()
+            except Exception as exc:  # noqa: BLE001
+                log.error("source.close_failed", source=source.name, error=str(exc))
+    return changes
 
 
 def install_signal_handlers(

@@ -3,10 +3,14 @@
 ```yaml
 concurrency: 4                 # operations at once across stacks
 maxFailures: 5                 # consecutive failures before a stack is Stalled
+debounceSeconds: 1.6           # a stack file is read once its size and mtime rest this long
 drift: {enabled: true, intervalSeconds: 600, remediate: false}
+deletionGuard: {maxDocumentLossShare: 0.5}   # hold an up that drops more of the applied documents
 backoff: {baseSeconds: 10, factor: 3, capSeconds: 3600}
+sources: {gitTimeoutSeconds: 20, vaultTimeoutSeconds: 10}
+http: {allowedHosts: [], timeoutSeconds: 10, maxConnections: 32}   # the status endpoint
 stacks:
-  prod: {drift: {intervalSeconds: 300, remediate: true}}
+  prod: {drift: {intervalSeconds: 300, remediate: true}, deletionGuard: {maxDocumentLossShare: 0.2}}
 ```
 
 Every field is optional. Unknown fields are errors, so a typo never silently changes behaviour;
@@ -21,6 +25,8 @@ from typing import Annotated
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+
+from automation.http import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_SECONDS
 
 SETTINGS_FILE = "driftless.yaml"
 DRIFT_INTERVAL_FLOOR = 60  # seconds: a resync floor, as in the Pulumi Kubernetes Operator
@@ -57,8 +63,30 @@ class DriftOverride(_Model):
     remediate: bool | None = None
 
 
+LossShare = Annotated[float, Field(ge=0, le=1)]
+
+
+class DeletionGuard(_Model):
+    """When an ``up`` would delete what a stack file no longer holds, and needs a person's say-so.
+
+    A file with no documents, when documents were applied, is always held; so is one that lost
+    more than ``max_document_loss_share`` of the documents last applied (by ``Kind/name``).
+    """
+
+    max_document_loss_share: LossShare = Field(
+        default=0.5, description="the largest share of the applied documents one up may delete (0 to 1)"
+    )
+
+
+class DeletionGuardOverride(_Model):
+    """A stack's deletion guard; unset fields inherit the daemon-wide guard."""
+
+    max_document_loss_share: LossShare | None = None
+
+
 class StackPolicy(_Model):
     drift: DriftOverride = Field(default_factory=DriftOverride)
+    deletion_guard: DeletionGuardOverride = Field(default_factory=DeletionGuardOverride)
 
 
 class BackoffPolicy(_Model):
@@ -77,6 +105,41 @@ class BackoffPolicy(_Model):
             return self.cap_seconds
 
 
+class SourcesPolicy(_Model):
+    """Hard timeouts of the background polls of git remotes and Vault."""
+
+    git_timeout_seconds: float = Field(
+        default=20, gt=0, description="one `git ls-remote`, helpers included, is killed after this"
+    )
+    vault_timeout_seconds: float = Field(
+        default=10, gt=0, description="connect and read timeout of each Vault metadata request"
+    )
+
+
+def _host_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    for name in names:
+        if not name or any(c.isspace() or c in "/@?#" for c in name):
+            raise ValueError(f"{name!r} is not a host name or address (or *)")
+        if name.count(":") == 1 or (name.startswith("[") and not name.endswith("]")):
+            raise ValueError(f"{name!r}: give the name without a port (any port is accepted)")
+    return names
+
+
+class HttpPolicy(_Model):
+    """The status endpoint's limits (``run --http-port``)."""
+
+    allowed_hosts: Annotated[tuple[str, ...], AfterValidator(_host_names)] = Field(
+        default=(),
+        description="Host names answered besides localhost, 127.0.0.1, [::1] and the bound address; * any",
+    )
+    timeout_seconds: float = Field(
+        default=DEFAULT_TIMEOUT_SECONDS, gt=0, description="a connection's time to send its whole request"
+    )
+    max_connections: int = Field(
+        default=DEFAULT_MAX_CONNECTIONS, ge=1, description="connections served at once; one more gets 503"
+    )
+
+
 class DaemonSettings(_Model):
     """Everything ``driftless.yaml`` may set."""
 
@@ -92,8 +155,16 @@ class DaemonSettings(_Model):
     operation_timeout_seconds: float | None = Field(
         default=None, gt=0, description="cancel an operation running longer than this (None: no limit)"
     )
+    debounce_seconds: float = Field(
+        default=1.6,
+        ge=0,
+        description="a stack file is read only once its size and mtime have not changed for this long",
+    )
     drift: DriftPolicy = Field(default_factory=DriftPolicy)
+    deletion_guard: DeletionGuard = Field(default_factory=DeletionGuard)
     backoff: BackoffPolicy = Field(default_factory=BackoffPolicy)
+    sources: SourcesPolicy = Field(default_factory=SourcesPolicy)
+    http: HttpPolicy = Field(default_factory=HttpPolicy)
     stacks: dict[str, StackPolicy] = Field(default_factory=dict)
 
     def drift_for(self, stack: str) -> DriftPolicy:
@@ -101,6 +172,12 @@ class DaemonSettings(_Model):
         override = self.stacks.get(stack, StackPolicy()).drift
         updates = {k: v for k, v in override.model_dump().items() if v is not None}
         return self.drift.model_copy(update=updates)
+
+    def deletion_guard_for(self, stack: str) -> DeletionGuard:
+        """The daemon-wide deletion guard with the stack's overrides applied."""
+        override = self.stacks.get(stack, StackPolicy()).deletion_guard
+        updates = {k: v for k, v in override.model_dump().items() if v is not None}
+        return self.deletion_guard.model_copy(update=updates)
 
 
 class SettingsError(Exception):

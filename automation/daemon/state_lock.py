@@ -7,6 +7,9 @@ operation (its ``inFlight`` record, its backend lock) for the leftovers of a cra
 with the holder's pid. The kernel drops an ``flock`` when its process ends, however it ends, so
 a crash never leaves a stale lock behind. ``--dry-run`` keeps its state in ``<state>/dry-run``,
 so a dry run beside the real daemon takes a lock of its own.
+
+A state directory that cannot be written (read-only, full, not a directory) is a
+:class:`StateDirectoryError`: one line naming the path, never a traceback.
 """
 
 from __future__ import annotations
@@ -19,9 +22,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from automation.files import hostname
+from automation.files import hostname, pid_alive, process_start
 
 LOCK_FILE = "daemon.lock"
+
+
+class StateDirectoryError(Exception):
+    """The state directory, or a file in it, cannot be used; the message names the path and why."""
+
+
+def os_error_text(exc: OSError) -> str:
+    """``Read-only file system`` rather than ``[Errno 30] Read-only file system: '/x'``."""
+    return exc.strerror or str(exc)
 
 
 class StateDirectoryBusyError(Exception):
@@ -33,6 +45,9 @@ class StateDirectoryBusyError(Exception):
         details = [f"pid {holder.get('pid', 'unknown')}"]
         if holder.get("host") and holder["host"] != hostname():
             details.append(f"on {holder['host']}")
+        elif isinstance(holder.get("pid"), int) and not pid_alive(holder["pid"], holder):
+            # the kernel says the lock is held, so a process it forked still holds it
+            details[0] += " (exited; a process it started still holds the lock)"
         if holder.get("command"):
             details.append(f"`{holder['command']}`")
         if holder.get("since"):
@@ -53,9 +68,18 @@ class StateLock:
         self._fd: int | None = None
 
     def acquire(self) -> StateLock:
-        """Take the lock, or raise :class:`StateDirectoryBusyError` at once (never waits)."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        """Take the lock, or raise :class:`StateDirectoryBusyError` at once (never waits).
+
+        Raises :class:`StateDirectoryError` when the directory or the lock file cannot be written.
+        """
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StateDirectoryError(
+                f"cannot use the state directory {self.state_dir}: cannot create {self.path.name}: "
+                f"{os_error_text(exc)}"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -70,9 +94,19 @@ class StateLock:
             "host": hostname(),
             "command": self.command,
             "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **process_start(),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(owner).encode("utf-8"), 0)
+        try:
+            os.ftruncate(fd, 0)
+            data, written = json.dumps(owner).encode("utf-8"), 0
+            while written < len(data):  # a full disk may take part of it, and fail on the rest
+                written += os.pwrite(fd, data[written:], written)
+        except OSError as exc:
+            os.close(fd)
+            raise StateDirectoryError(
+                f"cannot use the state directory {self.state_dir}: cannot write {self.path.name}: "
+                f"{os_error_text(exc)}"
+            ) from None
         self._fd = fd
         return self
 

@@ -254,6 +254,37 @@ class Attention:
 
 
 @dataclass
+class DeletionHold:
+    """An ``up`` held because the stack file lost documents a person has not allowed to delete."""
+
+    since: datetime
+    file: str
+    remaining: int  # documents in the file
+    applied: int | None  # documents the last up applied (None: not recorded)
+    lost: list[str] = field(default_factory=list)  # "Kind/name" of the documents an up would delete
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since": iso(self.since),
+            "file": self.file,
+            "documents": self.remaining,
+            "appliedDocuments": self.applied,
+            "wouldDelete": list(self.lost),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DeletionHold:
+        applied = data.get("appliedDocuments")
+        return cls(
+            since=parse_time(data.get("since")) or datetime.now(UTC),
+            file=str(data.get("file", "")),
+            remaining=int(data.get("documents", 0)),
+            applied=int(applied) if applied is not None else None,
+            lost=list(data.get("wouldDelete", [])),
+        )
+
+
+@dataclass
 class StackStatus:
     """Everything known about one stack."""
 
@@ -279,6 +310,11 @@ class StackStatus:
     handled_tokens: dict[str, str] = field(default_factory=dict)  # "Kind/name" -> force token
     recovery: list[RecoveryRecord] = field(default_factory=list)  # newest first
     attention: Attention | None = None  # what crash recovery left for a person; holds the stack
+    # "Kind/name" of the documents the last successful up applied; None in statuses written before
+    # they were recorded (the deletion guard then holds only a file with no documents)
+    applied_documents: list[str] | None = None
+    handled_deletion_tokens: dict[str, str] = field(default_factory=dict)  # "Kind/name" -> token
+    deletion_hold: DeletionHold | None = None  # an up that would delete too much; holds the stack
 
     # --- conditions
 
@@ -380,6 +416,9 @@ class StackStatus:
             "handledForceTokens": dict(self.handled_tokens),
             "recovery": [r.to_json() for r in self.recovery],
             "needsAttention": self.attention.to_json() if self.attention else None,
+            "appliedDocuments": list(self.applied_documents) if self.applied_documents is not None else None,
+            "handledAllowDeletionsTokens": dict(self.handled_deletion_tokens),
+            "deletionsHeld": self.deletion_hold.to_json() if self.deletion_hold else None,
             "history": [op.to_json() for op in self.history],
         }
 
@@ -409,13 +448,39 @@ class StackStatus:
             handled_tokens=dict(data.get("handledForceTokens", {})),
             recovery=[_recovery_record(r) for r in data.get("recovery", [])],
             attention=optional("needsAttention", Attention.from_json),
+            applied_documents=_applied_documents(data.get("appliedDocuments")),
+            handled_deletion_tokens=dict(data.get("handledAllowDeletionsTokens", {})),
+            deletion_hold=optional("deletionsHeld", DeletionHold.from_json),
         )
+
+
+def _applied_documents(data: Any) -> list[str] | None:
+    if not isinstance(data, list):  # an earlier daemon did not record them
+        return None
+    return [str(subject) for subject in data]
 
 
 def _recovery_record(data: Any) -> RecoveryRecord:
     if isinstance(data, str):  # an earlier daemon kept only the lines left for a person
         return RecoveryRecord(datetime.now(UTC), "Startup", manual=[data])
     return RecoveryRecord.from_json(data)
+
+
+def stacks_in_error(stacks: list[StackStatus]) -> list[str]:
+    """One line per stack that is not applied because of an error: ``name: Phase (Reason): message``.
+
+    Stalled (an invalid file, a held up, a permanent failure) and Retrying (backing off) stacks;
+    what ``/readyz`` lists.
+    """
+    lines = []
+    for status in sorted(stacks, key=lambda s: s.name):
+        if status.phase not in (PHASE_STALLED, PHASE_RETRYING):
+            continue
+        condition = status.condition(STALLED) if status.is_true(STALLED) else status.condition(READY)
+        reason = condition.reason if condition else "?"
+        message = " ".join((condition.message if condition else "").split())
+        lines.append(f"{status.name}: {status.phase} ({reason})" + (f": {message}" if message else ""))
+    return lines
 
 
 def status_document(stacks: list[StackStatus]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from automation.daemon.decisions import INPUT_CHANGED, NEEDS_ATTENTION, UP, Decision, Stall, describe
+from automation.daemon.deletions import DeletionRisk, subjects
 from automation.daemon.driver import (
     CliMissingError,
     ConfigurationError,
@@ -31,6 +32,7 @@ from automation.daemon.status import (
     STALLED,
     Attention,
     Backoff,
+    DeletionHold,
     DriftReport,
     Operation,
     RecoveryRecord,
@@ -56,6 +58,7 @@ NOTHING_CHANGED = frozenset(
 def queued(status: StackStatus, decision: Decision, *, now: datetime) -> None:
     """Decided, waiting for a free worker (the phase reads ``Reconciling`` already)."""
     message = f"{describe(decision.action, decision.trigger, decision.refresh)} queued at {iso(now)}"
+    status.deletion_hold = None  # an up was decided: the file no longer loses documents, or it is allowed
     status.set_condition(RECONCILING, True, QUEUED, message, now)
 
 
@@ -102,6 +105,10 @@ def up_succeeded(
     _finished(status, operation, history)
     status.fingerprint = inputs.fingerprint.value
     status.handled_tokens.update(inputs.tokens)
+    status.handled_deletion_tokens.update(inputs.deletion_tokens)
+    if inputs.documents is not None:
+        status.applied_documents = subjects(inputs.documents)
+    status.deletion_hold = None
     _clear_failures(status)
     status.partially_applied = False
     status.set_condition(READY, True, "UpSucceeded", f"{operation.message} at {iso(now)}", now)
@@ -166,12 +173,17 @@ def cancelled(status: StackStatus, operation: Operation, *, history: int, now: d
     status.set_condition(RECONCILING, False, "Cancelled", operation.message, now)
 
 
-def failed(status: StackStatus, operation: Operation, input_key: str, *, history: int) -> None:
-    """Count the failure against the input it belongs to; a new input starts the count over."""
+def failed(
+    status: StackStatus, operation: Operation, input_key: str, *, history: int, started: bool = True
+) -> None:
+    """Count the failure against the input it belongs to; a new input starts the count over.
+
+    ``started=False``: it failed before the driver was called, so it changed nothing.
+    """
     _finished(status, operation, history)
     status.failures = status.failures + 1 if status.failed_input == input_key else 1
     status.failed_input = input_key
-    if operation.kind == UP and operation.reason not in NOTHING_CHANGED:
+    if started and operation.kind == UP and operation.reason not in NOTHING_CHANGED:
         status.partially_applied = True
 
 
@@ -193,6 +205,7 @@ def resumed(status: StackStatus, *, now: datetime) -> None:
     else:
         was = f"retrying ({status.backoff.reason})" if status.backoff is not None else "failing"
     _clear_failures(status)
+    status.deletion_hold = None
     status.set_condition(
         READY, True, "InputsReverted", f"the inputs are back to the ones last applied; no longer {was}", now
     )
@@ -217,6 +230,7 @@ def invalid(
     status: StackStatus, input_key: str, error: InvalidSpecError, *, history: int, now: datetime
 ) -> None:
     """A stack file that does not load is rejected whole, without an operation: Stalled until it changes."""
+    status.deletion_hold = None
     status.failed_input = input_key
     status.failures = 0
     status.backoff = None
@@ -227,6 +241,21 @@ def invalid(
         Operation(UP, "failed", now, now, trigger=INPUT_CHANGED, reason=error.reason, message=error.message),
         history,
     )
+
+
+def deletions_held(
+    status: StackStatus, risk: DeletionRisk, message: str, input_key: str, *, now: datetime
+) -> None:
+    """An up would delete documents nobody allowed to go: nothing runs until the file no longer
+    loses them or a person allows it (Stalled, ``NeedsAttention``)."""
+    since = status.deletion_hold.since if status.deletion_hold is not None else now
+    status.deletion_hold = DeletionHold(since, risk.file, risk.remaining, risk.applied, list(risk.lost))
+    status.failed_input = input_key
+    status.failures = 0
+    status.backoff = None
+    status.set_condition(STALLED, True, NEEDS_ATTENTION, message, now)
+    status.set_condition(READY, False, NEEDS_ATTENTION, message, now)
+    status.set_condition(RECONCILING, False, "Stalled", "", now)
 
 
 # --- the stack file, the daemon's restarts ----------------------------------------------------------

@@ -1,8 +1,10 @@
 """Review diff: what a change to a stack adds, updates (field by field) and removes.
 
 The offline counterpart of ``pulumi preview`` for pull requests: it compares two ``render --format
-json`` outputs and writes Markdown fit for a review comment. Render output is already masked, so
-a secret shows as ``[secret]`` on both sides and its value never reaches the comment.
+json`` outputs and writes Markdown fit for a review comment. Both renders are masked again before
+they are compared (:mod:`components.common.masking`): the base render may come from an older
+driftless that printed a credential it did not recognise, and no credential may reach a comment.
+A secret shows as ``[secret]`` on both sides; a change to one is not visible.
 
 A resource with a ``read`` id (``Resource.get``, a live lookup) is not managed by the stack: it is
 never created, updated or deleted, so it is left out of the changes and listed apart as a read.
@@ -14,6 +16,8 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from components.common import masking
 
 ResourceKey = tuple[str, str, str]  # (type, name, parent)
 _MISSING = object()
@@ -43,7 +47,8 @@ class StackDiff:
 
 
 def diff_renders(old: Mapping[str, Any], new: Mapping[str, Any]) -> StackDiff:
-    """Compare two render outputs (SPEC §3 JSON objects)."""
+    """Compare two render outputs (SPEC §3 JSON objects), masked first."""
+    old, new = masking.mask_tree(dict(old)), masking.mask_tree(dict(new))
     before = {_key(r): r for r in old.get("resources", []) if not _is_read(r)}
     after = {_key(r): r for r in new.get("resources", []) if not _is_read(r)}
     result = StackDiff(str(new.get("stack") or old.get("stack") or ""))

@@ -20,7 +20,15 @@ from pulumi.runtime import mocks
 from automation.render import values
 from automation.render.runtime import RecordedResource, Recording, run_program
 from automation.render.schemas import SchemaValidator
-from components.documents import SpecError, StackDocuments, StackFileError, load_stack_file
+from automation.stack_inputs import StackSet
+from components.common import masking
+from components.documents import (
+    SpecError,
+    StackDocuments,
+    StackFileError,
+    load_stack_file,
+    stack_name_problem,
+)
 from components.observations import Observations
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -41,6 +49,10 @@ class Problem:
     file: str | None = None
     line: int | None = None
 
+    def __post_init__(self) -> None:
+        # A program's exception or a schema message may quote a value: never a credential.
+        object.__setattr__(self, "message", masking.mask_text(self.message))
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"resource": self.resource, "path": self.path, "message": self.message}
         if self.file is not None:
@@ -54,7 +66,7 @@ class Problem:
 
     def __str__(self) -> str:
         if self.file is not None:
-            return str(SpecError(self.file, self.line or 0, self.resource, self.path, self.message))
+            return str(SpecError(self.file, self.line, self.resource, self.path, self.message))
         where = ": ".join(p for p in (self.resource, self.path) if p)
         return f"{where}: {self.message}" if where else self.message
 
@@ -145,13 +157,21 @@ def render_stack(
     stack: str | None = None,
     observations: Observations | str | Path | None = None,
     options: RenderOptions | None = None,
+    stack_set: StackSet | None = None,
 ) -> RenderResult:
-    """Render a stack file by running ``__main__.py`` under the mock runtime."""
+    """Render a stack file by running ``__main__.py`` under the mock runtime.
+
+    With ``stack_set`` (the project's stack files) the file is rejected, too, when it owns a
+    namespace that another stack of its cluster owns.
+    """
     stack_file = Path(stack_file)
+    name_problem = stack_name_problem(stack) if stack else None  # a file's own name is checked as it loads
     stack = stack or stack_file.stem
     options = options or RenderOptions()
+    if name_problem is not None:
+        return _rejected(stack, StackFileError([SpecError(str(stack_file), None, "", "", name_problem)]))
     try:
-        documents = load_stack_file(stack_file)
+        documents = stack_set.load(stack_file) if stack_set else load_stack_file(stack_file)
     except StackFileError as exc:
         return _rejected(stack, exc)
 

@@ -8,6 +8,10 @@ Recorded inputs carry Pulumi's wire forms: secrets wrapped in a signature map, u
 - the *validation* view, checked against schemas: unknowns are dropped (they cannot be judged
   yet) and every secret leaf is replaced by a placeholder of the same JSON type, so a schema error
   can name the field but never echo the value.
+
+"Secret" means marked by Pulumi *or* a credential by name that nobody marked: a literal under a
+credential-named key, and the credential parts of URLs and ``password=…`` shapes inside strings
+(:mod:`components.common.masking`, the rule the components use too).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import pulumi
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-SECRET = "[secret]"
+from components.common import masking
+
+SECRET = masking.SECRET
 COMPUTED = "[computed]"
 
 
@@ -30,16 +36,21 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN)
 
 
-def display(value: Any) -> Any:
-    """The printable form of a recorded value."""
+def display(value: Any, *, credential: bool = False) -> Any:
+    """The printable form of a recorded value (``credential``: it sits under a credential name)."""
     if is_secret(value):
         return SECRET
     if is_unknown(value):
         return COMPUTED
     if isinstance(value, dict):
-        return {key: display(item) for key, item in sorted(value.items())}
+        named = masking.credential_fields(value)
+        return {key: display(item, credential=key in named) for key, item in sorted(value.items())}
     if isinstance(value, (list, tuple)):
-        return [display(item) for item in value]
+        return [display(item, credential=credential) for item in value]
+    if credential and masking.can_carry_credential(value):
+        return SECRET
+    if isinstance(value, str):
+        return masking.mask_text(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, pulumi.Resource):
@@ -58,24 +69,27 @@ def for_validation(value: Any) -> Any:
     return None if result is _DROP else result
 
 
-def _validation_view(value: Any, inside_secret: bool) -> Any:
+def _validation_view(value: Any, inside_secret: bool, credential: bool = False) -> Any:
     if is_secret(value):
         return _validation_view(value["value"], inside_secret=True)
     if is_unknown(value):
         return _DROP
     if isinstance(value, dict):
+        named = masking.credential_fields(value)
         out = {}
         for key, item in value.items():
-            converted = _validation_view(item, inside_secret)
+            converted = _validation_view(item, inside_secret, credential=key in named)
             if converted is not _DROP:
                 out[key] = converted
         return out
     if isinstance(value, (list, tuple)):
-        return [c for item in value if (c := _validation_view(item, inside_secret)) is not _DROP]
+        return [c for item in value if (c := _validation_view(item, inside_secret, credential)) is not _DROP]
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if inside_secret:
+    if inside_secret or (credential and masking.can_carry_credential(value)):
         return _placeholder(value)
+    if isinstance(value, str):
+        return masking.mask_text(value)  # a schema error may quote the string
     return value
 
 

@@ -4,7 +4,8 @@
 (watchfiles), Project git repositories (``git ls-remote``), Vault KV v2 versions (hvac), preview
 TTL expiries and Registry verification. The daemon polls each, and calls :func:`update_stacks`
 when stack files were reloaded so the sources follow the new documents without restarting the
-file watcher.
+file watcher. Git, Vault and registry checks run in the background with timeouts
+(``SourceSettings``); :func:`health_report` says which git and Vault targets keep failing.
 """
 
 from __future__ import annotations
@@ -15,11 +16,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from automation.observation_store import ObservationStore
-from automation.sources.base import Change, Source, StackAware, Wake, merge_changes
+from automation.sources.base import (
+    Background,
+    Change,
+    Reporting,
+    Source,
+    StackAware,
+    TargetHealth,
+    Wake,
+    health_report,
+    merge_changes,
+)
 from automation.sources.files import FileSource
+from automation.sources.git import DEFAULT_TIMEOUT_SECONDS as GIT_TIMEOUT_SECONDS
 from automation.sources.git import GitClient, GitError, GitSource
 from automation.sources.registry import RegistrySource, Verify
 from automation.sources.ttl import TtlSource
+from automation.sources.vault import DEFAULT_TIMEOUT_SECONDS as VAULT_TIMEOUT_SECONDS
 from automation.sources.vault import VaultSource, client_from_environment
 from components.documents import StackDocuments
 
@@ -27,18 +40,22 @@ if TYPE_CHECKING:
     import hvac
 
 __all__ = [
+    "Background",
     "Change",
     "FileSource",
     "GitClient",
     "GitError",
     "GitSource",
     "RegistrySource",
+    "Reporting",
     "Source",
     "SourceSettings",
     "StackAware",
+    "TargetHealth",
     "TtlSource",
     "VaultSource",
     "build_sources",
+    "health_report",
     "merge_changes",
     "update_stacks",
 ]
@@ -59,6 +76,8 @@ class SourceSettings:
     registry_auth_file: Path | None = None  # None: $DRIFTLESS_REGISTRY_AUTH_FILE
     registry_verify: Verify | None = None  # None: components.kapsa.registry_check.verify_registry
     git_parallel: int = 4
+    git_timeout_seconds: float = GIT_TIMEOUT_SECONDS  # one ls-remote, helpers included
+    vault_timeout_seconds: float = VAULT_TIMEOUT_SECONDS  # connect/read, per request
 
 
 def build_sources(
@@ -74,8 +93,8 @@ def build_sources(
     """The standard sources for ``project_dir`` and its loaded stacks.
 
     ``vault_client`` defaults to one built from ``VAULT_ADDR``/``VAULT_TOKEN``; ``git`` to the
-    ``git`` command; ``wake`` is called from the watcher thread when a file changes and from a git
-    worker when a poll's result arrives.
+    ``git`` command, each with the settings' timeout; ``wake`` is called from the watcher thread
+    when a file changes and from a git, Vault or registry worker when a poll's result arrives.
     """
     settings = settings or SourceSettings()
     sources: list[Source] = []
@@ -90,7 +109,9 @@ def build_sources(
         return sources
     owns_vault_client = vault_client is None
     if vault_client is None:
-        vault_client = client_from_environment()
+        vault_client = client_from_environment(timeout=settings.vault_timeout_seconds)
+    if git is None:
+        git = GitClient(timeout=settings.git_timeout_seconds)
     sources += [
         GitSource(stacks, store, client=git, max_parallel=settings.git_parallel, wake=wake),
         VaultSource(
@@ -99,6 +120,7 @@ def build_sources(
             client=vault_client,
             interval_seconds=settings.vault_interval_seconds,
             owns_client=owns_vault_client,
+            wake=wake,
         ),
         RegistrySource(
             stacks,
@@ -106,6 +128,7 @@ def build_sources(
             verify=settings.registry_verify,
             auth_file=settings.registry_auth_file,
             interval_seconds=settings.registry_interval_seconds,
+            wake=wake,
         ),
     ]
     return sources

@@ -15,6 +15,12 @@ The polling fallback (notify's PollWatcher) compares modification times in whole
 second write within the same second as the previous one may go unseen; the first write of the
 burst is seen, and the daemon reads the files when it reconciles, so only such a write landing
 after that read could wait for the next change.
+
+A change reported here only wakes the daemon; it never decides when a file is read. Whatever
+starts a cycle (an event from here, the daemon's own stat of the stack files, a timer), the
+daemon reads a stack file only once its size and mtime have rested for the same debounce
+window (``debounceSeconds`` in ``driftless.yaml``, passed here as ``debounce_ms``), so a file an
+editor or a tool is still writing is never applied half-written.
 """
 
 from __future__ import annotations

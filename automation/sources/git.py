@@ -8,22 +8,29 @@ that gets a preview has its first-seen time recorded when it appears (its TTL ru
 forgotten when it disappears (a re-created branch gets a fresh preview).
 
 ``ls-remote`` runs on worker threads, never on the daemon's loop: ``poll`` starts the polls that
-are due and returns at once with the results that have arrived since the last call (a slow or
-unreachable remote can take up to the client's timeout). The results are applied to the store on
-the caller's thread, in ``poll``, at the time the poll was started; ``wake`` is called when a
-result arrives so the loop comes back for it at once. ``close`` lets the polls under way finish
-(each bounded by the timeout), applies them and stops the workers, so a one-shot run that polls
-once and closes still sees every head it asked for.
+are due and returns at once with the results that have arrived since the last call. The results
+are applied to the store on the caller's thread, in ``poll``, at the time the poll was started;
+``wake`` is called when a result arrives so the loop comes back for it at once. A one-shot run
+polls, ``wait``s, and polls again to apply what arrived.
+
+Each ``git`` runs in a process group of its own (a new session) with a hard timeout
+(``sources.gitTimeoutSeconds`` in ``driftless.yaml``, default 20 s). On timeout the whole group is
+killed, so the helpers git starts (``git-remote-https`` and its kin, which a hung server would
+otherwise keep alive) die with it; ``close`` kills every command still running the same way, so a
+stopping daemon leaves no git process behind and never waits for a remote.
 
 An unreachable repository keeps its last known heads: a network failure must not look like every
-branch being deleted, which would tear down every preview.
+branch being deleted, which would tear down every preview. A repository whose polls keep failing
+is reported stale in :meth:`GitSource.health`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import signal
 import subprocess
 import threading
 from collections.abc import Mapping
@@ -32,19 +39,23 @@ from concurrent.futures import wait as wait_for
 from datetime import datetime, timedelta
 
 from automation.observation_store import ObservationStore
-from automation.sources.base import Change, Schedule, Wake
+from automation.sources.base import Change, HealthBook, Schedule, TargetHealth, Wake
 from automation.stack_inputs import ProjectInputs, projects
 from components.documents import StackDocuments
 
 log = logging.getLogger("driftless.sources.git")
 
-DEFAULT_TIMEOUT_SECONDS = 20.0  # bounds how long one ls-remote runs (on a worker, not the loop)
+DEFAULT_TIMEOUT_SECONDS = 20.0  # bounds how long one ls-remote runs, helpers included
 _HEAD_REF = "refs/heads/"
 _CREDENTIALS_IN_URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
 
 class GitError(Exception):
     """``ls-remote`` failed; the message names the repository (without credentials) and why."""
+
+
+class GitStoppedError(GitError):
+    """The client was closed while (or before) the command ran: it was killed, or never started."""
 
 
 def redact_url(url: str) -> str:
@@ -56,7 +67,9 @@ class GitClient:
     """A thin wrapper over the ``git`` command: list a remote's branch heads.
 
     ``config`` adds ``git -c key=value`` settings, e.g. ``url.<base>.insteadOf`` to reach a mirror;
-    credentials belong in git's credential helpers, never here or in a URL.
+    credentials belong in git's credential helpers, never here or in a URL. Each command runs in a
+    process group of its own and is killed, group and all, after ``timeout`` seconds or when the
+    client is closed.
     """
 
     def __init__(
@@ -68,6 +81,9 @@ class GitClient:
         self.git = git
         self.timeout = timeout
         self.config = dict(config or {})
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[str]] = set()
+        self._closed = False
 
     def ls_remote_heads(self, url: str) -> dict[str, str]:
         """Branch name → commit SHA of every branch of the repository at ``url``."""
@@ -81,20 +97,87 @@ class GitClient:
         }
         settings = [arg for key, value in self.config.items() for arg in ("-c", f"{key}={value}")]
         command = [self.git, *settings, "ls-remote", "--heads", "--", url]
+        process = self._start(command, env, url)
         try:
-            result = subprocess.run(
-                command, capture_output=True, text=True, timeout=self.timeout, env=env, check=False
-            )
-        except FileNotFoundError as exc:
-            raise GitError(
-                f"git is not installed (looked for {self.git!r}); install git to poll repositories"
-            ) from exc
+            stdout, stderr = process.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired as exc:
             raise GitError(f"{redact_url(url)}: git ls-remote timed out after {self.timeout:g}s") from exc
-        if result.returncode != 0:
-            reason = _last_line(result.stderr) or f"exit status {result.returncode}"
+        finally:
+            with self._lock:  # from here on close() leaves this process to us
+                self._running.discard(process)
+                stopped = self._closed
+            # On a timeout, a close or any other exit: nothing of this command outlives the call.
+            _kill_group(process)
+        if stopped and process.returncode != 0:
+            raise GitStoppedError(f"{redact_url(url)}: git ls-remote stopped: the poll was closed")
+        if process.returncode != 0:
+            reason = _last_line(stderr) or f"exit status {process.returncode}"
             raise GitError(f"{redact_url(url)}: git ls-remote failed: {redact_url(reason)}")
-        return _parse_heads(result.stdout)
+        return _parse_heads(stdout)
+
+    def close(self) -> None:
+        """Kill every command under way (group and all) and start none from now on."""
+        with self._lock:
+            self._closed = True
+            for process in self._running:
+                if process.returncode is None:  # not reaped yet: its pid is still its group's id
+                    _signal_group(process)
+
+    def _start(self, command: list[str], env: dict[str, str], url: str) -> subprocess.Popen[str]:
+        with self._lock:  # so close() either sees this process or this call sees close()
+            if self._closed:
+                raise GitStoppedError(f"{redact_url(url)}: git ls-remote not started: the poll was closed")
+            try:
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                    start_new_session=True,  # its own process group: killed as one, helpers included
+                )
+            except FileNotFoundError as exc:
+                raise GitError(
+                    f"git is not installed (looked for {self.git!r}); install git to poll repositories"
+                ) from exc
+            self._running.add(process)
+            return process
+
+
+def _signal_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL the process group ``process`` leads (its pid is the group's id: a new session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the whole group has exited
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    """Kill what is left of the command's group, reap it and close its pipes."""
+    if process.poll() is None:
+        _signal_group(process)
+    elif _group_alive(process.pid):
+        _signal_group(process)  # git exited but left a helper running
+    process.wait()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+    # Helpers orphaned by git's death are re-parented to init, or to this process when it is
+    # init (a container's PID 1) or a subreaper: then reaping them is ours to do.
+    while True:
+        try:
+            os.waitpid(-process.pid, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _parse_heads(output: str) -> dict[str, str]:
@@ -112,6 +195,7 @@ def _last_line(text: str) -> str:
 
 
 _Result = tuple[dict[str, str] | None, str | None]  # (heads, None) or (None, the error)
+_STOPPED = "stopped"  # the error of a poll killed by close(): no failure of the repository
 
 
 class GitSource:
@@ -137,8 +221,16 @@ class GitSource:
         self._running: dict[str, tuple[Future[_Result], datetime]] = {}
         self._arrived = threading.Event()  # some result is waiting to be applied
         self._closed = False
-        self.errors: dict[str, str] = {}  # redacted URL -> last error, for status
+        self._health = HealthBook(self.name)  # by redacted URL
         self.update_stacks(stacks)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Redacted URL → why its last poll failed, for every repository whose last poll failed."""
+        return self._health.errors()
+
+    def health(self) -> list[TargetHealth]:
+        return self._health.report()
 
     def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
         """Track the repositories of these stacks' Projects from now on."""
@@ -152,6 +244,7 @@ class GitSource:
                 for url, users in self._projects.items()
             }
         )
+        self._health.track(redact_url(url) for url in self._projects)
 
     def next_due(self, now: datetime) -> datetime | None:
         if self._arrived.is_set():
@@ -167,6 +260,7 @@ class GitSource:
             if url in self._running:
                 continue  # still under way: due again once its result is applied
             self._schedule.done(url, now)
+            self._health.started(redact_url(url), now)
             future = self._pool.submit(self._ls_remote, url)
             self._running[url] = (future, now)
             future.add_done_callback(self._result_arrived)
@@ -194,10 +288,11 @@ class GitSource:
                 continue
             heads, error = future.result()
             if error is not None:
-                self.errors[redact_url(url)] = error
+                if error != _STOPPED:
+                    self._health.failed(redact_url(url), error)
                 continue
-            self.errors.pop(redact_url(url), None)
             assert heads is not None
+            self._health.succeeded(redact_url(url), started)
             change = self._observe(url, heads, started)
             if change is not None:
                 changes.append(change)
@@ -207,6 +302,8 @@ class GitSource:
         """On a worker thread: only the ``git`` call, nothing shared is touched."""
         try:
             return self._client.ls_remote_heads(url), None
+        except GitStoppedError:
+            return None, _STOPPED
         except GitError as exc:
             log.warning("git poll failed: %s", exc, extra={"repository": redact_url(url)})
             return None, str(exc)
@@ -228,7 +325,9 @@ class GitSource:
         return Change("git", observed.stacks, detail)
 
     def close(self) -> None:
-        """Let the polls under way finish, apply them, and stop the workers."""
+        """Kill the polls under way (each git's whole process group), stop the workers, apply what
+        had arrived. Returns promptly whatever the remotes are doing."""
         self._closed = True
-        self._pool.shutdown(wait=True)
+        self._client.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)  # the workers' commands are dead: quick
         self._apply_arrived()

@@ -9,6 +9,10 @@ the result (it is in no stack's observations), so it is in no fingerprint either
 never reports a change: an ``up`` would render exactly the same. A flip (credentials revoked, or
 fixed) is logged as a warning naming the stacks holding that Registry; other results at info.
 
+The checks run on a background thread, never on the daemon's loop (each request has the
+verification's timeout, 10 s): ``poll`` starts the checks that are due and records the results of
+the previous ones, so a registry that never answers delays nothing but its own result.
+
 The file is read at each check, so rotated credentials are picked up without a restart. Neither the
 password nor the encoded ``auth`` value is ever logged or stored: only the server and the username.
 """
@@ -26,7 +30,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from automation.observation_store import ObservationStore, RegistryCheck
-from automation.sources.base import Change, Schedule
+from automation.sources.background import BackgroundJob
+from automation.sources.base import Change, Schedule, Wake
 from automation.stack_inputs import RegistryInputs, registries
 from components.documents import StackDocuments
 from components.kapsa.registry_check import credentials_from_docker_config, verify_registry
@@ -84,8 +89,11 @@ def credentials_for(document: Mapping[str, Any], server: str) -> Credentials | N
     return Credentials(*found) if found is not None else None
 
 
+_Check = tuple[str, bool, str, datetime]  # server, verified, message, when the check started
+
+
 class RegistrySource:
-    """Periodically verifies every Registry's credentials, for status and the log."""
+    """Periodically verifies every Registry's credentials, in the background, for status and the log."""
 
     name = "registry"
 
@@ -97,6 +105,7 @@ class RegistrySource:
         verify: Verify | None = None,
         auth_file: Path | None = None,
         interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
+        wake: Wake | None = None,
     ):
         self._store = store
         self._verify: Verify = verify if verify is not None else verify_registry
@@ -105,6 +114,7 @@ class RegistrySource:
         self._interval = timedelta(seconds=interval_seconds)
         self._schedule = Schedule()
         self._warned: set[str] = set()
+        self._checks: BackgroundJob[list[_Check]] = BackgroundJob("registry", wake)
         self.update_stacks(stacks)
 
     def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
@@ -123,14 +133,18 @@ class RegistrySource:
         return True
 
     def next_due(self, now: datetime) -> datetime | None:
+        if self._checks.ready:
+            return now
         if not self._users or self._auth_file is None:
             return None
         return self._schedule.next_due(now)
 
     def poll(self, now: datetime) -> list[Change]:
-        """Verify each due registry and record the result; never a change (nothing a stack renders)."""
+        """Record the checks that finished, start those due; never a change (nothing a stack
+        renders) and never a wait for a registry."""
+        self._record(self._checks.take())
         due = self._schedule.due(now)
-        if not due or not self._enabled() or self._auth_file is None:
+        if not due or self._checks.running or not self._enabled() or self._auth_file is None:
             return []
         try:
             auth = read_auth_file(self._auth_file)
@@ -139,10 +153,30 @@ class RegistrySource:
             for server in due:
                 self._schedule.done(server, now)
             return []
+        work = []
         for server in due:
             self._schedule.done(server, now)
-            verified, message = self._check(server, credentials_for(auth, server))
-            flipped = self._store.record_registry_check(server, RegistryCheck(verified, message, now))
+            registry = self._registries.get(server)
+            scheme = "http" if registry is not None and registry.insecure else "https"
+            work.append((server, credentials_for(auth, server), scheme))
+        self._checks.start(
+            lambda: [
+                (server, *self._check(server, credentials, scheme), now)
+                for server, credentials, scheme in work
+            ]
+        )
+        return []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until no check is under way (for one-shot callers and tests)."""
+        return self._checks.wait(timeout)
+
+    def _record(self, checks: list[_Check] | None) -> None:
+        """Record finished checks on the caller's thread; a flip is a warning."""
+        for server, verified, message, started in checks or []:
+            if server not in self._users:
+                continue  # no stack holds this Registry any more
+            flipped = self._store.record_registry_check(server, RegistryCheck(verified, message, started))
             state = "verified" if verified else f"not verified: {message}"
             if flipped:
                 log.warning(
@@ -154,13 +188,11 @@ class RegistrySource:
                 )
             else:
                 log.info("registry %s: %s", server, state, extra={"registry": server, "verified": verified})
-        return []
 
-    def _check(self, server: str, credentials: Credentials | None) -> tuple[bool, str]:
+    def _check(self, server: str, credentials: Credentials | None, scheme: str) -> tuple[bool, str]:
+        """On the checks' thread: only the verification, nothing shared is touched."""
         if credentials is None:
             return False, f"no credentials for {server} in the registry auth file"
-        registry = self._registries.get(server)
-        scheme = "http" if registry is not None and registry.insecure else "https"
         try:
             result = self._verify(server, credentials.username, credentials.password, scheme=scheme)
         except Exception as exc:  # noqa: BLE001 - a failing check must never stop the daemon
@@ -174,7 +206,8 @@ class RegistrySource:
             log.warning(message)
 
     def close(self) -> None:
-        pass
+        """Abandon a check under way (its thread ends with its request's timeout)."""
+        self._checks.close()
 
 
 def _scrub(message: str, credentials: Credentials) -> str:

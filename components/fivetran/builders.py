@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from components.common import masking
 from components.common.vault import find_references
 from components.fivetran.package import ConnectorPackage
 from components.fivetran.spec import FivetranConnectorSpec, Schedule, SchemaConfig
@@ -29,6 +30,13 @@ def references(value: Any) -> list[str]:
 
 def has_references(value: Any) -> bool:
     return next(iter(find_references(value)), None) is not None
+
+
+def holds_credentials(value: Mapping[str, Any]) -> bool:
+    """Whether a document's ``config``/``auth`` shows a credential as a literal: a value under a
+    credential-named key (``secret_key``, ``bearer_token``, ``apiKey``…) or a URL with a user
+    part or a token parameter. Such a JSON document is sent as a Pulumi secret as a whole."""
+    return masking.holds_credentials(dict(value))
 
 
 def json_text(value: Mapping[str, Any]) -> str:

@@ -25,7 +25,9 @@ state (which reflects the setup tests), sync state, warnings.
 
 ``vault://`` references in ``config`` or ``auth`` are read from Vault (KV v2) at deploy time through
 the stack's one shared Vault provider, created only when a reference exists. A JSON document that
-contains a resolved value is a Pulumi secret as a whole; ``auth`` is always a secret.
+contains a resolved value is a Pulumi secret as a whole, and so is one that holds a credential
+written as a literal (a key named like one, ``secret_key`` or ``bearer_token``, or a URL with a
+password or a token parameter: :mod:`components.common.masking`); ``auth`` is always a secret.
 
 The Fivetran provider is the default one, configured from the stack (``fivetran:apiKey``,
 ``fivetran:apiSecret``) or the environment (``FIVETRAN_API_KEY``/``FIVETRAN_API_SECRET``; the
@@ -85,7 +87,9 @@ class FivetranConnector(pulumi.ComponentResource):
             package_id = sdk_package.id
             config = builders.connector_sdk_config(spec, package_id)
 
-        config_json = self._json(config, args.context, always_secret=False)
+        # Judged on the document's own config: a connector_sdk config becomes secrets_list pairs
+        # whose names are the same keys.
+        config_json = self._json(config, args.context, always_secret=builders.holds_credentials(spec.config))
         auth_json = self._json(spec.auth, args.context, always_secret=True)
 
         connection = fivetran.Connection(
@@ -152,7 +156,8 @@ class FivetranConnector(pulumi.ComponentResource):
         self.register_outputs({"status": self.status, "connectorId": self.connector_id})
 
     def _json(self, value: Mapping[str, Any], context: StackContext, *, always_secret: bool) -> Any:
-        """``value`` as the JSON string Fivetran gets: a secret when it holds a Vault value (or must).
+        """``value`` as the JSON string Fivetran gets: a secret when it holds a Vault value or a
+        literal credential (``always_secret``).
 
         None for an empty document, so an unset ``auth`` is not sent as ``{}``. ``value`` may hold
         Outputs (a package id): they resolve before the JSON is written, and whatever reads the

@@ -14,12 +14,19 @@ from typing import TypeVar
 
 from components.common.spec import SpecModel
 from components.context import StackContext
-from components.documents import Document, SpecError, StackDocuments, creates_its_namespace, namespace_path
+from components.documents import (
+    Document,
+    SpecError,
+    StackDocuments,
+    creates_its_namespace_unless_disabled,
+    namespace_path,
+)
 from components.kapsa.domain_pool import DomainPool, DomainPoolArgs
 from components.kapsa.plan import ProjectPlan, plan_project, too_long_hosts
 from components.kapsa.project import Project, ProjectArgs
 from components.kapsa.registry import Registry, RegistryArgs
 from components.kapsa.spec import DomainPoolSpec, ProjectSpec, RegistrySpec
+from components.ownership import NamespaceUse
 from components.registry import KindRegistration
 
 CLUSTER_BUILDER_OPTION = "kapsaClusterBuilder"
@@ -88,12 +95,12 @@ def check_project(document: Document, context: StackContext) -> list[SpecError]:
 
 
 def check_projects(stack: StackDocuments) -> Iterator[SpecError]:
-    """No Project creates the namespace a Registry keeps its credentials Secret in.
+    """No Project is in the namespace a Registry keeps its credentials Secret in.
 
     In its own Registry's credentialsNamespace, a Project's copy of the credentials Secret would
-    have the source's name and namespace: it would manage the source itself. In any Registry's, the
-    Project would own the namespace: deleting the Project would delete it, and the credentials of
-    every Project using that Registry with it.
+    have the source's name and namespace: it would manage the source itself. In any Registry's, a
+    Project that creates its namespace would own it: deleting the Project would delete it, and the
+    credentials of every Project using that Registry with it.
     """
     registries = [(d, _spec(d, RegistrySpec)) for d in stack.of_kind("Registry")]
     for document in stack.of_kind("Project"):
@@ -103,6 +110,8 @@ def check_projects(stack: StackDocuments) -> Iterator[SpecError]:
             if registry.credentials_namespace != document.namespace:
                 continue
             own = registry_document.name == spec.registry
+            if not (own or spec.create_namespace):
+                continue
             yield SpecError(
                 document.file,
                 document.line_of(path),
@@ -110,16 +119,36 @@ def check_projects(stack: StackDocuments) -> Iterator[SpecError]:
                 ".".join(path),
                 f"namespace {document.namespace!r} is where {registry_document.subject} (line "
                 f"{registry_document.line}) keeps credentialsSecret {registry.credentials_secret!r}: "
-                + ("the Project's copy of that Secret would be the Secret itself, and " if own else "")
-                + "deleting the Project would delete the namespace and the Secret with it; give the "
-                "Project a namespace of its own",
+                + ("the Project's copy of that Secret would be the Secret itself" if own else "")
+                + (", and " if own and spec.create_namespace else "")
+                + (
+                    "deleting the Project would delete the namespace and the Secret with it"
+                    if spec.create_namespace
+                    else ""
+                )
+                + "; give the Project a namespace of its own",
             )
+
+
+def credentials_namespace(document: Document) -> Iterator[NamespaceUse]:
+    """A Registry reads its credentials Secret from a namespace that no stack may create."""
+    registry = _spec(document, RegistrySpec)
+    yield NamespaceUse(
+        namespace=registry.credentials_namespace,
+        path=("spec", "credentialsNamespace"),
+        keeps=f"credentialsSecret {registry.credentials_secret!r}",
+    )
 
 
 def create_project(document: Document, context: StackContext) -> Project:
     plan, registry = _plan(document, context)
     return Project(
-        document.name, ProjectArgs(plan=plan, credentials_namespace=registry.credentials_namespace)
+        document.name,
+        ProjectArgs(
+            plan=plan,
+            credentials_namespace=registry.credentials_namespace,
+            create_namespace=_spec(document, ProjectSpec).create_namespace,
+        ),
     )
 
 
@@ -130,11 +159,17 @@ KINDS = (
         create=create_project,
         namespaced=True,
         check_stack=check_projects,
-        creates_namespace=creates_its_namespace,
+        creates_namespace=creates_its_namespace_unless_disabled,
         check_in_context=check_project,
     ),
     KindRegistration(
         kind="DomainPool", spec_model=DomainPoolSpec, create=create_domain_pool, namespaced=False
     ),
-    KindRegistration(kind="Registry", spec_model=RegistrySpec, create=create_registry, namespaced=False),
+    KindRegistration(
+        kind="Registry",
+        spec_model=RegistrySpec,
+        create=create_registry,
+        namespaced=False,
+        uses_namespaces=credentials_namespace,
+    ),
 )

@@ -1,9 +1,10 @@
 """The ``driftless:kapsa:Project`` component: a repository built by kpack and deployed per branch.
 
-Per project: a Namespace, a copy of the Registry's docker-registry Secret, and a ServiceAccount
-that kpack pushes with and pods pull with. Per branch some environment or preview runs (and whose
-head commit the daemon observed): a kpack ``Image`` at that commit. Per environment and preview: a
-Deployment, a Service and an Ingress with TLS from the DomainPool's ClusterIssuer.
+Per project: a Namespace (none when ``createNamespace: false`` declares it external), a copy of
+the Registry's docker-registry Secret, and a ServiceAccount that kpack pushes with and pods pull
+with. Per branch some environment or preview runs (and whose head commit the daemon observed): a
+kpack ``Image`` at that commit. Per environment and preview: a Deployment, a Service and an Ingress
+with TLS from the DomainPool's ClusterIssuer.
 
 What exists is decided up front by :func:`components.kapsa.plan.plan_project`; only the image each
 environment runs depends on a live value (the kpack Image's status, read after ``up`` wrote the
@@ -42,6 +43,7 @@ class ProjectArgs:
 
     plan: ProjectPlan
     credentials_namespace: str
+    create_namespace: bool = True  # false: the namespace exists already and is only used
 
 
 class Project(pulumi.ComponentResource):
@@ -53,11 +55,15 @@ class Project(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         plan = args.plan
 
-        namespace_object = builders.namespace(plan.namespace, plan.project)
-        namespace = k8s.core.v1.Namespace(
-            child_name(name, "namespace"), metadata=namespace_object["metadata"], opts=child(self)
-        )
-        in_namespace = child(self, depends_on=[namespace])
+        created: list[pulumi.Resource] = []
+        if args.create_namespace:
+            namespace_object = builders.namespace(plan.namespace, plan.project)
+            created.append(
+                k8s.core.v1.Namespace(
+                    child_name(name, "namespace"), metadata=namespace_object["metadata"], opts=child(self)
+                )
+            )
+        in_namespace = child(self, depends_on=created)
 
         # Secrets are namespaced and kpack needs the push credentials beside the Image: copy them.
         # The data stays a Pulumi secret from the read to the copy.
@@ -108,7 +114,7 @@ class Project(pulumi.ComponentResource):
                 kind=image_object["kind"],
                 metadata=image_object["metadata"],
                 spec=image_object["spec"],
-                opts=child(self, depends_on=[namespace, account, credentials]),
+                opts=child(self, depends_on=[*created, account, credentials]),
             )
             lives[branch] = self._read_build(
                 child_name(name, "image", build.image_name, "live"), image, image_object

@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from components.common import masking
 from components.common.spec import DnsLabel, DnsSubdomain, ResourceRequirements, SpecModel
 from components.documents import SpecReference
 
@@ -147,8 +148,9 @@ def _git_url(value: str) -> str:
 
     Any user information is refused (``https://<token>@host``, ``https://user:pass@host``,
     ``ssh://git:pass@host``), except the bare ``git@`` user of ``ssh://git@host/path`` and of the
-    scp-like ``git@host:path``: the account git hosts serve ssh clones as, not a credential.
-    A refused URL is echoed with everything before its '@' masked.
+    scp-like ``git@host:path``: the account git hosts serve ssh clones as, not a credential. So is
+    a query parameter that carries one (``?private_token=…``, ``?access_token=…``, ``?key=…``).
+    A refused URL is echoed with its credential parts masked.
     """
     if not _GIT_URL.match(value):
         raise ValueError(f"{_masked(value)!r} is not a git URL {_GIT_URL_FORMS}")
@@ -157,7 +159,8 @@ def _git_url(value: str) -> str:
         if "@" in user_and_host.removeprefix("git@"):
             raise ValueError(f"{_masked(value)!r} carries credentials: {_NO_CREDENTIALS}")
         if not colon or not path or user_and_host == "git@" or "/" in user_and_host:
-            raise ValueError(f"{value!r} is not a git URL {_GIT_URL_FORMS}")
+            raise ValueError(f"{_masked(value)!r} is not a git URL {_GIT_URL_FORMS}")
+        _refuse_credential_parameters(value, path.partition("?")[2])
         return value
     try:
         parts = urlsplit(value)
@@ -168,19 +171,34 @@ def _git_url(value: str) -> str:
         raise ValueError(f"{_masked(value)!r} carries credentials: {_NO_CREDENTIALS}")
     if not host:
         raise ValueError(f"{_masked(value)!r} is not a git URL: it names no host")
+    _refuse_credential_parameters(value, parts.query)
     return value
+
+
+def _refuse_credential_parameters(url: str, query: str) -> None:
+    names = [
+        name for name, _ in parse_qsl(query, keep_blank_values=True) if masking.is_credential_parameter(name)
+    ]
+    if names:
+        raise ValueError(
+            f"{_masked(url)!r} carries credentials in its query ({', '.join(names)}): {_NO_CREDENTIALS}"
+        )
 
 
 _GIT_URL_FORMS = "(https://host/path, ssh://git@host/path, git://host/path or git@host:path)"
 _NO_CREDENTIALS = (
-    "a clone URL holds no user name, token or password (only ssh's bare git@ user): it is written into "
-    "the kpack Image, the status and the render"
+    "a clone URL holds no user name, token or password, in its user part or its query (only ssh's bare "
+    "git@ user): it is written into the kpack Image, the status and the render; give git its "
+    "credentials through a credential helper or the kpack Image's service account instead"
 )
 
 
 def _masked(value: str) -> str:
-    """``value`` with its user information (up to the authority's last '@') replaced by ``***``."""
-    return re.sub(r"^([a-z]+://)?[^/\s]*@", r"\1***@", value)
+    """``value`` with its credential parts masked: user information (up to the authority's last '@',
+    also in the scp-like form) and credential query parameters."""
+    if "://" not in value:
+        value = re.sub(r"^[^/\s]*@", f"{masking.SECRET}@", value)
+    return masking.mask_url(value)
 
 
 EnvironmentName = Annotated[str, AfterValidator(_dns_1035_label)]
@@ -263,6 +281,13 @@ class ProjectSpec(SpecModel):
     port: int = Field(default=8080, ge=1, le=65535, description="the port the application listens on")
     environments: list[EnvironmentSpec] = Field(default_factory=list)
     preview_environments: PreviewEnvironmentsSpec = Field(default_factory=PreviewEnvironmentsSpec)
+    create_namespace: bool = Field(
+        default=True,
+        description=(
+            "Create the project's namespace (false: it must exist already, and the Project only uses "
+            "it). Turning it off later deletes the namespace, and everything in it."
+        ),
+    )
 
     @field_validator("environments")
     @classmethod

@@ -109,7 +109,10 @@ def test_a_new_commit_in_a_real_git_repository_redeploys_its_project(
 
 @pytest.fixture
 def twins(project, tmp_path, monkeypatch: pytest.MonkeyPatch) -> tuple[GitRepo, list[str]]:
-    """staging.yaml and live.yaml both define Project/api on one real repository."""
+    """staging.yaml and live.yaml both define Project/api on one real repository.
+
+    The stacks share a cluster, so each Project has a namespace of its own.
+    """
     repo = GitRepo(tmp_path / "repos" / "api")
     monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
     monkeypatch.setenv("GIT_CONFIG_KEY_0", f"url.{repo.url}.insteadOf")
@@ -117,7 +120,9 @@ def twins(project, tmp_path, monkeypatch: pytest.MonkeyPatch) -> tuple[GitRepo, 
     stacks, args = project
     environments = [{"name": "dev"}, {"name": "prod", "autoSync": False}]
     for name in ("staging", "live"):
-        write(stacks, name, kapsa(url=REPO_URL, environments=environments))
+        documents = kapsa(url=REPO_URL, environments=environments)
+        documents[-1]["metadata"]["namespace"] = f"api-{name}"
+        write(stacks, name, documents)
     return repo, args
 
 

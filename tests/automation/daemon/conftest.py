@@ -62,7 +62,7 @@ def make_reconciler(
             observations=overrides.pop("observations", observations),
             clock=overrides.pop("clock", clock),
             jitter=overrides.pop("jitter", lambda delay: delay),
-            registry=REGISTRY,
+            registry=overrides.pop("registry", REGISTRY),
             **overrides,
         )
         made.append(reconciler)

@@ -9,6 +9,7 @@ stderr, so the reconciler's error mapping is exercised end to end.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -81,8 +82,16 @@ def note(name: str, force: str | None = None, **data: str) -> dict[str, Any]:
 
 
 def write_stack(path: Path, *documents: Mapping[str, Any]) -> Path:
+    """Save a stack file as an editor does, whole, some time ago (past any debounce window)."""
+    return saved(path, yaml.safe_dump_all(list(documents), sort_keys=False) if documents else "# empty\n")
+
+
+def saved(path: Path, content: str | bytes, *, seconds_ago: float = 3600) -> Path:
+    """Write ``content`` with an mtime ``seconds_ago``: a file nobody is writing any more."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump_all(list(documents), sort_keys=False) if documents else "# empty\n")
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    when = time.time_ns() - int(seconds_ago * 1e9)
+    os.utime(path, ns=(when, when))
     return path
 
 
@@ -151,6 +160,7 @@ class FakeDriver:
 
     def __init__(self, *, op_seconds: float = 0.0):
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.targets: list[StackTarget] = []  # what each operation was handed, in order
         self.faults: dict[str, list[BaseException]] = {}  # stack -> errors for its next operations
         self.drift: dict[str, tuple[ResourceChange, ...]] = {}
         self.stack_outputs: dict[str, dict[str, Any]] = {}
@@ -182,6 +192,7 @@ class FakeDriver:
     def _operate(self, kind: str, target: StackTarget, **kwargs: Any) -> None:
         with self._lock:
             self.calls.append((kind, target.name, kwargs))
+            self.targets.append(target)
             self.active += 1
             self.max_active = max(self.max_active, self.active)
             cancel = self._cancel_events.setdefault(target.name, threading.Event())

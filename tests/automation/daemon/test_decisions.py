@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from automation.daemon import transitions
 from automation.daemon.decisions import (
@@ -13,6 +14,7 @@ from automation.daemon.decisions import (
     DRIFT_CHECK,
     DRIFT_TIMER,
     FORCE_RECONCILE,
+    HOLD,
     INITIAL,
     INPUT_CHANGED,
     INVALID,
@@ -32,8 +34,10 @@ from automation.daemon.decisions import (
 from automation.daemon.driver import InvalidSpecError, ProgramError, StackLockedError
 from automation.daemon.fingerprint import Fingerprint
 from automation.daemon.inputs import StackInputs
-from automation.daemon.settings import BackoffPolicy, DriftPolicy
-from automation.daemon.status import STALLED, Attention, Backoff, Operation, StackStatus
+from automation.daemon.settings import BackoffPolicy, DeletionGuard, DriftPolicy
+from automation.daemon.status import STALLED, Attention, Backoff, DeletionHold, Operation, StackStatus
+from components.documents import load_stack_text
+from tests.automation.daemon.helpers import REGISTRY, note
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 EARLIER = NOW - timedelta(seconds=1)
@@ -62,6 +66,7 @@ def status(
     handled: dict[str, str] | None = None,
     partially_applied: bool = False,
     attention: Attention | None = None,
+    handled_deletions: dict[str, str] | None = None,
 ) -> StackStatus:
     made = StackStatus(
         "dev",
@@ -73,6 +78,7 @@ def status(
         handled_tokens=handled or {},
         partially_applied=partially_applied,
         attention=attention,
+        handled_deletion_tokens=handled_deletions or {},
     )
     made.ensure_conditions(NOW)
     if stalled:
@@ -395,3 +401,77 @@ def test_a_drift_check_on_a_stalled_stack_keeps_the_stall_and_its_input():
     assert stalled.is_true(STALLED)
     assert decide(stalled, inputs(CHANGED), NOW, DRIFT_ON).action == WAIT
     assert decide(stalled, inputs("sha256:fixed"), NOW, DRIFT_ON).action == UP
+
+
+# --- the deletion guard ----------------------------------------------------------------------------
+
+GUARD = DeletionGuard()  # at most half of the applied documents in one up
+ABCD = ["Note/a", "Note/b", "Note/c", "Note/d"]
+
+
+def documents(*names: str, allow: str | None = None) -> StackInputs:
+    """Inputs of a file holding Notes ``names``; ``allow`` puts an allow-deletions token on the first."""
+    data = [note(name) for name in names]
+    if allow is not None and data:
+        data[0]["metadata"]["annotations"] = {"driftless.dev/allow-deletions": allow}
+    text = yaml.safe_dump_all(data, sort_keys=False)
+    loaded = load_stack_text(text, "stacks/dev.yaml", REGISTRY)
+    tokens = {
+        d.subject: t for d in loaded if (t := d.metadata.annotations.get("driftless.dev/allow-deletions"))
+    }
+    return StackInputs(
+        "dev", Path("stacks/dev.yaml"), loaded, None, Fingerprint(CHANGED, {}), deletion_tokens=tokens
+    )
+
+
+def applied(**fields) -> StackStatus:
+    made = status(**fields)
+    made.applied_documents = list(ABCD)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("what", "made", "given", "action"),
+    [
+        ("no documents left", applied(), documents(), HOLD),
+        ("three of four lost", applied(), documents("a"), HOLD),
+        ("half lost: within the share", applied(), documents("a", "b"), UP),
+        ("renamed: all four lost", applied(), documents("e", "f", "g", "h"), HOLD),
+        ("a new allow-deletions token", applied(), documents("a", allow="t1"), UP),
+        (
+            "an allow-deletions token already used",
+            applied(handled_deletions={"Note/a": "t1"}),
+            documents("a", allow="t1"),
+            HOLD,
+        ),
+        ("never applied", status(None), documents(), UP),
+    ],
+)
+def test_the_deletion_guard(what, made, given, action):
+    decision = decide(made, given, NOW, DRIFT_ON, guard=GUARD)
+
+    assert decision.action == action, what
+    if action == HOLD:
+        assert decision.deletions is not None
+
+
+def test_run_allow_deletions_lets_the_up_through():
+    decision = decide(applied(), documents(), NOW, DRIFT_ON, guard=GUARD, deletions_allowed=True)
+
+    assert decision.action == UP
+    assert decision.deletions.lost == tuple(ABCD)
+
+
+def test_a_crash_hold_is_not_replaced_by_a_deletion_hold():
+    made = applied(attention=needs_attention())
+
+    assert decide(made, documents(), NOW, DRIFT_ON, guard=GUARD).action == WAIT
+
+
+def test_a_held_stack_whose_file_is_restored_resumes_without_an_operation():
+    made = applied(fingerprint=CHANGED, stalled=True, failed_input="sha256:the-empty-file")
+    made.deletion_hold = DeletionHold(EARLIER, "stacks/dev.yaml", 0, 4, list(ABCD))
+
+    decision = decide(made, documents("a", "b", "c", "d"), NOW, DRIFT_ON, guard=GUARD)
+
+    assert decision.action == RESUME

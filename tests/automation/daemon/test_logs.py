@@ -52,8 +52,8 @@ def test_secret_values_are_redacted_wherever_they_appear(captured):
     assert PASSPHRASE not in text
     assert VAULT_TOKEN not in text
     (event,) = lines(captured)
-    assert event["vault_token"] == "[redacted]"
-    assert event["message"] == "error: decrypting with passphrase [redacted] failed"
+    assert event["vault_token"] == "[secret]"
+    assert event["message"] == "error: decrypting with passphrase [secret] failed"
 
 
 def test_other_loggers_under_driftless_are_redacted_too(captured):
@@ -80,3 +80,37 @@ def test_secrets_are_taken_from_secret_looking_environment_variables():
         {"PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, "VAULT_TOKEN": VAULT_TOKEN, "HOME": "/root", "API_KEY": "ab"}
     )
     assert sorted(found) == sorted([PASSPHRASE, VAULT_TOKEN])  # "ab" is too short to redact safely
+
+
+def test_credentials_by_name_and_in_urls_are_masked_at_any_depth(captured):
+    EventLog().warning(
+        "git.poll_failed",
+        repository="https://bot:PLANTED-PW-1@git.example.com/x.git?private_token=PLANTED-TOK-2&ref=main",
+        detail={"connector": {"secret_key": "PLANTED-S3-3", "bucket": "acme"}},
+        problems=[{"name": "API_TOKEN", "value": "PLANTED-ENV-4"}],
+        message='config was {"bearer_token": "PLANTED-JSON-5"}',
+        secretName="harbor-push-credentials",
+        tokenUrl="https://sso.example.com/token",
+    )
+
+    text = captured.getvalue()
+    assert "PLANTED" not in text
+    (event,) = lines(captured)
+    assert event["repository"] == "https://[secret]@git.example.com/x.git?private_token=[secret]&ref=main"
+    assert event["detail"] == {"connector": {"secret_key": "[secret]", "bucket": "acme"}}
+    assert event["problems"] == [{"name": "API_TOKEN", "value": "[secret]"}]
+    assert event["message"] == 'config was {"bearer_token": "[secret]"}'
+    # names of secrets and where tokens come from are not secrets
+    assert event["secretName"] == "harbor-push-credentials"
+    assert event["tokenUrl"] == "https://sso.example.com/token"
+
+
+def test_paths_to_secret_files_in_the_environment_are_not_taken_for_secrets():
+    found = secrets_from_environment(
+        {
+            "PULUMI_CONFIG_PASSPHRASE_FILE": "/run/secrets/passphrase",
+            "GIT_CONFIG_KEY_0": "url.file:///srv/git/.insteadOf",
+            "FIVETRAN_APISECRET": "fivetran-api-secret-value",
+        }
+    )
+    assert found == ["fivetran-api-secret-value"]

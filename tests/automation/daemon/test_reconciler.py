@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from automation.daemon.decisions import DRIFT_CHECK, UP
-from automation.daemon.driver import CliMissingError, ProgramError, ResourceChange
+from automation.daemon.driver import CliMissingError, ProgramError, ResourceChange, StackLockedError
 from automation.daemon.offline_driver import OfflineDriver
 from automation.daemon.settings import DaemonSettings
 from automation.daemon.status import DRIFTED, READY, RECONCILING, STALLED
@@ -20,6 +20,7 @@ from tests.automation.daemon.helpers import (
     command_error,
     note,
     render_notes,
+    saved,
     write_stack,
 )
 
@@ -55,8 +56,9 @@ def test_reformatting_a_stack_file_is_not_a_change(make_reconciler, driver, layo
     reconciler.cycle()
     driver.calls.clear()
     path = layout.stacks_dir / "alpha.yaml"
-    path.write_text(
-        "# a comment, other quoting and key order\n---\nspec: {data: {color: 'red'}}\nmetadata: {name: a}\nkind: Note\n"
+    saved(
+        path,
+        "# a comment, other quoting and key order\n---\nspec: {data: {color: 'red'}}\nmetadata: {name: a}\nkind: Note\n",
     )
 
     assert states(reconciler.cycle())["alpha"] == "unchanged"
@@ -246,8 +248,32 @@ def test_n_consecutive_retryable_failures_stall(make_reconciler, driver, layout,
     assert len(driver.ops("up")) == 5
 
 
+def test_a_lock_in_a_remote_backend_that_never_clears_waits_for_a_person(
+    make_reconciler, driver, layout, clock
+):
+    """Nothing here can tell whether the update holding a remote backend's lock is alive: once
+    retries run out the stack is held with the step to take, and a changed input does not retry."""
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    step = "stack alpha stays locked in s3://state; run `pulumi cancel --stack alpha`"
+    driver.fail("alpha", *[StackLockedError("locked", person_step=step) for _ in range(6)])
+    reconciler = make_reconciler(driver)
+
+    for _ in range(5):
+        reconciler.cycle()
+        backoff = reconciler.status("alpha").backoff
+        if backoff is not None:
+            clock.advance(backoff.delay_seconds)
+
+    status = reconciler.status("alpha")
+    assert status.condition(STALLED).reason == "NeedsAttention"
+    assert "pulumi cancel --stack alpha" in status.condition(STALLED).message
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a", color="changed"))
+    reconciler.cycle()
+    assert len(driver.ops("up")) == 5
+
+
 def test_an_invalid_stack_file_stalls_without_touching_pulumi(make_reconciler, driver, layout):
-    (layout.stacks_dir / "alpha.yaml").write_text("kind: Note\nmetadata: {name: a}\nspec: {colour: red}\n")
+    saved(layout.stacks_dir / "alpha.yaml", "kind: Note\nmetadata: {name: a}\nspec: {colour: red}\n")
     reconciler = make_reconciler(driver)
 
     outcome = reconciler.cycle()[0]
@@ -435,6 +461,24 @@ def test_a_requeue_hint_sets_the_next_check(make_reconciler, driver, layout, clo
     reconciler.cycle()
     assert driver.ops("up")[-1] == ("up", "alpha", {"refresh": False})
     assert reconciler.status("alpha").last_operation.trigger == "Requeue"
+
+
+def test_frequent_requeue_hints_never_starve_the_drift_check(make_reconciler, driver, layout, clock):
+    """An hour of a stack whose component asks to be looked at every minute: the requeue ups run
+    as often as asked, and the drift checks still come at their interval."""
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    driver.stack_outputs["alpha"] = {"WazuhCluster/siem": {"phase": "Running", "requeueAfterSeconds": 60}}
+    settings = DaemonSettings.model_validate({"drift": {"enabled": True, "intervalSeconds": 600}})
+    reconciler = make_reconciler(driver, settings=settings)
+
+    for _ in range(360):  # one cycle every 10 s for an hour
+        reconciler.cycle()
+        clock.advance(10)
+
+    drift_checks = len(driver.ops("drift"))
+    requeue_ups = len(driver.ops("up")) - 1  # the first one applied the stack
+    assert drift_checks >= 5, driver.calls
+    assert requeue_ups >= 45, driver.calls
 
 
 def test_a_requeue_hint_below_the_floor_is_raised_to_it(make_reconciler, driver, layout, clock):
@@ -673,7 +717,7 @@ def test_a_stack_file_reverted_after_being_invalid_is_ready_again_without_an_ope
     reconciler = make_reconciler(driver)
     reconciler.cycle()
     driver.calls.clear()
-    (layout.stacks_dir / "alpha.yaml").write_text("kind: Note\nmetadata: {name: a}\nspec: {colour: red}\n")
+    saved(layout.stacks_dir / "alpha.yaml", "kind: Note\nmetadata: {name: a}\nspec: {colour: red}\n")
     assert states(reconciler.cycle())["alpha"] == "failed"
 
     write_stack(layout.stacks_dir / "alpha.yaml", note("a", color="red"))

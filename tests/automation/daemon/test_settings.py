@@ -76,3 +76,47 @@ def test_invalid_yaml_is_reported(tmp_path: Path):
 def test_settings_are_frozen():
     with pytest.raises(ValueError, match="frozen"):
         DaemonSettings().concurrency = 8  # type: ignore[misc]
+
+
+def test_the_deletion_guard_and_debounce_defaults_and_per_stack_share(tmp_path: Path):
+    assert load_settings(tmp_path / "driftless.yaml").deletion_guard_for("any").max_document_loss_share == 0.5
+    assert load_settings(tmp_path / "driftless.yaml").debounce_seconds == 1.6
+
+    settings = load_settings(
+        write(
+            tmp_path,
+            "debounceSeconds: 3\n"
+            "deletionGuard: {maxDocumentLossShare: 0.3}\n"
+            "stacks:\n"
+            "  prod: {deletionGuard: {maxDocumentLossShare: 0.1}}\n"
+            "  dev: {drift: {remediate: true}}\n",
+        )
+    )
+
+    assert settings.debounce_seconds == 3
+    assert settings.deletion_guard_for("prod").max_document_loss_share == 0.1
+    assert settings.deletion_guard_for("dev").max_document_loss_share == 0.3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "deletionGuard: {maxDocumentLossShare: 1.5}\n",
+            "deletionGuard.maxDocumentLossShare: Input should be",
+        ),
+        (
+            "stacks: {prod: {deletionGuard: {maxDocumentLossShare: -1}}}\n",
+            "stacks.prod.deletionGuard.maxDocumentLossShare: Input should be",
+        ),
+        ("deletionGuard: {maxLoss: 0.5}\n", "deletionGuard.maxLoss: unknown field"),
+        ("debounceSeconds: -1\n", "debounceSeconds: Input should be greater than or equal to 0"),
+    ],
+)
+def test_invalid_guard_settings_name_the_field(tmp_path: Path, text: str, message: str):
+    path = write(tmp_path, text)
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+
+    assert f"{path}: {message}" in str(caught.value)

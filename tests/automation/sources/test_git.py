@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from automation.observation_store import ObservationStore
 from automation.sources.base import Change
 from automation.sources.git import GitClient, GitError, GitSource, redact_url
+from tests.automation.sources.hung import HungServer, Process, descendants, survivors
 from tests.automation.sources.stacks import GitRepo, kapsa, load
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -270,10 +272,48 @@ def test_a_slow_remote_does_not_block_poll(tmp_path: Path, api: GitRepo) -> None
     source.close()
 
 
-def test_close_finishes_the_polls_under_way_and_stops_the_workers(tmp_path: Path, api: GitRepo) -> None:
-    # A one-shot run polls once and closes: the heads it asked for are in the store after close.
-    script, _ = slow_git(tmp_path, 1)
-    client = GitClient(git=str(script), config={f"url.{api.url}.insteadOf": API_URL}, timeout=20)
+def hung_repository(server: HungServer) -> str:
+    """A repository URL on the hung server: git reaches it through its git-remote-http helper."""
+    return f"{server.url}/acme/api.git"
+
+
+def git_processes() -> list[Process]:
+    return [p for p in descendants() if p.name.startswith("git")]
+
+
+@pytest.fixture
+def hung() -> Iterator[HungServer]:
+    server = HungServer()
+    yield server
+    server.close()
+
+
+def test_a_hung_remote_times_out_and_leaves_no_git_process_behind(hung: HungServer) -> None:
+    client = GitClient(timeout=2)
+    outcome: list[BaseException] = []
+
+    def poll() -> None:
+        try:
+            client.ls_remote_heads(hung_repository(hung))
+        except GitError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    assert hung.connected.wait(15)  # git's helper sent its request and waits for an answer
+    seen = git_processes()
+    assert "git-remote-http" in {p.name for p in seen}
+    thread.join(15)
+
+    assert not thread.is_alive()
+    assert "timed out after 2s" in str(outcome[0])
+    assert survivors(seen) == []  # the helper died with git, its group killed as one
+    assert git_processes() == []
+
+
+def test_close_kills_the_polls_under_way_and_stops_the_workers(tmp_path: Path, hung: HungServer) -> None:
+    # The daemon stops: a poll of a hung remote must neither delay it nor outlive it.
+    client = GitClient(config={f"url.{hung_repository(hung)}.insteadOf": API_URL}, timeout=600)
     store = ObservationStore(tmp_path / "observations.json")
     source = GitSource({"dev": load("dev", kapsa("api", API_URL))}, store, client=client)
 
@@ -282,11 +322,52 @@ def test_close_finishes_the_polls_under_way_and_stops_the_workers(tmp_path: Path
 
     before = workers()
     assert source.poll(T0) == []
+    assert hung.connected.wait(15)
     started = workers() - before
     assert started  # the poll runs on a worker
-    source.close()
+    seen = git_processes()
+    assert "git-remote-http" in {p.name for p in seen}
 
-    assert store.git_heads(API_URL) == {"main": api.head("main")}
+    closing = threading.Thread(target=source.close)
+    closing.start()
+    closing.join(15)  # far less than the 600 s timeout the command had left
+
+    assert not closing.is_alive()
+    assert survivors(seen) == []
     assert not any(t.is_alive() for t in started)
+    assert store.git_heads(API_URL) is None
+    assert source.errors == {}  # stopped on purpose: no failure of the repository
     assert source.poll(T0 + timedelta(hours=1)) == []  # closed: nothing new is started
+    assert git_processes() == []
     assert workers() - before == set()
+
+
+def test_a_client_closed_before_a_command_starts_runs_nothing(api: GitRepo) -> None:
+    client = GitClient()
+    client.close()
+
+    with pytest.raises(GitError, match="not started"):
+        client.ls_remote_heads(api.url)
+    assert git_processes() == []
+
+
+def test_a_repository_whose_polls_keep_failing_is_reported_stale(tmp_path: Path, api: GitRepo) -> None:
+    stacks = {"dev": load("dev", kapsa("api", API_URL, poll=60))}
+    source = GitSource(stacks, ObservationStore(tmp_path / "o.json"), client=client_for((API_URL, api)))
+    settle(source, T0)
+    [healthy] = source.health()
+    assert (healthy.target, healthy.failures, healthy.last_success, healthy.stale) == (API_URL, 0, T0, False)
+
+    shutil.rmtree(api.path)
+    for minute in (1, 2):
+        settle(source, T0 + timedelta(minutes=minute))
+    assert not source.health()[0].stale  # two failures: could be a blip
+    settle(source, T0 + timedelta(minutes=3))
+
+    [stale] = source.health()
+    assert stale.stale
+    assert stale.failures == 3
+    assert stale.last_success == T0  # what the daemon works with is this old
+    assert "git ls-remote failed" in (stale.last_error or "")
+    assert stale.to_json()["consecutiveFailures"] == 3
+    source.close()

@@ -455,7 +455,8 @@ def test_two_projects_in_one_namespace_are_rejected(render, documents, project):
     assert problem.endswith(
         "Project/web: metadata.namespace: namespace 'api' is already created by Project/api "
         "(line 16); a namespace can be created by one document only, since deleting that document "
-        "deletes the namespace and everything in it: use another namespace"
+        "deletes the namespace and everything in it: use another namespace, or set createNamespace: "
+        "false to share it"
     )
     assert ".yaml:" in problem
 

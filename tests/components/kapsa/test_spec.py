@@ -198,9 +198,14 @@ def test_a_project_in_its_registrys_credentials_namespace_is_refused():
 
 
 def test_a_project_named_after_the_default_credentials_namespace_is_refused_at_its_name():
-    (error,) = errors_of(PLATFORM + PROJECT.replace("metadata: {name: api}", "metadata: {name: default}"))
-    assert error.startswith(
+    credentials, system = errors_of(
+        PLATFORM + PROJECT.replace("metadata: {name: api}", "metadata: {name: default}")
+    )
+    assert credentials.startswith(
         "stacks/dev.yaml:10: Project/default: metadata.name: namespace 'default' is where Registry/harbor "
+    )
+    assert system.startswith(
+        "stacks/dev.yaml:10: Project/default: metadata.name: namespace 'default' is a system namespace"
     )
 
 
