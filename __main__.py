@@ -3,10 +3,12 @@
 It is the only place that reads ``pulumi.Config``. Everything else receives typed values.
 """
 
+import os
 from pathlib import Path
 
 import pulumi
 
+from components.common.kubernetes import PATCH_FORCE_ANNOTATION, SKIP_AWAIT_ANNOTATION, annotate_every_object
 from components.context import ProgramSettings, StackContext
 from components.documents import load_stack_file
 from components.observations import Observations
@@ -17,8 +19,16 @@ PROJECT_DIR = Path(__file__).resolve().parent
 DOMAIN_OPTIONS = ("kapsaClusterBuilder", "fivetranConnectorsDir")
 
 
+# A cluster that runs no pods (the engine sandbox) sets this: readiness waits could only time out.
+SKIP_AWAIT_ENV = "DRIFTLESS_SKIP_AWAIT"
+
+
 def main() -> None:
     config = pulumi.Config("driftless")
+    how_to_apply = {PATCH_FORCE_ANNOTATION: "true"}
+    if os.environ.get(SKIP_AWAIT_ENV, "").lower() in ("1", "true", "yes"):
+        how_to_apply[SKIP_AWAIT_ANNOTATION] = "true"
+    annotate_every_object(how_to_apply)
     stack = pulumi.get_stack()
     stack_file = config.get("stackFile") or f"stacks/{stack}.yaml"
     stack_path = Path(stack_file)

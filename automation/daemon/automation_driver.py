@@ -33,13 +33,18 @@ that does not exist has nothing to recover) and does exactly this, and nothing m
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import re
+import runpy
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,9 +59,12 @@ from automation.daemon.driver import (
     OperationCancelledError,
     OperationResult,
     OperationTimeoutError,
+    PendingOperationsError,
+    ProgramError,
     Progress,
     RecoveryReport,
     ResourceChange,
+    StackLockedError,
     StackTarget,
     classify_error,
 )
@@ -66,9 +74,33 @@ PASSPHRASE_VARIABLES = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FI
 _NOT_RESOURCES = ("pulumi:pulumi:Stack", "pulumi:providers:")
 _CHANGED_OPS = {"create", "update", "replace", "delete", "create-replacement", "delete-replaced"}
 _DRIFT_OPS = {"update", "delete", "replace"}
+_PENDING_WARNING = re.compile(r"with \d+ pending operations?|pending operations? from (?:a )?previous", re.I)
 
-# `pulumi stack select` (and `stack init`) rewrite the workspace's current-stack file: never two at once.
-_STACK_SELECTION = threading.Lock()
+PROJECT_NAME = "driftless"  # Pulumi.yaml's name
+
+
+@contextlib.contextmanager
+def _stack_selection(state_dir: Path) -> Iterator[None]:
+    """`pulumi stack select` (and `stack init`) rewrite the workspace's current-stack file, so
+    never two at once, across the engine workers of one state directory."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / "stack-selection.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _inline_program(project_dir: Path) -> Callable[[], None]:
+    """The project's ``__main__.py``, as ``pulumi up`` in that folder would run it."""
+
+    def program() -> None:
+        if str(project_dir) not in sys.path:
+            sys.path.insert(0, str(project_dir))
+        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+
+    return program
 
 
 class _NoSuchStackError(ConfigurationError):
@@ -98,8 +130,14 @@ class AutomationOptions:
         return f"file://{(self.state_dir / 'pulumi-state').resolve()}"
 
 
-class AutomationDriver:
-    """A :class:`~automation.daemon.driver.Driver` over the Pulumi Automation API."""
+class PulumiSession:
+    """The Automation API in this process, running the project's ``__main__.py`` as an inline program.
+
+    The daemon never runs it itself: :class:`AutomationDriver` starts one engine worker process per
+    operation (``automation.daemon.engine_worker``), which runs a session. An inline program needs no
+    Python language host (the CLI talks to this process over ``--client``), and a fresh interpreter
+    per operation always runs the program source as it is on disk.
+    """
 
     name = "pulumi"
     drift_detection = True
@@ -131,6 +169,13 @@ class AutomationDriver:
             result = stack.up(
                 on_event=events, refresh=refresh or None, parallel=self.options.parallel, color="never"
             )
+            if events.pending_operations:
+                # The engine only warns and goes on; the interrupted creates it found may exist
+                # outside its state, so the daemon's pending-operations recovery must see them.
+                raise PendingOperationsError(
+                    "the update ran with pending operations from an interrupted update",
+                    detail=events.pending_operations,
+                )
             return OperationResult(
                 "up",
                 _counts(result.summary.resource_changes or {}),
@@ -163,6 +208,11 @@ class AutomationDriver:
             missing = counts.update + counts.delete - len(drifted)
             if missing > 0:  # the summary saw more than the events named
                 drifted += (ResourceChange("update", "unknown", f"{missing} more resource(s)"),)
+            if drifted:
+                # What the program only reads (a source Secret, an operator's live status) is
+                # somebody else's to change: it differs from the last read, but it is no drift.
+                read_only = _read_only_urns(stack.export_stack())
+                drifted = tuple(change for change in drifted if change.urn not in read_only)
             return DriftResult(drifted, time.monotonic() - started)
 
         return self._run(target, run)
@@ -190,6 +240,12 @@ class AutomationDriver:
                 os.kill(pid, signal.SIGINT)
 
     def recover(self, target: StackTarget) -> RecoveryReport:
+        return self.recover_with(target, self.recover_pending)
+
+    def recover_with(
+        self, target: StackTarget, inspect_pending: Callable[[StackTarget], RecoveryReport]
+    ) -> RecoveryReport:
+        """Stale locks here (no CLI needed), then pending operations through ``inspect_pending``."""
         found: list[str] = []
         actions: list[str] = []
         manual: list[str] = []
@@ -198,15 +254,25 @@ class AutomationDriver:
             manual.append("pending operations were not inspected while another process may hold the stack")
             return RecoveryReport(target.name, tuple(found), tuple(actions), tuple(manual))
         try:
-            self._run(
-                target, lambda stack: self._recover_pending(stack, found, actions, manual), create=False
-            )
-        except _NoSuchStackError:
-            pass  # never deployed: no state, so no pending operations
+            pending = inspect_pending(target)
         except DriverError as exc:
             if not (found or actions):
                 raise  # nothing found and nothing can be checked (e.g. no CLI): the caller decides
             manual.append(f"pending operations could not be inspected: {exc.reason}: {exc.message}")
+        else:
+            found += pending.found
+            actions += pending.actions
+            manual += pending.manual
+        return RecoveryReport(target.name, tuple(found), tuple(actions), tuple(manual))
+
+    def recover_pending(self, target: StackTarget) -> RecoveryReport:
+        found: list[str] = []
+        actions: list[str] = []
+        manual: list[str] = []
+        with contextlib.suppress(_NoSuchStackError):  # never deployed: no state, no pending operations
+            self._run(
+                target, lambda stack: self._recover_pending(stack, found, actions, manual), create=False
+            )
         return RecoveryReport(target.name, tuple(found), tuple(actions), tuple(manual))
 
     def locked_stacks(self) -> set[str]:
@@ -249,7 +315,7 @@ class AutomationDriver:
             **self.options.env,
         }
 
-    def _check_secrets_provider(self) -> None:
+    def check_secrets_provider(self) -> None:
         provider = self.options.secrets_provider
         if provider == "passphrase" and not any(
             v in self._environ or v in self.options.env for v in PASSPHRASE_VARIABLES
@@ -267,7 +333,7 @@ class AutomationDriver:
 
     def _stack(self, target: StackTarget, *, create: bool = True) -> Any:
         command = self.pulumi_command()
-        self._check_secrets_provider()
+        self.check_secrets_provider()
         from pulumi import automation as auto
 
         backend = self.backend_url()
@@ -281,9 +347,14 @@ class AutomationDriver:
             pulumi_command=command,
         )
         select = auto.create_or_select_stack if create else auto.select_stack
-        with _STACK_SELECTION:
+        with _stack_selection(self.options.state_dir):
             try:
-                stack = select(target.name, work_dir=str(self.options.project_dir), opts=options)
+                stack = select(
+                    target.name,
+                    project_name=PROJECT_NAME,
+                    program=_inline_program(self.options.project_dir),
+                    opts=options,
+                )
             except auto.StackNotFoundError as exc:
                 if create:
                     raise
@@ -321,7 +392,14 @@ class AutomationDriver:
                 ) from exc
             if interrupted == "cancelled":
                 raise OperationCancelledError("cancelled on shutdown", detail=str(exc)) from exc
-            raise classify_error(exc) from exc
+            error = classify_error(exc)
+            if isinstance(error, StackLockedError) and self._locks_dir() is None:
+                error.person_step = (
+                    f"stack {target.name} stays locked in {self.backend_url()}; once you know the update "
+                    f"holding it is gone, run `pulumi cancel --stack {target.name}` "
+                    f"in {self.options.project_dir}"
+                )
+            raise error from exc
         finally:
             if timer is not None:
                 timer.cancel()
@@ -410,6 +488,132 @@ class AutomationDriver:
         actions.append("refreshed the stack so its state matches what exists")
 
 
+class AutomationDriver:
+    """A :class:`~automation.daemon.driver.Driver` over the Pulumi Automation API, one engine worker
+    process per operation (see :mod:`automation.daemon.engine_worker`).
+
+    What needs no engine (finding the CLI, the passphrase check, the backend, lock files) is
+    answered here, so a missing CLI fails at once without starting a worker.
+    """
+
+    name = "pulumi"
+    drift_detection = True
+
+    def __init__(self, options: AutomationOptions, *, environ: Mapping[str, str] | None = None):
+        self.options = options
+        self._environ = dict(os.environ if environ is None else environ)
+        self._session = PulumiSession(options, environ=self._environ)
+        self._workers: dict[str, subprocess.Popen[str]] = {}
+        self._lock = threading.Lock()
+
+    def preview(self, target: StackTarget, progress: Progress | None = None) -> OperationResult:
+        return self._call("preview", target, progress)  # type: ignore[no-any-return]
+
+    def up(
+        self, target: StackTarget, *, refresh: bool = False, progress: Progress | None = None
+    ) -> OperationResult:
+        return self._call("up", target, progress, refresh=refresh)  # type: ignore[no-any-return]
+
+    def refresh(self, target: StackTarget, progress: Progress | None = None) -> OperationResult:
+        return self._call("refresh", target, progress)  # type: ignore[no-any-return]
+
+    def check_drift(self, target: StackTarget, progress: Progress | None = None) -> DriftResult:
+        return self._call("check_drift", target, progress)  # type: ignore[no-any-return]
+
+    def destroy(self, target: StackTarget, progress: Progress | None = None) -> OperationResult:
+        return self._call("destroy", target, progress)  # type: ignore[no-any-return]
+
+    def outputs(self, target: StackTarget) -> Mapping[str, Any]:
+        return self._call("outputs", target, None)  # type: ignore[no-any-return]
+
+    def recover(self, target: StackTarget) -> RecoveryReport:
+        return self._session.recover_with(
+            target,
+            lambda stack: self._call("recover_pending", stack, None),  # type: ignore[no-any-return]
+        )
+
+    def cancel(self, target: StackTarget) -> None:
+        """SIGINT the stack's worker: its engine stops at a safe point and saves state."""
+        with self._lock:
+            worker = self._workers.get(target.name)
+        if worker is not None and worker.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                worker.send_signal(signal.SIGINT)
+
+    def locked_stacks(self) -> set[str]:
+        return self._session.locked_stacks()
+
+    def pulumi_command(self) -> Any:
+        return self._session.pulumi_command()
+
+    def backend_url(self) -> str:
+        return self._session.backend_url()
+
+    def _call(self, operation: str, target: StackTarget, progress: Progress | None, **extra: Any) -> Any:
+        from automation.daemon import engine_worker
+
+        self._session.pulumi_command()
+        self._session.check_secrets_provider()
+        request = {
+            "operation": operation,
+            "options": engine_worker.options_to_json(self.options),
+            "target": engine_worker.target_to_json(target),
+            "environ": self._environ,
+            **extra,
+        }
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "automation.daemon.engine_worker"],
+            cwd=str(_SOURCE_ROOT),
+            # The worker's own environment is this process's, as the CLI's was when operations ran
+            # here; the driver's view of it (``environ``) travels in the request.
+            env={**os.environ, "PYTHONPATH": str(_SOURCE_ROOT)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        with self._lock:
+            self._workers[target.name] = worker
+        stderr_tail: list[str] = []
+        reader = threading.Thread(target=_keep_tail, args=(worker.stderr, stderr_tail), daemon=True)
+        reader.start()
+        outcome: dict[str, Any] | None = None
+        try:
+            assert worker.stdin is not None
+            assert worker.stdout is not None
+            worker.stdin.write(json.dumps(request))
+            worker.stdin.close()
+            for line in worker.stdout:
+                message = json.loads(line)
+                if "progress" in message:
+                    if progress is not None:
+                        progress(message["progress"])
+                else:
+                    outcome = message
+            worker.wait()
+        finally:
+            with self._lock:
+                self._workers.pop(target.name, None)
+            reader.join(timeout=5)
+        if outcome is None:
+            raise ProgramError(
+                f"the engine worker exited with code {worker.returncode} before it answered",
+                detail="".join(stderr_tail),
+            )
+        if "error" in outcome:
+            raise engine_worker.error_from_json(outcome["error"])
+        return engine_worker.result_from_json(outcome["result"])
+
+
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _keep_tail(stream: Any, tail: list[str], limit: int = 50) -> None:
+    for line in stream:
+        tail.append(line)
+        del tail[:-limit]
+
+
 # --- engine events -----------------------------------------------------------------------------
 
 
@@ -418,6 +622,7 @@ class _EventCollector:
 
     def __init__(self, progress: Progress | None):
         self._progress = progress
+        self.pending_operations = ""  # the engine's warning, when it found some
         self._ops: dict[str, ResourceChange] = {}
         self._lock = threading.Lock()
 
@@ -435,6 +640,8 @@ class _EventCollector:
             and diagnostic.severity in ("error", "warning")
             and not diagnostic.ephemeral
         ):
+            if _PENDING_WARNING.search(diagnostic.message):
+                self.pending_operations = " ".join(diagnostic.message.split())
             where = f" {_name(diagnostic.urn)}" if diagnostic.urn else ""
             self._say(f"  {diagnostic.severity}{where}: {' '.join(diagnostic.message.split())}")
         summary = getattr(event, "summary_event", None)
@@ -477,6 +684,12 @@ def _counts(summary: Mapping[Any, int]) -> ChangeCounts:
         delete=by_op.get("delete", 0),
         same=by_op.get("same", 0),
     )
+
+
+def _read_only_urns(deployment: Any) -> set[str]:
+    """URNs of the resources a stack reads (``Resource.get``) rather than manages."""
+    resources = (getattr(deployment, "deployment", None) or {}).get("resources") or []
+    return {r["urn"] for r in resources if r.get("external")}
 
 
 def _plain_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -53,11 +53,17 @@ class LiveCustomResource(k8s.apiextensions.CustomResource):
         id: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> LiveCustomResource:
-        """Read an existing object (``<namespace>/<name>`` or ``<name>`` for cluster-wide kinds)."""
+        """Read an existing object (``<namespace>/<name>`` or ``<name>`` for cluster-wide kinds).
+
+        The name and namespace go in ``metadata`` as well as in the id: given an ``apiVersion``
+        and ``kind``, the provider takes the namespace from the inputs only, and would look for a
+        namespaced object outside its namespace (and report it gone).
+        """
         return cls(
             resource_name,
             api_version=api_version,
             kind=kind,
+            metadata=pulumi.Output.from_input(id).apply(_metadata_of),
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)),
         )
 
@@ -73,3 +79,8 @@ class LiveCustomResource(k8s.apiextensions.CustomResource):
         return pulumi.Output.all(metadata, self.status).apply(
             lambda parts: {"metadata": parts[0] or {}, "status": parts[1] or {}}
         )
+
+
+def _metadata_of(object_id: str) -> dict[str, str]:
+    namespace, _, name = object_id.rpartition("/")
+    return {"name": name, "namespace": namespace} if namespace else {"name": name}

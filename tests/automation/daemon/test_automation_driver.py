@@ -24,6 +24,7 @@ from automation.daemon.driver import (
     CliMissingError,
     ConfigurationError,
     DriverError,
+    OperationCancelledError,
     ProgramError,
     StackLockedError,
     StackTarget,
@@ -190,6 +191,26 @@ def test_cli_failures_reach_the_reconciler_as_typed_errors(
     assert (project / ".driftless" / "pulumi-state").is_dir()
 
 
+def test_a_lock_in_a_remote_backend_names_the_step_for_a_person(project, target, fake_pulumi, tmp_path):
+    env = {"FAKE_PULUMI_LOG": str(tmp_path / "calls.jsonl"), "FAKE_PULUMI_STDERR": LOCKED_STDERR}
+    remote = AutomationDriver(
+        options(project, pulumi_root=str(fake_pulumi), env=env, backend_url="s3://bucket/state"),
+        environ={"PULUMI_CONFIG_PASSPHRASE": "test"},
+    )
+    local = AutomationDriver(
+        options(project, pulumi_root=str(fake_pulumi), env=env), environ={"PULUMI_CONFIG_PASSPHRASE": "test"}
+    )
+
+    with pytest.raises(StackLockedError) as remote_lock:
+        remote.up(target)
+    with pytest.raises(StackLockedError) as local_lock:
+        local.up(target)
+
+    assert "pulumi cancel --stack dev" in remote_lock.value.person_step
+    assert "s3://bucket/state" in remote_lock.value.person_step
+    assert local_lock.value.person_step == ""  # start-up recovery judges local locks itself
+
+
 # --- crash recovery of local-backend locks -------------------------------------------------------
 
 
@@ -306,6 +327,27 @@ def test_engine_events_become_progress_lines_and_drifted_resources():
     assert lines[-1] == "  done in 4 s: 0 to create, 1 to update, 0 to delete, 1 unchanged"
 
 
+def test_the_engines_warning_about_pending_operations_is_noticed():
+    """Current Pulumi goes on with a warning instead of failing; the warning must not be lost."""
+    collector = _EventCollector(None)
+    collector(
+        EngineEvent.from_json(
+            {
+                "sequence": 1,
+                "timestamp": 0,
+                "diagnosticEvent": {
+                    "message": "Attempting to deploy or update resources with 2 pending operations "
+                    "from previous deployment.\n  * urn:pulumi:dev::driftless::kubernetes:core/v1:Secret::s, "
+                    "interrupted while creating\n",
+                    "severity": "warning",
+                },
+            }
+        )
+    )
+    assert "2 pending operations" in collector.pending_operations
+    assert _EventCollector(None).pending_operations == ""
+
+
 # --- one stack selection at a time --------------------------------------------------------------------
 
 
@@ -375,12 +417,16 @@ def test_locked_stacks_are_read_from_the_local_backend_without_the_cli(project, 
 # --- an interrupt is not a failure of the stack -------------------------------------------------------
 
 
-def test_ctrl_c_during_an_operation_propagates(project, target, working_pulumi, tmp_path):
+def test_ctrl_c_during_an_operation_cancels_it_without_touching_the_daemon(
+    project, target, working_pulumi, tmp_path
+):
+    """The engine worker gets the interrupt (as a terminal's Ctrl-C reaches its whole process
+    group): the operation ends as cancelled, a retryable outcome, and the daemon keeps running."""
     log = tmp_path / "calls.jsonl"
     driver = AutomationDriver(
         options(project, pulumi_root=str(working_pulumi), env={"FAKE_PULUMI_LOG": str(log)}),
         environ={"PULUMI_CONFIG_PASSPHRASE": "test"},
     )
 
-    with pytest.raises(KeyboardInterrupt):
-        driver.outputs(target)  # the stand-in sends SIGINT to this process while `stack output` runs
+    with pytest.raises(OperationCancelledError):
+        driver.outputs(target)  # the stand-in sends SIGINT to its parent while `stack output` runs
