@@ -566,7 +566,12 @@ class AutomationDriver:
             cwd=str(_SOURCE_ROOT),
             # The worker's own environment is this process's, as the CLI's was when operations ran
             # here; the driver's view of it (``environ``) travels in the request.
-            env={**os.environ, "PYTHONPATH": str(_SOURCE_ROOT)},
+            env={
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, (str(_SOURCE_ROOT), os.environ.get("PYTHONPATH")))
+                ),
+            },
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -584,7 +589,11 @@ class AutomationDriver:
             worker.stdin.write(json.dumps(request))
             worker.stdin.close()
             for line in worker.stdout:
-                message = json.loads(line)
+                try:
+                    message = json.loads(line)
+                except ValueError:  # not the protocol: something wrote to the worker's stdout early
+                    stderr_tail.append(line)
+                    continue
                 if "progress" in message:
                     if progress is not None:
                         progress(message["progress"])
