@@ -19,6 +19,7 @@ from automation.daemon.app import (
     deletions_to_allow,
     observation_store,
     preview_markdown,
+    read_status_view,
     record_applied,
     record_destroyed,
     stack_target,
@@ -35,7 +36,7 @@ from automation.daemon.runner import Daemon, install_signal_handlers, poll_sourc
 from automation.daemon.settings import DaemonSettings, SettingsError
 from automation.daemon.state_lock import StateDirectoryBusyError, StateDirectoryError, StateLock
 from automation.daemon.status import stacks_in_error
-from automation.daemon.store import StatusStore, read_statuses
+from automation.daemon.store import StatusStore
 from automation.engine.commands import add_commands as add_engine_commands
 from automation.engine.commands import add_sandbox_commands
 from automation.metrics import Metrics
@@ -504,16 +505,13 @@ def _poll_sources_once(
 
 
 def _status(args: argparse.Namespace) -> int:
-    options = _app_options(args)
-    layout = options.layout()
     try:  # read-only: never creates, migrates or changes the database
-        statuses = read_statuses(layout.state_dir / STATE_DB)
+        view = read_status_view(_app_options(args))
     except StateDirectoryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    registries = observation_store(layout).registry_checks()
     if args.format == "json":
-        print(json.dumps(status_json(statuses, registries), indent=2))
+        print(json.dumps(status_json(view), indent=2))
     else:
-        print(status_table(statuses, registries))
+        print(status_table(view))
     return EXIT_OK

@@ -25,8 +25,9 @@ from automation.daemon.interfaces import ObservationSource
 from automation.daemon.layout import ProjectLayout, write_bytes_atomically
 from automation.daemon.offline_driver import OfflineDriver
 from automation.daemon.settings import SETTINGS_FILE, DaemonSettings, load_settings
+from automation.daemon.state_lock import StateDirectoryError
 from automation.daemon.status import READY, StackStatus, iso
-from automation.daemon.store import StatusStore
+from automation.daemon.store import StatusStore, read_statuses
 from automation.files import atomic_write
 from automation.observation_store import ObservationStore
 from automation.stack_inputs import StackSet
@@ -198,14 +199,61 @@ def preview_markdown(stack: str, result: OperationResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class StatusView:
+    """What ``status`` shows: the stacks and registry checks of one state directory, and which."""
+
+    statuses: list[StackStatus]
+    registries: Mapping[str, Mapping[str, Any]]
+    dry_run: bool = False  # the state of `run --dry-run` (offline renders), not of real operations
+    only_state: bool = False  # shown without --dry-run because no real stack has a status yet
+
+
+def read_status_view(options: AppOptions) -> StatusView:
+    """The statuses ``status`` shows; read-only. Raises :class:`StateDirectoryError`.
+
+    Without ``--dry-run``, a project whose only state is a dry run's (the README's first
+    ``run --once --dry-run``) shows that state, marked as such, rather than nothing.
+    """
+    layout = options.layout()
+    statuses = read_statuses(layout.state_dir / STATE_DB)
+    if statuses or options.dry_run:
+        return StatusView(statuses, observation_store(layout).registry_checks(), dry_run=options.dry_run)
+    dry_layout = replace(options, dry_run=True).layout()
+    try:
+        dry_statuses = read_statuses(dry_layout.state_dir / STATE_DB)
+    except StateDirectoryError:  # `status --dry-run` reports it; the real state read fine
+        dry_statuses = []
+    if not dry_statuses:
+        return StatusView(statuses, observation_store(layout).registry_checks())
+    registries = observation_store(dry_layout).registry_checks()
+    return StatusView(dry_statuses, registries, dry_run=True, only_state=True)
+
+
+def _dry_run_notice(view: StatusView) -> str:
+    notice = "DRY-RUN state: what `run --dry-run` reconciled against the offline render, not Pulumi"
+    if view.only_state:
+        notice += " (no stack has been reconciled for real yet)"
+    return notice
+
+
 def status_table(
-    statuses: list[StackStatus], registries: Mapping[str, Mapping[str, Any]] | None = None
+    statuses: list[StackStatus] | StatusView, registries: Mapping[str, Mapping[str, Any]] | None = None
 ) -> str:
-    """``status`` for people: one line per stack, then each registry's last verification."""
+    """``status`` for people: one line per stack, then each registry's last verification.
+
+    A dry run's state is said so on the first line.
+    """
+    view = statuses if isinstance(statuses, StatusView) else StatusView(statuses, registries or {})
+    table = _stacks_table(view.statuses, view.registries)
+    return f"{_dry_run_notice(view)}\n{table}" if view.dry_run else table
+
+
+def _stacks_table(statuses: list[StackStatus], registries: Mapping[str, Mapping[str, Any]]) -> str:
     registry_lines = [
         f"registry {server}: {'verified' if check.get('verified') else 'NOT verified'}"
         f" at {check.get('checkedAt')}: {check.get('message')}"
-        for server, check in sorted((registries or {}).items())
+        for server, check in sorted(registries.items())
     ]
     if not statuses:
         return "\n".join(["no stacks have been reconciled yet", *registry_lines])
@@ -247,9 +295,15 @@ def _headline(status: StackStatus) -> str:
 
 
 def status_json(
-    statuses: list[StackStatus], registries: Mapping[str, Mapping[str, Any]] | None = None
+    statuses: list[StackStatus] | StatusView, registries: Mapping[str, Mapping[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """The SPEC §3 status object, plus ``registries``: each Registry's last verification."""
+    """The SPEC §3 status object, plus ``registries``: each Registry's last verification, and
+    ``dryRun``: true when the stacks are the state of ``run --dry-run``."""
     from automation.daemon.status import status_document
 
-    return {**status_document(statuses), "registries": dict(registries or {})}
+    view = statuses if isinstance(statuses, StatusView) else StatusView(statuses, registries or {})
+    return {
+        **status_document(view.statuses),
+        "registries": dict(view.registries),
+        "dryRun": view.dry_run,
+    }

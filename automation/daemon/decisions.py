@@ -18,7 +18,7 @@ Nothing here reads a file, the clock or the driver, so every rule is tested as a
   have changed since: the failure is over, with no operation;
 - **drift-check** (a preview-only refresh) on the stack's drift interval, which no ``up``
   without ``--refresh`` postpones;
-- **up** when a component's requeue hint is due;
+- **up** when a component's requeue hint is due (:func:`requeue_after` sets when);
 - **none** otherwise: no Pulumi operation at all, however often the cycle runs.
 
 After a failure, :func:`stall_for` says whether the stack stalls (a permanent error, or
@@ -28,6 +28,7 @@ again: exponential backoff with jitter (10 s × 3ⁿ, capped at 1 h, up to 25 % 
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -226,8 +227,13 @@ def retry_delay(failures: int, backoff: BackoffPolicy, jitter: Jitter) -> float:
 # --- after a success ---------------------------------------------------------------------------
 
 
-def requeue_after(outputs: Mapping[str, Any], floor_seconds: int) -> int | None:
-    """The soonest ``requeueAfterSeconds`` any component asked for, no sooner than the floor."""
+def requeue_after(outputs: Mapping[str, Any], min_interval_seconds: int) -> int | None:
+    """Seconds until the next ``up``: the soonest ``requeueAfterSeconds`` any component asked for.
+
+    A hint of 0 means "as soon as allowed", and no hint brings the ``up`` sooner than
+    ``min_interval_seconds`` (``requeueFloorSeconds`` in ``driftless.yaml``). A negative hint, a
+    boolean or text that is not a whole number is no hint at all: None when no component gave one.
+    """
     hints = []
     for value in outputs.values():
         hint = value.get("requeueAfterSeconds") if isinstance(value, Mapping) else None
@@ -235,8 +241,8 @@ def requeue_after(outputs: Mapping[str, Any], floor_seconds: int) -> int | None:
             continue
         if isinstance(hint, str) and hint.isdigit():
             hint = int(hint)
-        if isinstance(hint, (int, float)) and hint > 0:
+        if isinstance(hint, (int, float)) and math.isfinite(hint) and hint >= 0:
             hints.append(int(hint))
     if not hints:
         return None
-    return max(floor_seconds, min(hints))
+    return max(min_interval_seconds, min(hints))

@@ -4,6 +4,7 @@
 concurrency: 4                 # operations at once across stacks
 maxFailures: 5                 # consecutive failures before a stack is Stalled
 debounceSeconds: 1.6           # a stack file is read once its size and mtime rest this long
+requeueFloorSeconds: 10        # the soonest a requeue hint brings the next up (a hint of 0: this soon)
 drift: {enabled: true, intervalSeconds: 600, remediate: false}
 deletionGuard: {maxDocumentLossShare: 0.5}   # hold an up that drops more of the applied documents
 backoff: {baseSeconds: 10, factor: 3, capSeconds: 3600}
@@ -150,7 +151,10 @@ class DaemonSettings(_Model):
         default=30, ge=0, description="on shutdown, how long in-flight operations may finish before cancel"
     )
     requeue_floor_seconds: int = Field(
-        default=60, ge=1, description="the earliest a requeue hint may ask for"
+        default=10,
+        ge=1,
+        description="the minimum interval between an up and the requeue up a component hint asks for; "
+        "a hint of 0 means this soon",
     )
     operation_timeout_seconds: float | None = Field(
         default=None, gt=0, description="cancel an operation running longer than this (None: no limit)"

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from automation.cli import main
+from automation.daemon.status import StackStatus
+from automation.daemon.store import StatusStore
 from automation.observation_store import ObservationStore, RegistryCheck
 
 
@@ -74,16 +76,59 @@ def test_status_prints_the_spec_object_and_a_table(dirs, capsys):
 
     assert main(["status", "--dry-run", *dirs]) == 0
     table = lines(capsys.readouterr().out)
-    assert table[0].split()[:2] == ["STACK", "PHASE"]
-    assert [row.split()[:2] for row in table[1:]] == [["alpha", "Ready"], ["beta", "Ready"]]
+    assert table[0].startswith("DRY-RUN state: ")
+    assert table[1].split()[:2] == ["STACK", "PHASE"]
+    assert [row.split()[:2] for row in table[2:]] == [["alpha", "Ready"], ["beta", "Ready"]]
 
 
-def test_dry_run_state_is_kept_apart_from_the_real_daemons(dirs, capsys):
-    main(["run", "--once", "--dry-run", *dirs])
+def test_status_after_the_first_dry_run_shows_its_state_and_says_so(dirs, capsys):
+    assert main(["run", "--once", "--dry-run", *dirs]) == 0  # the README's first command
     capsys.readouterr()
 
+    assert main(["status", *dirs]) == 0
+    table = lines(capsys.readouterr().out)
+    assert table[0] == (
+        "DRY-RUN state: what `run --dry-run` reconciled against the offline render, not Pulumi"
+        " (no stack has been reconciled for real yet)"
+    )
+    assert table[1].split()[:2] == ["STACK", "PHASE"]
+    assert [row.split()[:2] for row in table[2:]] == [["alpha", "Ready"], ["beta", "Ready"]]
+
     assert main(["status", "--format", "json", *dirs]) == 0
-    assert json.loads(capsys.readouterr().out) == {"stacks": [], "registries": {}}
+    document = json.loads(capsys.readouterr().out)
+    assert document["dryRun"] is True
+    assert document["registries"] == {}
+    assert [(s["name"], s["phase"]) for s in document["stacks"]] == [("alpha", "Ready"), ("beta", "Ready")]
+
+
+def test_status_with_no_state_at_all_says_nothing_was_reconciled(dirs, capsys):
+    assert main(["status", *dirs]) == 0
+    assert lines(capsys.readouterr().out) == ["no stacks have been reconciled yet"]
+
+    assert main(["status", "--format", "json", *dirs]) == 0
+    assert json.loads(capsys.readouterr().out) == {"stacks": [], "registries": {}, "dryRun": False}
+
+
+def test_dry_run_state_is_kept_apart_from_the_real_daemons(dirs, tmp_path, capsys):
+    main(["run", "--once", "--dry-run", *dirs])
+    capsys.readouterr()
+    real = StatusStore(tmp_path / "state" / "state.db")  # what the real daemon writes
+    real.save(StackStatus("gamma"))
+    real.close()
+
+    assert main(["status", "--format", "json", *dirs]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["dryRun"] is False
+    assert [s["name"] for s in document["stacks"]] == ["gamma"]
+    assert main(["status", *dirs]) == 0
+    table = lines(capsys.readouterr().out)
+    assert table[0].split()[:2] == ["STACK", "PHASE"]
+    assert [row.split()[0] for row in table[1:]] == ["gamma"]
+
+    assert main(["status", "--dry-run", "--format", "json", *dirs]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["dryRun"] is True
+    assert [s["name"] for s in document["stacks"]] == ["alpha", "beta"]
 
 
 def test_status_shows_each_registrys_last_verification(dirs, tmp_path, capsys):

@@ -34,7 +34,7 @@ from automation.daemon.decisions import (
 from automation.daemon.driver import InvalidSpecError, ProgramError, StackLockedError
 from automation.daemon.fingerprint import Fingerprint
 from automation.daemon.inputs import StackInputs
-from automation.daemon.settings import BackoffPolicy, DeletionGuard, DriftPolicy
+from automation.daemon.settings import BackoffPolicy, DeletionGuard, DriftPolicy, SettingsError, load_settings
 from automation.daemon.status import STALLED, Attention, Backoff, DeletionHold, Operation, StackStatus
 from components.documents import load_stack_text
 from tests.automation.daemon.helpers import REGISTRY, note
@@ -371,13 +371,59 @@ def test_jitter_applies_to_the_delay_and_never_makes_it_negative():
         ({"A/a": {"requeueAfterSeconds": 300}, "B/b": {"requeueAfterSeconds": 90}}, 90),
         ({"WandB/ml": {"requeueAfterSeconds": 5}}, 60),
         ({"WandB/ml": {"requeueAfterSeconds": "90"}}, 90),
+        ({"WandB/ml": {"requeueAfterSeconds": 90.7}}, 90),
         ({"WandB/ml": {"requeueAfterSeconds": True}}, None),
-        ({"WandB/ml": {"requeueAfterSeconds": 0}}, None),
+        # 0: as soon as the minimum interval allows, not "no hint"
+        ({"WandB/ml": {"requeueAfterSeconds": 0}}, 60),
+        ({"WandB/ml": {"requeueAfterSeconds": "0"}}, 60),
+        ({"WandB/ml": {"requeueAfterSeconds": 0}, "A/a": {"requeueAfterSeconds": 300}}, 60),
+        # not hints at all
+        ({"WandB/ml": {"requeueAfterSeconds": -5}}, None),
+        ({"WandB/ml": {"requeueAfterSeconds": "-5"}}, None),
+        ({"WandB/ml": {"requeueAfterSeconds": "soon"}}, None),
+        ({"WandB/ml": {"requeueAfterSeconds": float("inf")}}, None),
+        ({"WandB/ml": {"requeueAfterSeconds": float("nan")}}, None),
+        ({"WandB/ml": {"requeueAfterSeconds": None}}, None),
+        ({"WandB/ml": {"requeueAfterSeconds": -5}, "A/a": {"requeueAfterSeconds": 120}}, 120),
         ({"WandB/ml": "not a mapping"}, None),
     ],
 )
-def test_requeue_after_takes_the_soonest_hint_no_sooner_than_the_floor(outputs, expected):
-    assert requeue_after(outputs, floor_seconds=60) == expected
+def test_requeue_after_takes_the_soonest_hint_no_sooner_than_the_minimum_interval(outputs, expected):
+    assert requeue_after(outputs, min_interval_seconds=60) == expected
+
+
+@pytest.mark.parametrize(
+    ("hint", "min_interval", "expected"),
+    [
+        # the seeds' hints, under the default minimum interval of 10 s
+        (30, 10, 30),
+        (10, 10, 10),
+        (0, 10, 10),
+        (5, 10, 10),
+        # a driftless.yaml that sets a longer minimum interval still raises them
+        (30, 60, 60),
+        (0, 1, 1),
+    ],
+)
+def test_a_requeue_hint_is_kept_unless_the_minimum_interval_is_longer(hint, min_interval, expected):
+    outputs = {"WandB/ml": {"requeueAfterSeconds": hint}}
+    assert requeue_after(outputs, min_interval_seconds=min_interval) == expected
+
+
+def test_the_minimum_requeue_interval_defaults_to_10_seconds_and_old_files_still_set_it(tmp_path):
+    assert load_settings(None).requeue_floor_seconds == 10
+    settings_file = tmp_path / "driftless.yaml"
+    settings_file.write_text("requeueFloorSeconds: 60\n", encoding="utf-8")
+    assert load_settings(settings_file).requeue_floor_seconds == 60
+
+
+@pytest.mark.parametrize("value", [0, -1, "soon"])
+def test_a_minimum_requeue_interval_below_one_second_is_an_error_naming_the_file_and_field(tmp_path, value):
+    settings_file = tmp_path / "driftless.yaml"
+    settings_file.write_text(f"requeueFloorSeconds: {value}\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(settings_file)
+    assert f"{settings_file}: requeueFloorSeconds:" in str(raised.value)
 
 
 # --- transitions the decisions rely on ----------------------------------------------------------------

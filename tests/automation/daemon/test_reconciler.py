@@ -491,7 +491,26 @@ def test_a_requeue_hint_below_the_floor_is_raised_to_it(make_reconciler, driver,
     start = clock.now()
     reconciler.cycle()
 
-    assert (reconciler.status("alpha").requeue_at - start).total_seconds() == 60
+    assert (reconciler.status("alpha").requeue_at - start).total_seconds() == 10  # the default minimum
+
+
+def test_a_requeue_hint_of_0_brings_the_next_up_after_the_minimum_interval(
+    make_reconciler, driver, layout, clock
+):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    driver.stack_outputs["alpha"] = {"WandB/ml": {"requeueAfterSeconds": 0}}
+    settings = DaemonSettings.model_validate({"requeueFloorSeconds": 30, "drift": {"enabled": False}})
+    reconciler = make_reconciler(driver, settings=settings)
+    reconciler.cycle()
+    assert len(driver.ops("up")) == 1
+
+    clock.advance(29)
+    reconciler.cycle()
+    assert len(driver.ops("up")) == 1  # not before the minimum interval
+
+    clock.advance(1)
+    reconciler.cycle()
+    assert len(driver.ops("up")) == 2
 
 
 def test_last_good_and_pinned_images_are_copied_into_the_observation_store(
