@@ -217,7 +217,7 @@ def wandb(number: int) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": name},
         "spec": {
             "infra": {
-                "kafka": {"enabled": True, "replicas": 3, "storage": "20Gi", "version": "3.8.0"},
+                "kafka": {"enabled": True, "replicas": 3, "storage": "20Gi", "version": "4.2.0"},
                 "clickhouse": {"enabled": True, "replicas": 1, "storage": "20Gi"},
                 "minio": {"enabled": True, "servers": 4, "volumesPerServer": 1, "storage": "20Gi"},
                 "redis": {"enabled": True, "storage": "1Gi"},

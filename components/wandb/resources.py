@@ -37,7 +37,7 @@ import pulumi_random as random
 
 from components.common.kubernetes import child
 from components.common.live import LiveCustomResource
-from components.wandb.pieces import Target, clickhouse, kafka, minio, mysql, redis
+from components.wandb.pieces import Target, clickhouse, kafka, mapping, minio, mysql, redis
 from components.wandb.spec import ClickHouseSpec, KafkaSpec, MinIOSpec, MySQLSpec, RedisSpec
 
 S = TypeVar("S")
@@ -165,7 +165,8 @@ class MinIOPiece(pulumi.ComponentResource):
 
 
 class RedisPiece(pulumi.ComponentResource):
-    """Opstree standalone ``Redis``."""
+    """Opstree standalone ``Redis``; its state from the Redis's status, or from its StatefulSet
+    when the operator writes none (see :mod:`components.wandb.pieces.redis`)."""
 
     status: pulumi.Output[dict[str, Any]]
 
@@ -175,10 +176,36 @@ class RedisPiece(pulumi.ComponentResource):
         standalone = write(
             f"{name}-standalone", body, data_options(self, args.target.retain, args.depends_on)
         )
-        self.status = read_status(f"{name}-standalone-live", standalone, body, self).apply(
-            lambda live: redis.infer_redis(live).to_dict()
-        )
+        live = LiveCustomResource.read(
+            f"{name}-standalone-live",
+            api_version=body["apiVersion"],
+            kind=body["kind"],
+            id=standalone.id,
+            opts=pulumi.ResourceOptions(parent=self),
+        ).live()
+        self.status = live.apply(lambda found: self._infer(name, body["metadata"], found))
         self.register_outputs({"status": self.status})
+
+    def _infer(
+        self, name: str, redis_metadata: Mapping[str, Any], found: Mapping[str, Any]
+    ) -> dict[str, Any] | pulumi.Output[dict[str, Any]]:
+        if redis.reports_state(found["status"]) or not redis.operator_has_reconciled(found["metadata"]):
+            return redis.infer_redis(found["status"]).to_dict()
+        # Registered here, inside the apply, because whether to read it depends on the live Redis.
+        statefulset_name = redis_metadata["name"]
+        statefulset = k8s.apps.v1.StatefulSet.get(
+            f"{name}-statefulset-live",
+            id=f"{redis_metadata['namespace']}/{statefulset_name}",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Output types are dicts keyed by the SDK's snake_case names.
+        return pulumi.Output.all(statefulset.spec, statefulset.status).apply(
+            lambda parts: redis.infer_redis_from_statefulset(
+                statefulset_name,
+                replicas=mapping(parts[0]).get("replicas"),
+                ready_replicas=mapping(parts[1]).get("ready_replicas"),
+            ).to_dict()
+        )
 
 
 class MySQLPiece(pulumi.ComponentResource):

@@ -26,12 +26,21 @@ MAX_REPLICATION_FACTOR = 3
 # Group replication holds at most nine members (a MySQL limit the Percona operator enforces).
 MAX_MYSQL_REPLICAS = 9
 
-_KAFKA_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_KAFKA_VERSION = re.compile(r"^(\d+)\.\d+\.\d+$")
+# Strimzi serves ``kafka.strimzi.io/v1`` only in releases that run Kafka 4.x (KRaft only): an
+# older version would be refused by the operator after the ``up``, with the cluster never created.
+MIN_KAFKA_MAJOR = 4
 
 
 def _kafka_version(value: str) -> str:
-    if not _KAFKA_VERSION.match(value):
-        raise ValueError(f"{value!r} is not a Kafka version (example: '3.8.0')")
+    found = _KAFKA_VERSION.match(value)
+    if found is None:
+        raise ValueError(f"{value!r} is not a Kafka version (example: '4.2.0')")
+    if int(found.group(1)) < MIN_KAFKA_MAJOR:
+        raise ValueError(
+            f"Kafka {value} is not supported: the Strimzi releases that serve kafka.strimzi.io/v1 "
+            f"run Kafka {MIN_KAFKA_MAJOR}.x only (use for example '4.2.0')"
+        )
     return value
 
 
@@ -65,7 +74,7 @@ class KafkaSpec(SpecModel):
         description="In-sync copies an acks=all write needs; default replicationFactor - 1 (at least 1).",
     )
     storage: StorageSize = Field(default="20Gi", description="Data volume per node.")
-    version: KafkaVersion = Field(default="3.8.0", description="Kafka version Strimzi runs.")
+    version: KafkaVersion = Field(default="4.2.0", description="Kafka version Strimzi runs (4.0 or later).")
     storage_class: DnsSubdomain | None = Field(default=None, description="StorageClass of the volumes.")
     resources: ResourceRequirements | None = Field(default=None, description="Per-node requests/limits.")
 

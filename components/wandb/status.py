@@ -54,20 +54,26 @@ class PieceStatus:
 
     state: State
     message: str
+    # What the state was read from, when a piece has more than one place to read it.
+    source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The output form. ``ready``/``progressing``/``degraded`` are SPEC's three flags."""
-        return {
+        data: dict[str, Any] = {
             "state": self.state.value,
             "message": self.message,
             "ready": self.state.ready,
             "progressing": self.state is State.PENDING,
             "degraded": self.state in (State.DEGRADED, State.UNAVAILABLE, State.ERROR),
         }
+        if self.source is not None:
+            data["source"] = self.source
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PieceStatus:
-        return cls(State(data["state"]), str(data.get("message", "")))
+        source = data.get("source")
+        return cls(State(data["state"]), str(data.get("message", "")), str(source) if source else None)
 
 
 def summarize(pieces: Mapping[str, PieceStatus]) -> dict[str, Any]:

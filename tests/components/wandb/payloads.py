@@ -207,6 +207,43 @@ REDIS_READY = {"state": "Ready", "reason": "Redis is ready"}
 REDIS_INITIALIZING = {"state": "Initializing", "reason": "Redis is initializing"}
 REDIS_FAILED = {"state": "Failed", "reason": "Redis pod is not ready"}
 
+# A Redis as Opstree releases up to the CRD snapshot leave it once reconciled: their finalizer on
+# it, no status at all.
+REDIS_RECONCILED_METADATA = {
+    "name": "wandb",
+    "namespace": "wandb",
+    "generation": 1,
+    "finalizers": ["redisFinalizer"],
+}
+# The StatefulSet the operator runs a standalone Redis in, as apps/v1 reports it.
+REDIS_STATEFULSET_SPEC = {
+    "replicas": 1,
+    "serviceName": "wandb-headless",
+    "podManagementPolicy": "OrderedReady",
+}
+REDIS_STATEFULSET_READY = {
+    "observedGeneration": 1,
+    "replicas": 1,
+    "readyReplicas": 1,
+    "currentReplicas": 1,
+    "updatedReplicas": 1,
+    "availableReplicas": 1,
+    "currentRevision": "wandb-6c9f7d8b5",
+    "updateRevision": "wandb-6c9f7d8b5",
+    "collisionCount": 0,
+}
+REDIS_STATEFULSET_STARTING = {
+    "observedGeneration": 1,
+    "replicas": 1,
+    "readyReplicas": 0,
+    "currentReplicas": 1,
+    "updatedReplicas": 1,
+    "availableReplicas": 0,
+    "currentRevision": "wandb-6c9f7d8b5",
+    "updateRevision": "wandb-6c9f7d8b5",
+    "collisionCount": 0,
+}
+
 # Status payloads as the Percona Server for MySQL operator (ps.percona.com/v1) writes them.
 MYSQL_READY = {
     "mysql": {

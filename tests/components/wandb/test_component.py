@@ -19,6 +19,7 @@ KEEPER = "kubernetes:clickhouse-keeper.altinity.com/v1:ClickHouseKeeperInstallat
 TENANT = "kubernetes:minio.min.io/v2:Tenant"
 REDIS = "kubernetes:redis.redis.opstreelabs.in/v1beta2:Redis"
 MYSQL = "kubernetes:ps.percona.com/v1:PerconaServerMySQL"
+STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 SECRET = "kubernetes:core/v1:Secret"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 PASSWORD = "random:index/randomPassword:RandomPassword"
@@ -72,6 +73,12 @@ def test_every_custom_resource_is_valid_against_its_operators_crd(render):
     assert graph.problems == []
     assert graph.warnings == []
     assert sorted({r.type for r in written(graph, *CUSTOM_RESOURCES)}) == sorted(CUSTOM_RESOURCES)
+
+
+def test_the_default_kafka_version_is_one_strimzi_v1_runs_and_is_valid(render):
+    graph = render([wandb()])
+    assert graph.problems == []
+    assert graph.input("wandb-kafka-cluster", "spec.kafka.version", KAFKA) == "4.2.0"
 
 
 def test_small_and_customised_pieces_are_valid_too(render):
@@ -321,3 +328,73 @@ def test_bad_input_renders_nothing_and_names_the_field(render):
     assert graph.resources == []
     assert len(graph.problems) == 1
     assert "WandB/wandb: spec.infra.kafka.replicas: must be >= 1" in graph.problems[0]
+
+
+def redis_outputs(
+    redis_status: Any, redis_metadata: Mapping[str, Any] | None, statefulset_status: Any = None
+) -> dict[str, Callable[[Any], Mapping[str, Any]]]:
+    """Every other piece healthy; the Redis and its StatefulSet as given."""
+    redis_live: dict[str, Any] = {"status": redis_status}
+    if redis_metadata is not None:
+        redis_live["metadata"] = redis_metadata
+    return {
+        **live(**ALL_HEALTHY),
+        REDIS: lambda _args: redis_live,
+        STATEFULSET: lambda _args: {"spec": payloads.REDIS_STATEFULSET_SPEC, "status": statefulset_status},
+    }
+
+
+def test_a_redis_without_status_is_ready_when_its_statefulset_is(render):
+    graph = render(
+        [wandb()],
+        outputs=redis_outputs(None, payloads.REDIS_RECONCILED_METADATA, payloads.REDIS_STATEFULSET_READY),
+    )
+    (statefulset,) = graph.of_type(STATEFULSET)
+    assert (statefulset.read, statefulset.parent) == ("wandb/wandb", "wandb-redis")
+    assert (graph.problems, graph.warnings) == ([], [])
+    status = status_of(graph)
+    piece = status["pieces"]["redis"]
+    assert (piece["state"], piece["ready"], piece["source"]) == ("Healthy", True, "StatefulSet")
+    assert "1/1" in piece["message"]
+    assert (status["state"], status["ready"]) == ("Healthy", True)
+
+
+def test_a_redis_without_status_waits_for_its_statefulsets_pods(render):
+    status = status_of(
+        render(
+            [wandb()],
+            outputs=redis_outputs(
+                None, payloads.REDIS_RECONCILED_METADATA, payloads.REDIS_STATEFULSET_STARTING
+            ),
+        )
+    )
+    piece = status["pieces"]["redis"]
+    assert (piece["state"], piece["ready"], piece["source"]) == ("Pending", False, "StatefulSet")
+    assert "0/1" in piece["message"]
+    assert (status["state"], status["ready"]) == ("Pending", False)
+
+
+@pytest.mark.parametrize(
+    ("redis_status", "state", "ready"),
+    [(payloads.REDIS_READY, "Healthy", True), (payloads.REDIS_FAILED, "Unavailable", False)],
+)
+def test_a_redis_status_is_taken_over_the_statefulset(render, redis_status, state: str, ready: bool):
+    graph = render(
+        [wandb()],
+        outputs=redis_outputs(
+            redis_status, payloads.REDIS_RECONCILED_METADATA, payloads.REDIS_STATEFULSET_STARTING
+        ),
+    )
+    assert graph.of_type(STATEFULSET) == []
+    piece = status_of(graph)["pieces"]["redis"]
+    assert (piece["state"], piece["ready"], piece["source"]) == (state, ready, "Redis status")
+
+
+def test_a_redis_the_operator_has_not_picked_up_is_pending_without_reading_a_statefulset(render):
+    """On the first ``up`` the operator may not have created the StatefulSet yet: reading it then
+    would fail the whole ``up``."""
+    graph = render([wandb()], outputs=redis_outputs(None, None, payloads.REDIS_STATEFULSET_READY))
+    assert graph.of_type(STATEFULSET) == []
+    piece = status_of(graph)["pieces"]["redis"]
+    assert (piece["state"], piece["ready"]) == ("Pending", False)
+    assert "has not picked this Redis up" in piece["message"]

@@ -38,7 +38,7 @@ def test_an_empty_spec_gets_the_sizes_spec_documents():
         True,
         3,
         "20Gi",
-        "3.8.0",
+        "4.2.0",
     )
     assert (infra.clickhouse.replicas, infra.clickhouse.storage) == (1, "20Gi")
     assert (infra.minio.servers, infra.minio.volumes_per_server, infra.minio.storage) == (4, 1, "20Gi")
@@ -55,7 +55,7 @@ def test_the_spec_example_loads_as_written():
         metadata: {name: wandb}
         spec:
           infra:
-            kafka:      {enabled: true, replicas: 3, storage: 20Gi, version: "3.8.0"}
+            kafka:      {enabled: true, replicas: 3, storage: 20Gi, version: "4.2.0"}
             clickhouse: {enabled: true, replicas: 1, storage: 20Gi}
             minio:      {enabled: true, servers: 4, volumesPerServer: 1, storage: 20Gi}
             redis:      {enabled: true, storage: 1Gi}
@@ -251,5 +251,34 @@ def test_a_malformed_kafka_version_is_rejected():
         """
     )
     assert errors == [
-        "stacks/prod.yaml:5: WandB/wandb: spec.infra.kafka.version: 'latest' is not a Kafka version (example: '3.8.0')"
+        "stacks/prod.yaml:5: WandB/wandb: spec.infra.kafka.version: 'latest' is not a Kafka version (example: '4.2.0')"
     ]
+
+
+@pytest.mark.parametrize("version", ["3.8.0", "3.9.1", "2.8.2"])
+def test_kafka_before_4_is_refused_because_strimzi_v1_cannot_run_it(version: str):
+    errors = errors_of(
+        f"""
+        kind: WandB
+        metadata: {{name: wandb}}
+        spec:
+          infra:
+            kafka: {{replicas: 3, version: "{version}"}}
+        """
+    )
+    assert errors == [
+        f"stacks/prod.yaml:5: WandB/wandb: spec.infra.kafka.version: Kafka {version} is not supported: "
+        "the Strimzi releases that serve kafka.strimzi.io/v1 run Kafka 4.x only (use for example '4.2.0')"
+    ]
+
+
+@pytest.mark.parametrize("version", ["4.0.0", "4.2.0", "5.0.1"])
+def test_kafka_4_and_later_load(version: str):
+    (document,) = load(
+        f"""
+        kind: WandB
+        metadata: {{name: wandb}}
+        spec: {{infra: {{kafka: {{version: "{version}"}}}}}}
+        """
+    )
+    assert document.spec.infra.kafka.version == version
