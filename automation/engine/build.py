@@ -18,6 +18,7 @@ and update checks are switched off in :func:`engine_environment`.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from automation.engine.pieces import PIECES, Piece
+from automation.engine.pieces import PIECES, Piece, piece
 
 CACHE_ENV = "DRIFTLESS_ENGINE_CACHE"
 WRAPPERS_DIR = Path(__file__).resolve().parents[2] / "engine"
@@ -89,8 +90,6 @@ def pulumi_home(root: Path | None = None) -> Path:
 
 def locate(name: str, root: Path | None = None) -> Path:
     """The built binary ``name``; :class:`EngineMissingError` naming the command that builds it."""
-    from automation.engine.pieces import piece
-
     path = binary_path(piece(name), root)
     if not path.exists():
         raise EngineMissingError(f"{name} is not built: run `python -m automation engine build`")
@@ -110,8 +109,6 @@ def go_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 def engine_environment(root: Path | None = None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables every Pulumi command needs here: the built CLI first on PATH, the isolated
     PULUMI_HOME, and no network use by the engine itself."""
-    from automation.engine.pieces import piece
-
     environ = os.environ if environ is None else environ
     cli_dir = binary_path(piece("pulumi"), root).parent
     return {
@@ -151,7 +148,7 @@ def build(
 
 def install_plugins(states: Iterable[PieceState], root: Path) -> None:
     """Each provider installed into the isolated PULUMI_HOME under the version its SDK requests."""
-    cli = binary_path(_piece_named("pulumi"), root)
+    cli = binary_path(piece("pulumi"), root)
     for state in states:
         plugin = state.piece.plugin
         if plugin is None or state.status not in ("built", "cached") or not cli.exists():
@@ -194,8 +191,6 @@ def _build_piece(item: Piece, output: Path, root: Path, jobs: int | None) -> Non
         module_dir = _go(
             ["go", "mod", "download", "-json", f"{item.module}@{item.served_version}"], build_dir, env, item
         )
-        import json
-
         item.prepare(Path(json.loads(module_dir)["Dir"]), build_dir)
     flags = ["-trimpath", "-ldflags", " ".join(("-s", "-w", *item.ldflags))]
     if jobs:
@@ -220,10 +215,6 @@ def _go(command: list[str], cwd: Path, env: Mapping[str, str], item: Piece) -> s
     if result.returncode != 0:
         raise EngineBuildError(item, result.stderr or result.stdout)
     return result.stdout
-
-
-def _piece_named(name: str) -> Piece:
-    return next(p for p in PIECES if p.name == name)
 
 
 def _same_file(a: Path, b: Path) -> bool:

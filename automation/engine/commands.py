@@ -41,9 +41,8 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    states = [
-        PieceState(p, binary_path(p), "cached" if binary_path(p).exists() else "missing") for p in PIECES
-    ]
+    paths = {p: binary_path(p) for p in PIECES}
+    states = [PieceState(p, path, "cached" if path.exists() else "missing") for p, path in paths.items()]
     print(f"engine cache: {cache_root()}")
     print(table(states))
     return 0 if all(s.status == "cached" for s in states) else 1

@@ -97,6 +97,24 @@ def _provider_schema(schema_dir: str, version: str) -> Callable[[Path, Path], No
     return prepare
 
 
+def _bridged_provider(
+    name: str, module: str, version: str, module_version: str, plugin_version: str
+) -> Piece:
+    """An upstream Terraform provider served through the bridge, from ``engine/<name>-provider/``."""
+    wrapper = f"{name}-provider"
+    return Piece(
+        name=f"pulumi-resource-{name}",
+        wrapper=wrapper,
+        package=".",
+        module=module,
+        version=version,
+        module_version=module_version,
+        ldflags=(f"-X driftless.invalid/engine/{wrapper}/mapping.Version={plugin_version}",),
+        plugin=Plugin(name, f"pulumi_{name}"),
+        generator=_BRIDGE_SCHEMA,
+    )
+
+
 PIECES: tuple[Piece, ...] = (
     Piece(
         name="pulumi",
@@ -121,27 +139,19 @@ PIECES: tuple[Piece, ...] = (
         plugin=Plugin("kubernetes", "pulumi_kubernetes"),
         prepare=_provider_schema("cmd/pulumi-resource-kubernetes", KUBERNETES_PLUGIN_VERSION),
     ),
-    Piece(
-        name="pulumi-resource-random",
-        wrapper="random-provider",
-        package=".",
-        module="github.com/terraform-providers/terraform-provider-random",
-        version=BRIDGED_RANDOM_VERSION,
-        module_version=BRIDGED_RANDOM_MODULE_VERSION,
-        ldflags=(f"-X driftless.invalid/engine/random-provider/mapping.Version={RANDOM_PLUGIN_VERSION}",),
-        plugin=Plugin("random", "pulumi_random"),
-        generator=_BRIDGE_SCHEMA,
+    _bridged_provider(
+        "random",
+        "github.com/terraform-providers/terraform-provider-random",
+        BRIDGED_RANDOM_VERSION,
+        BRIDGED_RANDOM_MODULE_VERSION,
+        RANDOM_PLUGIN_VERSION,
     ),
-    Piece(
-        name="pulumi-resource-tls",
-        wrapper="tls-provider",
-        package=".",
-        module="github.com/hashicorp/terraform-provider-tls",
-        version=BRIDGED_TLS_VERSION,
-        module_version=BRIDGED_TLS_MODULE_VERSION,
-        ldflags=(f"-X driftless.invalid/engine/tls-provider/mapping.Version={TLS_PLUGIN_VERSION}",),
-        plugin=Plugin("tls", "pulumi_tls"),
-        generator=_BRIDGE_SCHEMA,
+    _bridged_provider(
+        "tls",
+        "github.com/hashicorp/terraform-provider-tls",
+        BRIDGED_TLS_VERSION,
+        BRIDGED_TLS_MODULE_VERSION,
+        TLS_PLUGIN_VERSION,
     ),
     Piece(
         name="etcd",

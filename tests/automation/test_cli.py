@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import socket
 import subprocess
 import sys
@@ -19,15 +18,6 @@ from automation.cli import main
 from automation.daemon.status import StackStatus
 from automation.daemon.store import StatusStore
 from automation.observation_store import ObservationStore, RegistryCheck
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    logger = logging.getLogger("driftless")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
 
 
 @pytest.fixture

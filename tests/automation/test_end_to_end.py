@@ -8,8 +8,6 @@ renderer; only the remote systems are stand-ins.
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +21,6 @@ TOKEN = "hvs.end-to-end-token-0123456789"
 SALESFORCE = "vault://secret/fivetran/salesforce#password"
 WORKDAY = "vault://secret/fivetran/workday#client_secret"
 REPO_URL = "https://git.example.test/acme/api.git"
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    logger = logging.getLogger("driftless")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
 
 
 def write(stacks: Path, name: str, documents: list[dict]) -> None:

@@ -11,12 +11,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.automation.daemon.helpers import free_port, get
 from tests.automation.sources.hung import HungServer, Process, descendants, survivors
 from tests.automation.sources.stacks import connector, kapsa
 
@@ -41,22 +39,6 @@ def eventually(condition: Callable[[], bool], timeout: float = BOUND) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except OSError:
-        return 0, b""
 
 
 def write(path: Path, documents: list[dict[str, Any]]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -66,15 +65,6 @@ def project_documents() -> list[dict]:
     documents = kapsa(url=f"https://git.example.test/acme/api.git?private_token={GIT_TOKEN}&ref=main")
     other = kapsa("web", url=f"https://bot:{GIT_PASSWORD}@git.example.test/acme/web.git")[-1]
     return [*documents, other]
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    logger = logging.getLogger("driftless")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
 
 
 @pytest.fixture

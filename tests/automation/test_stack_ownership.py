@@ -6,8 +6,6 @@ commands (``up --stack``), and the renderer given the project's stack files.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +21,6 @@ WANDB = "kind: WandB\nmetadata:\n  name: ml\n  namespace: {namespace}\nspec: {{{
 def wandb(namespace: str = "ml", spec: str = "") -> str:
     """A WandB document whose namespace is on line 4."""
     return WANDB.format(namespace=namespace, spec=spec)
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    logger = logging.getLogger("driftless")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
 
 
 @pytest.fixture

@@ -10,8 +10,11 @@ stderr, so the reconciler's error mapping is exercised end to end.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -302,3 +305,22 @@ class FakeObservations:
 
     def save(self) -> None:
         self.saves += 1
+
+
+# --- the real process -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""

@@ -4,8 +4,6 @@ renderer) and ``up``, with stack files that lost their content or cannot be load
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,15 +21,6 @@ from tests.automation.daemon.helpers import FakeObservations, saved
 from tests.automation.sources.stacks import connector
 
 FOUR = ["FivetranConnector/a", "FivetranConnector/b", "FivetranConnector/c", "FivetranConnector/d"]
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    logger = logging.getLogger("driftless")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
 
 
 @pytest.fixture

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +20,14 @@ from automation.daemon.driver import ProgramError
 from automation.daemon.runner import Daemon, run_once
 from automation.daemon.settings import DaemonSettings
 from automation.sources.base import Change
-from tests.automation.daemon.helpers import UNAVAILABLE_STDERR, command_error, note, write_stack
+from tests.automation.daemon.helpers import (
+    UNAVAILABLE_STDERR,
+    command_error,
+    free_port,
+    get,
+    note,
+    write_stack,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -187,22 +192,6 @@ def test_an_operation_outliving_the_grace_period_is_cancelled(make_reconciler, d
 
 
 # --- the real process ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except OSError:
-        return 0, b""
 
 
 def test_the_daemon_process_serves_status_and_stops_cleanly_on_sigterm(tmp_path: Path):
