@@ -1,4 +1,4 @@
-"""The driftless command line (SPEC §3)."""
+"""The driftless command line: render, diff, the Pulumi commands, the daemon, status, the engine."""
 
 from __future__ import annotations
 
@@ -39,14 +39,18 @@ from automation.daemon.status import stacks_in_error
 from automation.daemon.store import StatusStore
 from automation.engine.commands import add_commands as add_engine_commands
 from automation.engine.commands import add_sandbox_commands
+from automation.files import atomic_write
 from automation.metrics import Metrics
 from automation.observation_store import ObservationStore
 from automation.render.diff import diff_files
 from automation.render.render import PROJECT_DIR, RenderOptions, render_stack
 from automation.render.report import as_json, as_text
 from automation.render.schemas import CRD_SCHEMAS_ENV, KUBERNETES_VERSION_ENV, SchemaValidator
+from automation.stack_format import DOCUMENT as STACK_FORMAT_DOCUMENT
+from automation.stack_format import render_stack_format
 from automation.stack_inputs import StackSet
 from components.documents import StackFileError
+from components.registry import default_registry
 
 if TYPE_CHECKING:
     from automation.sources import SourceSettings
@@ -72,7 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     target = render.add_mutually_exclusive_group(required=True)
     target.add_argument("--stack", help="stack name: renders stacks/<NAME>.yaml")
     target.add_argument("--file", type=Path, help="a stack file to render")
-    render.add_argument("--observations", type=Path, help="observations JSON (SPEC §2)")
+    render.add_argument(
+        "--observations", type=Path, help="observations JSON (the format is in docs/stack-format.md)"
+    )
     render.add_argument("--format", choices=("json", "text"), default="text")
     render.add_argument(
         "--crd-schemas", type=Path, help=f"directory of CRD schemas (default: ${CRD_SCHEMAS_ENV})"
@@ -87,6 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("old", help="render output before the change")
     diff.add_argument("new", help="render output after the change")
     diff.set_defaults(handler=_diff)
+
+    stack_format = commands.add_parser(
+        "stack-format", help="print the reference of every document kind and field (docs/stack-format.md)"
+    )
+    stack_format.add_argument("--write", action="store_true", help="rewrite docs/stack-format.md instead")
+    stack_format.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR, help="the folder with Pulumi.yaml"
+    )
+    stack_format.set_defaults(handler=_stack_format)
 
     for name, summary in (
         ("preview", "show what `up` would change (real Pulumi)"),
@@ -146,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     _pulumi_options(run)
     run.set_defaults(handler=_run)
 
-    status = commands.add_parser("status", help="every stack's status (SPEC §3)")
+    status = commands.add_parser("status", help="every stack's status")
     status.add_argument("--format", choices=("table", "json"), default="table")
     status.add_argument("--dry-run", action="store_true", help="the status of `run --dry-run`")
     _project_options(status)
@@ -202,6 +217,17 @@ def _render(args: argparse.Namespace) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     print(diff_files(args.old, args.new), end="")
+    return EXIT_OK
+
+
+def _stack_format(args: argparse.Namespace) -> int:
+    text = render_stack_format(default_registry())
+    if args.write:
+        path = args.project_dir / STACK_FORMAT_DOCUMENT
+        path.parent.mkdir(exist_ok=True)
+        atomic_write(path, text, mode=0o644)
+    else:
+        print(text, end="")
     return EXIT_OK
 
 
@@ -389,6 +415,7 @@ def _run_locked(
                 **reconciler.status_document(),
                 "registries": observations.registry_checks(),
                 "sources": daemon.source_health(),
+                "dryRun": options.dry_run,
             },
             metrics,
             daemon.ready,

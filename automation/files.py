@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +98,36 @@ def _boot_id() -> str | None:
 
 def hostname() -> str:
     return socket.gethostname()
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """What a lock file says of its writer: our own locks and Pulumi's both record pid and host."""
+
+    record: Mapping[str, Any]
+    pid: int
+    host: str
+
+    @property
+    def gone(self) -> bool:
+        """Written on this host by a process that no longer runs: the lock is stale, safe to remove."""
+        return self.host == hostname() and not pid_alive(self.pid, self.record)
+
+
+def lock_holder(path: Path) -> LockHolder | None:
+    """The holder of the lock at ``path``; None when there is no lock. An unreadable lock names no
+    one, so it is never taken for stale."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError:
+        text = ""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        record = {}
+    pid = record.get("pid")
+    return LockHolder(record, pid if isinstance(pid, int) else 0, str(record.get("hostname", "")))

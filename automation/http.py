@@ -5,7 +5,8 @@
                  names every stack in error (stalled, held or backing off) on a line of its own:
                  the daemon is ready however many stacks fail, since each fails on its own.
 ``GET /metrics``  the Prometheus text exposition of :class:`~automation.metrics.Metrics`.
-``GET /stacks``   the status object of ``status --format json`` (SPEC §3), as JSON.
+``GET /stacks``   the status object of ``status --format json`` as JSON.
+``GET /``         that object as a read-only HTML page for people (:mod:`automation.status_page`).
 
 It is the standard library's threading HTTP server in a daemon thread, bound to 127.0.0.1 unless
 told otherwise: it tells whoever can reach it which stacks exist and how they fare (never secret
@@ -35,6 +36,7 @@ from urllib.parse import urlsplit
 
 from automation.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from automation.metrics import Metrics
+from automation.status_page import render_status_page
 
 log = logging.getLogger("driftless.http")
 
@@ -45,6 +47,14 @@ DEFAULT_MAX_CONNECTIONS = 32
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 ANY_HOST = "*"
 
+# The page runs no script and loads nothing: a browser that meets markup the escaping missed
+# still runs none of it, and no other site may frame the page.
+_PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+
 _BUSY_BODY = b"too many connections; retry later\n"
 _BUSY = (
     b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -53,7 +63,8 @@ _BUSY = (
 
 
 class StatusServer:
-    """Serves ``/healthz``, ``/readyz``, ``/metrics`` and ``/stacks`` from a background thread."""
+    """Serves ``/healthz``, ``/readyz``, ``/metrics``, ``/stacks`` and the page at ``/`` from a
+    background thread."""
 
     def __init__(
         self,
@@ -135,10 +146,12 @@ class StatusServer:
         if route == "/stacks":
             body = json.dumps(self._status(), indent=2, sort_keys=False, default=str) + "\n"
             return HTTPStatus.OK, "application/json", body.encode()
+        if route == "/":
+            return HTTPStatus.OK, HTML_CONTENT_TYPE, render_status_page(self._status()).encode()
         return (
             HTTPStatus.NOT_FOUND,
             "text/plain; charset=utf-8",
-            b"not found: try /healthz /readyz /metrics /stacks\n",
+            b"not found: try / /healthz /readyz /metrics /stacks\n",
         )
 
 
@@ -261,6 +274,9 @@ def _handler(server: StatusServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            if content_type == HTML_CONTENT_TYPE:
+                self.send_header("Content-Security-Policy", _PAGE_POLICY)
             self.end_headers()
             if not head:
                 self.wfile.write(body)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from automation.daemon.health import READY_VALUES, ComponentHealth
 from automation.daemon.status import PHASES
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -55,6 +56,12 @@ class Metrics:
             labelnames=("reason",),
             registry=self.registry,
         )
+        self._components = Gauge(
+            "driftless_component_ready",
+            "1 for the ready value (True, False, Unknown) each stack's component reported at the last up.",
+            labelnames=("stack", "kind", "name", "ready"),
+            registry=self.registry,
+        )
         self._phases_seen: set[str] = set(PHASES)  # all exported, so a dashboard shows 0 rather than no data
         self.set_stack_phases({})
 
@@ -67,6 +74,22 @@ class Metrics:
             self._phases_seen |= counts.keys()
             for phase in self._phases_seen:
                 self._stacks.labels(phase=phase).set(counts.get(phase, 0))
+
+    def set_component_health(self, components: Mapping[str, list[ComponentHealth]]) -> None:
+        """Set ``driftless_component_ready`` from every stack's components (stack → components).
+
+        Each component has a series per ready value, 1 for the current one and 0 for the others, as
+        kube-state-metrics exports conditions; a component that is gone loses its series.
+        """
+        with self._lock:
+            self._components.clear()
+            for stack, healths in components.items():
+                for health in healths:
+                    for value in READY_VALUES:
+                        series = self._components.labels(
+                            stack=stack, kind=health.kind, name=health.name, ready=value
+                        )
+                        series.set(1 if health.ready == value else 0)
 
     def observe_reconcile(self, stack: str, seconds: float) -> None:
         self._reconcile.labels(stack=stack).observe(seconds)

@@ -2,7 +2,7 @@
 
 Sources of change write here (git heads, preview first-seen times, KV v2 versions, registry
 checks) and the reconciler records each Project's last good images; the reconciler then reads,
-per stack, the SPEC §2 observations the program gets (:meth:`ObservationStore.for_stack`) and the
+per stack, the observations the program gets (:meth:`ObservationStore.for_stack`) and the
 material of its fingerprint (:meth:`ObservationStore.fingerprint_material`).
 
 What is a fact about the world is shared: a repository's branch heads (keyed by its URL), a KV v2
@@ -10,8 +10,8 @@ secret's version, a registry's last check. What a stack's program decided or was
 stack: preview first-seen times and last good / pinned images. Two stack files can both define
 ``Project/api`` (``staging.yaml`` and ``live.yaml``); each has its own previews, TTLs and pins, so
 one stack's ``up`` never moves another's images or fingerprint. Inside a stack they are keyed as
-SPEC §2 has them (``"api/feature-new-api"``, ``"api/main"``, ``"api/@{prod}"``), and a stack is
-named by its file (``stacks/<name>.yaml``).
+the observations format has them (``"api/feature-new-api"``, ``"api/main"``, ``"api/@{prod}"``),
+and a stack is named by its file (``stacks/<name>.yaml``).
 
 It is persisted because some of it cannot be observed again: a preview's first-seen time decides
 when it expires, and a last good image is what environments fall back to when a build fails. The
@@ -37,12 +37,14 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from automation.files import atomic_write
 from automation.stack_inputs import ProjectInputs, projects, stack_of, vault_secrets
+from automation.times import iso_precise, utc
+from automation.times import parse as parse_time
 from components.documents import StackDocuments
 from components.observations import Observations
 
@@ -93,7 +95,7 @@ class RegistryCheck:
     checked_at: datetime
 
     def as_dict(self) -> dict[str, Any]:
-        return {"verified": self.verified, "message": self.message, "checkedAt": _iso(self.checked_at)}
+        return {"verified": self.verified, "message": self.message, "checkedAt": iso_precise(self.checked_at)}
 
 
 class ObservationStore:
@@ -176,7 +178,7 @@ class ObservationStore:
             previews = self._previews.setdefault(stack, {})
             if key in previews:
                 return False
-            previews[key] = _aware(when)
+            previews[key] = utc(when)
             self._dirty = True
             return True
 
@@ -192,9 +194,10 @@ class ObservationStore:
     def note_previews(self, documents: StackDocuments, now: datetime, *, stack: str | None = None) -> bool:
         """Record ``now`` as the first-seen time of every wanted preview branch not yet recorded.
 
-        SPEC §2 says a branch without a first-seen time is first seen at ``now``; writing that down
-        the first time the daemon uses it is what lets the preview expire ``ttlHours`` later, even
-        when previews were enabled in the stack file after the branch was already observed.
+        The observations format says a branch without a first-seen time is first seen at ``now``;
+        writing that down the first time the daemon uses it is what lets the preview expire
+        ``ttlHours`` later, even when previews were enabled in the stack file after the branch was
+        already observed.
         """
         stack = stack if stack is not None else stack_of(documents)
         changed = False
@@ -303,7 +306,7 @@ class ObservationStore:
     def for_stack(
         self, documents: StackDocuments, now: datetime, *, stack: str | None = None
     ) -> Observations:
-        """The SPEC §2 observations for one stack: only the heads, previews and images it uses.
+        """The observations for one stack: only the heads, previews and images it uses.
 
         ``stack`` defaults to the name of the stack file the documents came from.
         """
@@ -313,10 +316,10 @@ class ObservationStore:
             stack_projects = projects(documents)
             return Observations.model_validate(
                 {
-                    "now": _iso(now),
+                    "now": iso_precise(now),
                     "git": self._git_of(stack_projects),
                     "previews": {
-                        key: {"firstSeen": _iso(seen)}
+                        key: {"firstSeen": iso_precise(seen)}
                         for key, seen in self._previews_of(stack, stack_projects).items()
                     },
                     "images": self._images_of(stack, stack_projects),
@@ -345,7 +348,7 @@ class ObservationStore:
                         expired.add(key)
             return {
                 "git": self._git_of(stack_projects),
-                "previews": {key: _iso(seen) for key, seen in previews.items()},
+                "previews": {key: iso_precise(seen) for key, seen in previews.items()},
                 "expiredPreviews": sorted(expired),
                 "images": self._images_of(stack, stack_projects),
                 "vault": {secret: self._vault.get(secret) for secret in sorted(vault_secrets(documents))},
@@ -463,7 +466,7 @@ class ObservationStore:
                 server: RegistryCheck(
                     verified=bool(entry["verified"]),
                     message=str(entry.get("message", "")),
-                    checked_at=_parse_time(entry["checkedAt"]),
+                    checked_at=parse_time(entry["checkedAt"]),
                 )
                 for server, entry in data.get("registries", {}).items()
             }
@@ -475,24 +478,12 @@ class ObservationStore:
 
 
 def _previews_json(previews: Mapping[str, datetime]) -> dict[str, dict[str, str]]:
-    return {key: {"firstSeen": _iso(seen)} for key, seen in sorted(previews.items())}
+    return {key: {"firstSeen": iso_precise(seen)} for key, seen in sorted(previews.items())}
 
 
 def _parse_previews(raw: Mapping[str, Any]) -> dict[str, datetime]:
-    return {key: _parse_time(entry["firstSeen"]) for key, entry in raw.items()}
+    return {key: parse_time(entry["firstSeen"]) for key, entry in raw.items()}
 
 
 def _parse_images(raw: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     return {key: dict(entry) for key, entry in raw.items()}
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
-def _iso(when: datetime) -> str:
-    return _aware(when).astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _parse_time(text: str) -> datetime:
-    return _aware(datetime.fromisoformat(text.replace("Z", "+00:00")))

@@ -4,14 +4,14 @@ The sources of change and the observation store both need to know, for a stack, 
 repositories its Projects poll (and how often), which preview branches its Projects want, which
 Vault KV v2 secrets it references and which container registries it uses. This module reads those
 facts from validated documents through their camelCase dump (``spec.model_dump(by_alias=True)``),
-the same shape users write in stack files (SPEC §1), so it depends on the field names of the
+the same shape users write in stack files, so it depends on the field names of the
 contract rather than on the attribute names of one spec model.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,16 +20,23 @@ from typing import Any
 import yaml
 
 from components.common.vault import find_references
+from components.context import ProgramSettings, StackContext
 from components.documents import Document, SpecError, StackDocuments, StackFileError, load_stack_file
 from components.kapsa.previews import matches, preview_key
 from components.kapsa.slugs import assign_slugs
+from components.observations import Observations
 from components.ownership import check_across_stacks
+from components.program import context_errors
 from components.registry import KindRegistry
 
 DEFAULT_POLL_INTERVAL_SECONDS = 300
 DEFAULT_TTL_HOURS = 168
 # The Kubernetes provider's stack config that picks the cluster an `up` reaches.
 CLUSTER_CONFIG_KEYS = ("kubernetes:kubeconfig", "kubernetes:context", "kubernetes:cluster")
+PROGRAM_CONFIG_PREFIX = "driftless:"  # the program's own stack config: its options for the domains
+
+ContextOf = Callable[[StackDocuments], StackContext | None]
+"""The program's context for a stack's documents, or None when it cannot be known (no context checks)."""
 
 
 @dataclass(frozen=True)
@@ -214,15 +221,37 @@ class StackSet:
 
     def cluster_of(self, stack_file: Path) -> str:
         """What the stack's Pulumi config says about its cluster (JSON; "{}" for the default one)."""
+        config = self._config(stack_file)
+        chosen = {key: config[key] for key in CLUSTER_CONFIG_KEYS if key in config}
+        return json.dumps(chosen, sort_keys=True, default=str)
+
+    def context_of(self, stack_file: Path) -> ContextOf:
+        """The program's context for the stack as known before it runs: the project folder and the
+        ``driftless:*`` options of its stack config (none when that cannot be read); nothing observed."""
+
+        def context(documents: StackDocuments) -> StackContext | None:
+            try:
+                config = self._config(stack_file)
+                options = {
+                    key.removeprefix(PROGRAM_CONFIG_PREFIX): value
+                    for key, value in config.items()
+                    if key.startswith(PROGRAM_CONFIG_PREFIX) and isinstance(value, str)
+                }
+            except Exception:  # noqa: BLE001 (a broken stack config is reported once the file loads)
+                return None
+            settings = ProgramSettings(self.project_dir, options=options)
+            return StackContext(stack_file.stem, documents, Observations(), settings)
+
+        return context
+
+    def _config(self, stack_file: Path) -> Any:
+        """The ``config`` of the stack's ``Pulumi.<stack>.yaml`` ({} without one)."""
         for suffix in (".yaml", ".yml", ".json"):
             path = self.project_dir / f"Pulumi.{stack_file.stem}{suffix}"
-            if not path.exists():
-                continue
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            config = (data.get("config") or {}) if isinstance(data, dict) else {}
-            chosen = {key: config[key] for key in CLUSTER_CONFIG_KEYS if key in config}
-            return json.dumps(chosen, sort_keys=True, default=str)
-        return "{}"
+            if path.exists():
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                return (data.get("config") or {}) if isinstance(data, dict) else {}
+        return {}
 
     def _cluster_or_own(self, stack_file: Path) -> str:
         """The stack's cluster, or one of its own when its config cannot be read (reported elsewhere)."""
@@ -254,9 +283,13 @@ class StackSet:
                 found.setdefault(error.file, []).append(error)
         return found
 
-    def load(self, stack_file: Path, registry: KindRegistry | None = None) -> StackDocuments:
-        """Load one stack file of the set; raise :class:`StackFileError` with its own problems and
-        every conflict with another stack of its cluster, all at once."""
+    def load(
+        self, stack_file: Path, registry: KindRegistry | None = None, context_of: ContextOf | None = None
+    ) -> StackDocuments:
+        """Load one stack file of the set; raise :class:`StackFileError` with its own problems, every
+        conflict with another stack of its cluster and its context checks, all at once.
+
+        ``context_of`` gives the program's context (by default :meth:`context_of`)."""
         target = stack_file.resolve()
         conflicts = [
             replace(error, file=str(stack_file))
@@ -264,10 +297,45 @@ class StackSet:
             if Path(file).resolve() == target
             for error in errors
         ]
-        try:
-            documents = load_stack_file(stack_file, registry)
-        except StackFileError as exc:
-            raise StackFileError([*exc.errors, *conflicts], exc.documents) from None
-        if conflicts:
-            raise StackFileError(conflicts, documents)
-        return documents
+        return check_stack_file(
+            lambda: load_stack_file(stack_file, registry),
+            conflicts,
+            context_of or self.context_of(stack_file),
+            registry,
+        )
+
+
+def check_stack_file(
+    load: Callable[[], StackDocuments],
+    conflicts: Sequence[SpecError],
+    context_of: ContextOf,
+    registry: KindRegistry | None = None,
+) -> StackDocuments:
+    """The documents ``load()`` returns, or a :class:`StackFileError` with every problem at once.
+
+    Those of the file, its ``conflicts`` with other stack files, and what the program's context
+    checks (``check_in_context``) find in the documents that did validate: the program alone would
+    reach those only once everything else is fixed.
+    """
+    try:
+        loaded = load()
+    except StackFileError as exc:
+        documents, errors = exc.documents, [*exc.errors, *conflicts]
+    else:
+        if not conflicts:
+            return loaded
+        documents, errors = loaded, list(conflicts)
+    if documents is not None:
+        errors.extend(_context_errors(documents, context_of, registry))
+    raise StackFileError(errors, documents)
+
+
+def _context_errors(
+    documents: StackDocuments, context_of: ContextOf, registry: KindRegistry | None
+) -> list[SpecError]:
+    try:
+        context = context_of(documents)
+        return [] if context is None else context_errors(context, registry)
+    except Exception as exc:  # noqa: BLE001 (the program would fail the same way; say so with the rest)
+        problem = f"the checks that need the program's context cannot run: {type(exc).__name__}: {exc}"
+        return [SpecError(documents.file, None, "", "", problem)]

@@ -5,7 +5,7 @@
 - ``stacks/bench-NNN.yaml``: one file per stack. Every stack has a DomainPool, a Registry and its
   share of Kapsa Projects (3 environments, previews on); WazuhClusters, FivetranConnectors and
   WandBs are spread evenly over the stacks.
-- ``observations/bench-NNN.json``: each stack's SPEC §2 observations (git heads of its projects'
+- ``observations/bench-NNN.json``: each stack's observations (git heads of its projects'
   repositories: ``main`` plus one branch per preview; first-seen times of those previews, an hour
   ago; the last good image of ``main``), for rendering a stack directly.
 - ``observation-store.json``: the same observations in the daemon's observation store format, to
@@ -249,7 +249,7 @@ class StackObservations:
     images: dict[str, dict[str, str]]
 
     def document(self, now: datetime) -> dict[str, Any]:
-        """The SPEC §2 observations file of the stack."""
+        """The observations file of the stack."""
         return {"now": iso(now), "git": self.git, "previews": self.previews, "images": self.images}
 
 

@@ -1,10 +1,10 @@
 """Stack documents: parse a stack file into typed, validated documents, or say exactly why not.
 
-A stack file is a multi-document YAML stream (SPEC §1). Loading is all or nothing: every problem in
-the file is collected (broken YAML, unknown kinds, unknown fields, bad values, duplicate names,
-references to documents that do not exist) and reported together, each naming the file, the line,
-the document's kind/name and the field path. Only a file with no problem at all yields documents,
-so a stack with any error is never applied, not even in part.
+A stack file is a multi-document YAML stream (``docs/stack-format.md``). Loading is all or
+nothing: every problem in the file is collected (broken YAML, unknown kinds, unknown fields, bad
+values, duplicate names, references to documents that do not exist) and reported together, each
+naming the file, the line, the document's kind/name and the field path. Only a file with no
+problem at all yields documents, so a stack with any error is never applied, not even in part.
 
 Any byte string yields documents or a :class:`StackFileError`, never another exception: input past
 the limits below (size, nesting, values once aliases are expanded, integer digits, stack name) and
@@ -13,8 +13,9 @@ text that is not UTF-8 YAML are errors located like any other.
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -69,7 +70,7 @@ class StackFileError(Exception):
     """A stack file was rejected; ``errors`` lists every problem found, in file order.
 
     ``documents`` holds the documents of the file that did validate, when there is a file: checks
-    across stack files still see what a broken file would create once fixed.
+    across stack files, and those that need the program's context, still see them.
     """
 
     def __init__(self, errors: list[SpecError], documents: StackDocuments | None = None):
@@ -119,7 +120,7 @@ class Document:
 
     @property
     def namespace(self) -> str:
-        """The target namespace for Kubernetes kinds (SPEC: defaults to the document name)."""
+        """The target namespace for Kubernetes kinds (by default the document name)."""
         return self.metadata.namespace or self.metadata.name
 
     @property
@@ -210,37 +211,56 @@ def _load(text: str, filename: str, registry: KindRegistry) -> StackDocuments:
     if errors:
         raise StackFileError(errors)
     raw_documents = _parse_yaml(text, filename, errors)
-    documents: list[Document] = []
-    seen: dict[tuple[str, str], int] = {}
+    valid: list[Document] = []  # every value valid: what the program gets
+    checked: list[Document] = []  # also those with invalid values left out: what the checks see
+    left_out: dict[str, tuple[str, ...]] = {}  # subject -> its spec fields left out
+    defined: dict[tuple[str, str], int] = {}  # (kind, name) -> line, every document with valid metadata
     for data, lines, start_line in raw_documents:
-        document = _validate_document(data, lines, start_line, filename, registry, errors)
-        if document is None:
+        validated = _validate_document(data, lines, start_line, filename, registry, errors)
+        if validated is None:
             continue
-        key = (document.kind, document.name)
-        if key in seen:
+        key = (validated.kind, validated.metadata.name)
+        if key in defined:
             errors.append(
                 SpecError(
                     filename,
-                    document.line_of(("metadata", "name")),
-                    document.subject,
+                    _nearest_line(validated.lines, ("metadata", "name"), validated.line),
+                    validated.subject,
                     "metadata.name",
-                    f"duplicate document: {document.subject} is already defined at line {seen[key]}",
+                    f"duplicate document: {validated.subject} is already defined at line {defined[key]}",
                 )
             )
             continue
-        seen[key] = document.line
-        documents.append(document)
+        defined[key] = validated.line
+        document = validated.document(filename)
+        if document is None:
+            continue
+        checked.append(document)
+        if validated.left_out:
+            left_out[document.subject] = validated.left_out
+        else:
+            valid.append(document)
 
-    stack = StackDocuments(filename, tuple(documents))
-    errors.extend(_check_references(stack))
+    # Rules across documents see every document with valid metadata, so that their errors come
+    # with the documents' own: one with errors in its spec as if its invalid values were left out
+    # (defaults in their place), and what a rule then says about those fields is not reported.
+    # Only a document missing a required value is left out of them.
+    stack = StackDocuments(filename, tuple(checked))
+    found = list(_check_references(stack, defined))
     for registration in registry.registrations():
         if registration.check_stack is not None:
-            errors.extend(registration.check_stack(stack))
-    errors.extend(_check_created_namespaces(stack, registry, errors))
-    errors.extend(_check_namespace_ownership(stack, registry, errors))
+            found.extend(registration.check_stack(stack))
+    found.extend(_check_created_namespaces(stack, registry, [*errors, *found]))
+    found.extend(_check_namespace_ownership(stack, registry, [*errors, *found]))
+    errors.extend(e for e in found if not _within(e.path, left_out.get(e.subject, ())))
     if errors:
-        raise StackFileError(errors, stack)
+        raise StackFileError(errors, StackDocuments(filename, tuple(valid)))
     return stack
+
+
+def _within(path: str, fields: Iterable[str]) -> bool:
+    """Whether the dotted ``path`` is one of ``fields`` or inside one."""
+    return any(path == f or path.startswith((f"{f}.", f"{f}[")) for f in fields)
 
 
 def _check_namespace_ownership(
@@ -703,6 +723,27 @@ def _nearest_line(lines: Mapping[FieldPath, int], path: FieldPath, default: int)
 # --- validation -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Validated:
+    """A document whose kind and metadata are valid, and as much of its spec as is."""
+
+    kind: str
+    metadata: Metadata
+    line: int
+    lines: Mapping[FieldPath, int]
+    spec: SpecModel | None  # None when a required value is wrong: nothing to check the rest with
+    left_out: tuple[str, ...]  # the spec fields (dotted) left out of ``spec`` for their errors
+
+    @property
+    def subject(self) -> str:
+        return f"{self.kind}/{self.metadata.name}"
+
+    def document(self, filename: str) -> Document | None:
+        if self.spec is None:
+            return None
+        return Document(self.kind, self.metadata, self.spec, filename, self.line, self.lines)
+
+
 def _validate_document(
     data: Any,
     lines: dict[FieldPath, int],
@@ -710,7 +751,7 @@ def _validate_document(
     filename: str,
     registry: KindRegistry,
     errors: list[SpecError],
-) -> Document | None:
+) -> _Validated | None:
     if data is None:
         return None  # an empty document between two '---' separators
     if not isinstance(data, dict):
@@ -752,11 +793,13 @@ def _validate_document(
         envelope = None
     # The spec is checked even when the envelope is not, so one pass reports every problem.
     raw_spec = data.get("spec")
+    raw_spec = {} if raw_spec is None else raw_spec
+    left_out: tuple[str, ...] = ()
     try:
-        spec = registration.spec_model.model_validate({} if raw_spec is None else raw_spec)
+        spec: SpecModel | None = registration.spec_model.model_validate(raw_spec)
     except ValidationError as exc:
         errors.extend(_pydantic_errors(exc, ("spec",), lines, start_line, filename, subject))
-        return None
+        spec, left_out = _without_invalid_values(registration.spec_model, raw_spec, exc)
     except Exception as exc:  # noqa: BLE001 (a validator's own bug must not crash the loader on odd input)
         message = f"cannot be checked, a bug in driftless ({type(exc).__name__}: {exc}); please report it"
         errors.append(
@@ -765,7 +808,51 @@ def _validate_document(
         return None
     if envelope is None:
         return None
-    return Document(registration.kind, envelope.metadata, spec, filename, start_line, lines)
+    return _Validated(registration.kind, envelope.metadata, start_line, lines, spec, left_out)
+
+
+def _without_invalid_values(
+    model: type[SpecModel], raw_spec: Any, error: ValidationError
+) -> tuple[SpecModel | None, tuple[str, ...]]:
+    """The spec with every value an error is in left out, and the spec fields (dotted) left out.
+
+    No spec when that leaves out a required value, or the spec as a whole: then nothing is left to
+    check the rest of the document with. Errors found on the way are not reported: leaving a value
+    out can break a rule that holds once the value is fixed.
+    """
+    if not isinstance(raw_spec, dict):
+        return None, ()
+    data = copy.deepcopy(raw_spec)
+    fields: set[str] = set()
+    for _ in range(MAX_NESTING):  # each round leaves out at least one more value
+        entries = [_innermost_entry(data, e["loc"]) for e in error.errors()]
+        for entry in entries:
+            if entry is None:
+                return None, ()
+            mapping, key = entry
+            mapping.pop(key, None)
+        fields.update(str(e["loc"][0]) for e in error.errors())
+        try:
+            return model.model_validate(data), tuple(sorted(_dotted(("spec", f)) for f in fields))
+        except ValidationError as again:
+            error = again
+        except Exception:  # noqa: BLE001 (a validator's own bug, on what is left: nothing to check with)
+            return None, ()
+    return None, ()
+
+
+def _innermost_entry(data: dict[str, Any], loc: tuple[str | int, ...]) -> tuple[dict[str, Any], str] | None:
+    """The innermost mapping entry on ``loc`` that exists: the wrong value itself, else what holds it
+    (the mapping a required key is missing from, the list a wrong item is in); None at the top."""
+    entry: tuple[dict[str, Any], str] | None = None
+    node: Any = data
+    for step in loc:
+        if isinstance(node, dict) and isinstance(step, str) and step in node:
+            entry = (node, step)
+        elif not (isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)):
+            break
+        node = node[step]
+    return entry
 
 
 def one_namespace_each(kind: str, why: str) -> Callable[[StackDocuments], Iterator[SpecError]]:
@@ -846,13 +933,17 @@ def _check_created_namespaces(
         )
 
 
-def _check_references(stack: StackDocuments) -> Iterable[SpecError]:
+def references_of(document: Document) -> Iterable[SpecReference]:
+    """The documents of its stack that ``document`` names (``references()`` of its spec)."""
+    references = getattr(document.spec, "references", None)
+    return () if references is None else references()
+
+
+def _check_references(stack: StackDocuments, defined: Collection[tuple[str, str]]) -> Iterable[SpecError]:
+    """Every reference names a document of the stack (``defined``: kind and name, valid or not)."""
     for document in stack:
-        references = getattr(document.spec, "references", None)
-        if references is None:
-            continue
-        for reference in references():
-            if stack.get(reference.kind, reference.name) is None:
+        for reference in references_of(document):
+            if (reference.kind, reference.name) not in defined:
                 path = ("spec", *tuple(reference.path))
                 yield SpecError(
                     document.file,

@@ -1,4 +1,4 @@
-"""Observations: what the daemon saw outside the repository, handed to the program (SPEC §2).
+"""Observations: what the daemon saw outside the repository, handed to the program.
 
 The program never polls git or Vault itself; it renders whatever the daemon observed, so a render
 is a pure function of (documents, observations) and the daemon decides when the world changed.

@@ -21,6 +21,7 @@ from typing import Any
 from automation.daemon.automation_driver import AutomationDriver, AutomationOptions
 from automation.daemon.deletions import DeletionRisk, deletion_risk, subjects
 from automation.daemon.driver import Driver, OperationResult, Progress, StackTarget
+from automation.daemon.health import OFFLINE
 from automation.daemon.interfaces import ObservationSource
 from automation.daemon.layout import ProjectLayout, write_bytes_atomically
 from automation.daemon.offline_driver import OfflineDriver
@@ -257,7 +258,7 @@ def _stacks_table(statuses: list[StackStatus], registries: Mapping[str, Mapping[
     ]
     if not statuses:
         return "\n".join(["no stacks have been reconciled yet", *registry_lines])
-    header = ("STACK", "PHASE", "LAST OPERATION", "CHANGES", "NEXT CHECK", "MESSAGE")
+    header = ("STACK", "PHASE", "COMPONENTS READY", "LAST OPERATION", "CHANGES", "NEXT CHECK", "MESSAGE")
     rows = [header]
     for status in sorted(statuses, key=lambda s: s.name):
         last = status.last_operation
@@ -268,6 +269,7 @@ def _stacks_table(statuses: list[StackStatus], registries: Mapping[str, Mapping[
             (
                 status.name,
                 status.phase,
+                _components_ready(status),
                 operation,
                 counts,
                 iso(status.next_check_at) or "-",
@@ -280,6 +282,15 @@ def _stacks_table(statuses: list[StackStatus], registries: Mapping[str, Mapping[
         for row in rows
     ]
     return "\n".join([*lines, *registry_lines])
+
+
+def _components_ready(status: StackStatus) -> str:
+    """``ready/total``; ``?`` for a count only a dry run left unknown."""
+    if not status.components:
+        return "-"
+    if all(c.reason == OFFLINE for c in status.components):
+        return f"?/{len(status.components)}"
+    return f"{sum(c.ready == 'True' for c in status.components)}/{len(status.components)}"
 
 
 def _headline(status: StackStatus) -> str:
@@ -297,8 +308,8 @@ def _headline(status: StackStatus) -> str:
 def status_json(
     statuses: list[StackStatus] | StatusView, registries: Mapping[str, Mapping[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """The SPEC §3 status object, plus ``registries``: each Registry's last verification, and
-    ``dryRun``: true when the stacks are the state of ``run --dry-run``."""
+    """The status object (as ``/stacks`` serves it), plus ``registries``: each Registry's last
+    verification, and ``dryRun``: true when the stacks are the state of ``run --dry-run``."""
     from automation.daemon.status import status_document
 
     view = statuses if isinstance(statuses, StatusView) else StatusView(statuses, registries or {})

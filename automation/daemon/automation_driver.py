@@ -68,7 +68,7 @@ from automation.daemon.driver import (
     StackTarget,
     classify_error,
 )
-from automation.files import atomic_write, hostname, pid_alive
+from automation.files import atomic_write, lock_holder
 
 PASSPHRASE_VARIABLES = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
 _NOT_RESOURCES = ("pulumi:pulumi:Stack", "pulumi:providers:")
@@ -141,6 +141,7 @@ class PulumiSession:
 
     name = "pulumi"
     drift_detection = True
+    reads_live_status = True
 
     def __init__(self, options: AutomationOptions, *, environ: Mapping[str, str] | None = None):
         self.options = options
@@ -429,15 +430,13 @@ class PulumiSession:
         for lock in sorted(locks_dir.rglob("*.json")) if locks_dir.is_dir() else []:
             if lock.parent.name != target.name:
                 continue
-            try:
-                owner = json.loads(lock.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                owner = {}
-            pid, host = int(owner.get("pid", 0) or 0), str(owner.get("hostname", ""))
-            who = (
-                f"{owner.get('username', '?')}@{host or '?'} (pid {pid}) since {owner.get('timestamp', '?')}"
-            )
-            if host == hostname() and not pid_alive(pid):
+            holder = lock_holder(lock)
+            if holder is None:  # released since the listing
+                continue
+            pid, owner = holder.pid, holder.record
+            user, since = owner.get("username", "?"), owner.get("timestamp", "?")
+            who = f"{user}@{holder.host or '?'} (pid {pid}) since {since}"
+            if holder.gone:
                 lock.unlink(missing_ok=True)
                 found.append(f"stale lock by {who}")
                 actions.append(f"removed stale lock {lock.name}: its owner pid {pid} is no longer running")
@@ -498,6 +497,7 @@ class AutomationDriver:
 
     name = "pulumi"
     drift_detection = True
+    reads_live_status = True
 
     def __init__(self, options: AutomationOptions, *, environ: Mapping[str, str] | None = None):
         self.options = options

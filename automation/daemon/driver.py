@@ -48,7 +48,7 @@ class StackTarget:
 
     name: str
     stack_file: Path  # what the program loads: the file itself, or the content validated for this run
-    observations_file: Path | None = None  # SPEC §2 JSON written by the daemon before each operation
+    observations_file: Path | None = None  # observations JSON written by the daemon before each operation
     source_file: Path | None = None  # the stack file ``stack_file`` was copied from, when it is a copy
 
     def for_people(self, text: str) -> str:
@@ -144,6 +144,7 @@ class Driver(Protocol):
 
     name: str
     drift_detection: bool  # False: check_drift would never find anything (offline), so it is skipped
+    reads_live_status: bool  # False: components' status outputs cannot say whether they are healthy
 
     def preview(self, target: StackTarget, progress: Progress | None = None) -> OperationResult: ...
 

@@ -43,15 +43,10 @@ PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml", "requirements.txt")
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """The stack's fingerprint and the digest of each part, so logs can say what changed."""
+    """The stack's fingerprint and the digest of each part it is made of."""
 
     value: str  # "sha256:<hex>"
     parts: Mapping[str, str]
-
-    def changed_parts(self, other: Fingerprint | None) -> list[str]:
-        if other is None:
-            return sorted(self.parts)
-        return sorted(k for k in self.parts if self.parts.get(k) != other.parts.get(k))
 
 
 def canonical_json(data: Any) -> str:

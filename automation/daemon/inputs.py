@@ -13,7 +13,7 @@ cycle, so the other stacks are read and reconciled as usual.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from automation.daemon.fingerprint import (
 from automation.daemon.interfaces import ObservationSource
 from automation.daemon.layout import ProjectLayout
 from automation.daemon.settling import SettledFiles, Unsettled
-from automation.stack_inputs import StackSet
+from automation.stack_inputs import StackSet, check_stack_file
 from components.documents import (
     SpecError,
     StackDocuments,
@@ -43,6 +43,8 @@ from components.documents import (
     stack_name_problem,
 )
 from components.registry import KindRegistry
+
+MAX_LISTED_ERRORS = 20  # in a status message; the log and `render` list every one
 
 
 @dataclass(frozen=True)
@@ -166,14 +168,17 @@ class InputReader:
                 raise StackFileError(
                     [SpecError(str(stack_file), 0, "", "", f"the file name is not a stack name: {problem}")]
                 )
-            documents = load_stack_bytes(content, str(stack_file), self.registry)
-        except StackFileError as exc:
-            return self._invalid(name, stack_file, program_digest, [*exc.errors, *conflicts], conflicts)
+            documents = check_stack_file(
+                lambda: load_stack_bytes(content, str(stack_file), self.registry),
+                conflicts,
+                StackSet(self.layout.project_dir, self.layout.stacks_dir).context_of(stack_file),
+                self.registry,
+            )
+        except StackFileError as exc:  # with its conflicts and context checks, all at once
+            return self._invalid(name, stack_file, program_digest, exc.errors, conflicts)
         except Exception as exc:  # noqa: BLE001 (a loader that raises rejects this file, nothing else)
             unloadable = _unloadable(stack_file, content, exc)
             return self._invalid(name, stack_file, program_digest, [unloadable, *conflicts], conflicts)
-        if conflicts:
-            return self._invalid(name, stack_file, program_digest, conflicts, conflicts)
         fingerprinted = fingerprint(
             documents,
             program_digest=program_digest,
@@ -202,7 +207,7 @@ class InputReader:
         """A stack that is not applied: its file's problems, or a namespace another stack owns too."""
         exc = StackFileError(errors)
         error = InvalidSpecError(
-            f"{len(exc.errors)} problem(s) in {stack_file.name}: {exc.errors[0] if exc.errors else exc}",
+            f"{len(exc.errors)} problem(s) in {stack_file.name}: {_listed(exc.errors) or exc}",
             detail=str(exc),
             errors=exc.errors,
         )
@@ -211,6 +216,13 @@ class InputReader:
             parts = {**fingerprinted.parts, "conflicts": digest([str(e) for e in conflicts])}
             fingerprinted = Fingerprint(digest(parts), parts)
         return StackInputs(name, stack_file, None, error, fingerprinted)
+
+
+def _listed(errors: Sequence[SpecError]) -> str:
+    """Every problem on one line (status messages are one line), the first ``MAX_LISTED_ERRORS``."""
+    shown = "; ".join(str(error) for error in errors[:MAX_LISTED_ERRORS])
+    hidden = len(errors) - MAX_LISTED_ERRORS
+    return shown + (f"; and {hidden} more" if hidden > 0 else "")
 
 
 def _unloadable(stack_file: Path, content: bytes, exc: Exception) -> SpecError:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from automation.daemon.health import ComponentHealth
 from components.documents import StackDocuments
 from components.observations import Observations
 
@@ -54,6 +55,8 @@ class LockedObservations:
 class MetricsSink(Protocol):
     def set_stack_phases(self, phases: Mapping[str, str]) -> None: ...
 
+    def set_component_health(self, components: Mapping[str, list[ComponentHealth]]) -> None: ...
+
     def observe_reconcile(self, stack: str, seconds: float) -> None: ...
 
     def count_operation(self, kind: str, result: str) -> None: ...
@@ -83,6 +86,9 @@ class NoMetrics:
     """Metrics that go nowhere (``run --once``, tests)."""
 
     def set_stack_phases(self, phases: Mapping[str, str]) -> None:
+        return None
+
+    def set_component_health(self, components: Mapping[str, list[ComponentHealth]]) -> None:
         return None
 
     def observe_reconcile(self, stack: str, seconds: float) -> None:

@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +43,11 @@ from automation.daemon.driver import (
     StackTarget,
 )
 from automation.daemon.fingerprint import ProgramSource
-from automation.files import atomic_write, hostname, pid_alive, process_start
+from automation.files import atomic_write, hostname, lock_holder, process_start
 from automation.render.diff import diff_renders
 from automation.render.render import PROJECT_DIR, RenderOptions, RenderResult, render_stack
 from automation.render.schemas import SchemaValidator
+from automation.times import now_iso
 
 RenderFunction = Callable[[StackTarget], RenderResult]
 
@@ -67,6 +67,7 @@ class OfflineDriver:
 
     name = "offline"
     drift_detection = False
+    reads_live_status = False
 
     def __init__(
         self,
@@ -135,13 +136,11 @@ class OfflineDriver:
         actions: list[str] = []
         manual: list[str] = []
         lock = self._dir(target) / "lock.json"
-        owner = _read_json(lock)
-        if owner is not None:
-            pid, host = int(owner.get("pid", 0)), str(owner.get("hostname", ""))
-            held = (
-                f"lock held by pid {pid} on {host or 'an unknown host'} since {owner.get('timestamp', '?')}"
-            )
-            if host == hostname() and not pid_alive(pid, owner):
+        holder = lock_holder(lock)
+        if holder is not None:
+            pid, since = holder.pid, holder.record.get("timestamp", "?")
+            held = f"lock held by pid {pid} on {holder.host or 'an unknown host'} since {since}"
+            if holder.gone:
                 lock.unlink(missing_ok=True)
                 found.append(f"stale {held}")
                 actions.append(f"removed the stale lock of dead pid {pid}")
@@ -175,7 +174,7 @@ class OfflineDriver:
         directory = self._dir(target)
         directory.mkdir(parents=True, exist_ok=True)
         lock = directory / "lock.json"
-        owner = {"pid": os.getpid(), "hostname": hostname(), "timestamp": _now(), **process_start()}
+        owner = {"pid": os.getpid(), "hostname": hostname(), "timestamp": now_iso(), **process_start()}
         try:
             fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -194,7 +193,7 @@ class OfflineDriver:
                     f"the stack has a pending {previous.get('operation', 'operation')} "
                     f"from an interrupted run started at {previous.get('startedAt', '?')}"
                 )
-            atomic_write(pending, json.dumps({"operation": kind, "startedAt": _now(), "pid": os.getpid()}))
+            atomic_write(pending, json.dumps({"operation": kind, "startedAt": now_iso(), "pid": os.getpid()}))
             try:
                 yield
             except Exception:
@@ -296,7 +295,3 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

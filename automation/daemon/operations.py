@@ -47,6 +47,7 @@ from automation.daemon.driver import (
     StackTarget,
     classify_error,
 )
+from automation.daemon.health import component_health, previews
 from automation.daemon.inputs import StackInputs
 from automation.daemon.interfaces import MetricsSink, ObservationSource
 from automation.daemon.logs import EventLog
@@ -160,6 +161,7 @@ class OperationRunner:
             message=result.changes.describe(),
             refresh=run.refresh,
         )
+        live = self.driver.reads_live_status
         with self.book.edit(name) as status:
             # Only an up that refreshed looked at live state; any other keeps the drift check due
             # when it was, or requeue hints would push it back for ever.
@@ -170,6 +172,8 @@ class OperationRunner:
                 status,
                 operation,
                 run.stack,
+                components=component_health(result.outputs, live=live),
+                previews=previews(result.outputs),
                 requeue_at=now + timedelta(seconds=requeue) if requeue is not None else None,
                 next_drift_check_at=next_drift_check if drift_on else None,
                 history=self.settings.history,

@@ -18,11 +18,11 @@ import contextlib
 import fcntl
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from automation.files import hostname, pid_alive, process_start
+from automation.times import now_iso
 
 LOCK_FILE = "daemon.lock"
 
@@ -93,7 +93,7 @@ class StateLock:
             "pid": os.getpid(),
             "host": hostname(),
             "command": self.command,
-            "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "since": now_iso(),
             **process_start(),
         }
         try:

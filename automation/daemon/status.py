@@ -1,25 +1,44 @@
 """Per-stack status as data: what ``status --format json`` prints, ``/stacks`` serves and SQLite keeps.
 
-The SPEC §3 fields come first (name, phase, conditions, fingerprint, lastOperation); everything
-after them is an addition the SPEC allows: history of recent runs, when the stack is next looked
-at, its backoff, consecutive failures, the last drift check, what crash recovery found (kept apart
-from the operations, so it never displaces ``lastOperation``) and what it left for a person, and
-the bookkeeping the reconciler needs to survive a restart (force tokens handled, the input a
-failure belongs to, an operation that was in flight when the daemon stopped).
+The fields every status reader relies on come first (name, phase, conditions, fingerprint,
+lastOperation); everything after them is an addition: history of recent runs, when the stack is
+next looked at, its backoff, consecutive failures, the last drift check, what crash recovery
+found (kept apart from the operations, so it never displaces ``lastOperation``) and what it left
+for a person, and the bookkeeping the reconciler needs to survive a restart (force tokens handled, the input a
+failure belongs to, an operation that was in flight when the daemon stopped), and what the
+components said of their health and previews at the last ``up``.
 
 Conditions follow kstatus: ``Ready``, ``Reconciling``, ``Stalled`` and ``Drifted``, each with a
 CamelCase reason and a message for people. All four are always present, so a reader never has to
-guess whether a missing condition means False or unknown.
+guess whether a missing condition means False or unknown. ``Ready`` is True only when the last
+operation applied the inputs and every component reports itself ready: an applied stack that a
+component holds back is ``Ready=False`` (``ComponentsNotReady``, phase ``NotReady``). A dry run
+cannot read live status, so there Ready means "rendered" and each component's health is Unknown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    field_serializer,
+    model_serializer,
+)
+from pydantic.alias_generators import to_camel
+from pydantic.dataclasses import dataclass
+
+from automation import times
 from automation.daemon.driver import ChangeCounts
+from automation.daemon.health import ComponentHealth, Preview
 
 READY = "Ready"
 RECONCILING = "Reconciling"
@@ -28,6 +47,7 @@ DRIFTED = "Drifted"
 CONDITION_TYPES = (READY, RECONCILING, STALLED, DRIFTED)
 
 QUEUED = "Queued"  # the Reconciling reason of an operation waiting for a free worker
+COMPONENTS_NOT_READY = "ComponentsNotReady"  # the Ready reason of an applied stack a component holds back
 
 # Phases, in the order a person reads them: the first that applies wins.
 PHASE_RECONCILING = "Reconciling"  # an operation is running
@@ -35,6 +55,7 @@ PHASE_STALLED = "Stalled"  # waiting for an input to change
 PHASE_RETRYING = "Retrying"  # a retryable failure; backing off
 PHASE_PENDING = "Pending"  # never applied yet
 PHASE_DRIFTED = "Drifted"  # applied, but live state differs and policy is detect-only
+PHASE_NOT_READY = "NotReady"  # applied, but a component reports that it is not ready (or cannot tell)
 PHASE_READY = "Ready"
 PHASE_REMOVED = "Removed"  # the stack file is gone; its resources are left alone
 PHASES = (
@@ -42,6 +63,7 @@ PHASES = (
     PHASE_RECONCILING,
     PHASE_READY,
     PHASE_DRIFTED,
+    PHASE_NOT_READY,
     PHASE_RETRYING,
     PHASE_STALLED,
     PHASE_REMOVED,
@@ -49,175 +71,87 @@ PHASES = (
 
 
 def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if moment is None else times.iso(moment)
 
 
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+# Stored and printed camelCase, to the second, in UTC: "2026-11-21T12:00:00Z".
+Timestamp = Annotated[datetime, PlainSerializer(iso, return_type=str)]
+OptionalTimestamp = Annotated[Timestamp | None, BeforeValidator(lambda value: value or None)]
+JSON_SHAPE = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
 
 
-@dataclass
+@dataclass(config=JSON_SHAPE)
 class Condition:
     type: str
     status: str  # "True" | "False" | "Unknown"
     reason: str
     message: str = ""
-    last_transition_time: datetime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "type": self.type,
-            "status": self.status,
-            "reason": self.reason,
-            "message": self.message,
-        }
-        if self.last_transition_time is not None:
-            data["lastTransitionTime"] = iso(self.last_transition_time)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Condition:
-        return cls(
-            type=data["type"],
-            status=data["status"],
-            reason=data.get("reason", ""),
-            message=data.get("message", ""),
-            last_transition_time=parse_time(data.get("lastTransitionTime")),
-        )
+    last_transition_time: OptionalTimestamp = None
 
 
-@dataclass
+_OPERATION_DETAILS = ("trigger", "reason", "message", "refresh")
+
+
+@dataclass(config=JSON_SHAPE)
 class Operation:
     """One run of an operation on a stack: what, why, when, and how it ended."""
 
     kind: str  # up | refresh | drift-check | destroy
     result: str  # running | succeeded | failed | cancelled | interrupted
-    started_at: datetime
-    finished_at: datetime | None = None
+    started_at: Timestamp
+    finished_at: OptionalTimestamp = None
     changes: ChangeCounts | None = None
     trigger: str = ""  # why it ran: InputChanged, ForceReconcile, Retry, Requeue, DriftRemediation...
     reason: str = ""  # for failures: the error's reason
     message: str = ""
     refresh: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "kind": self.kind,
-            "result": self.result,
-            "startedAt": iso(self.started_at),
-            "finishedAt": iso(self.finished_at),
-            "changes": (self.changes or ChangeCounts()).to_json(),
-        }
-        if self.trigger:
-            data["trigger"] = self.trigger
-        if self.reason:
-            data["reason"] = self.reason
-        if self.message:
-            data["message"] = self.message
-        if self.refresh:
-            data["refresh"] = True
-        return data
+    @field_serializer("changes")
+    def _changes(self, changes: ChangeCounts | None) -> dict[str, int]:
+        return asdict(changes or ChangeCounts())
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Operation:
-        changes = data.get("changes")
-        return cls(
-            kind=data["kind"],
-            result=data["result"],
-            started_at=parse_time(data["startedAt"]) or datetime.now(UTC),
-            finished_at=parse_time(data.get("finishedAt")),
-            changes=ChangeCounts(**changes) if changes else None,
-            trigger=data.get("trigger", ""),
-            reason=data.get("reason", ""),
-            message=data.get("message", ""),
-            refresh=bool(data.get("refresh", False)),
-        )
+    @model_serializer(mode="wrap")
+    def _spec_shape(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The five keys readers rely on, always; why it ran and how it failed, only when there is
+        something to say."""
+        data: dict[str, Any] = serialize(self)
+        return {key: value for key, value in data.items() if value or key not in _OPERATION_DETAILS}
 
 
-@dataclass
+@dataclass(config=JSON_SHAPE)
 class Backoff:
     """A scheduled retry after a retryable failure."""
 
-    retry_at: datetime
+    retry_at: Timestamp
     delay_seconds: float
     reason: str
     message: str
     operation: str = "up"  # what to retry: up | drift-check
     refresh: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "retryAt": iso(self.retry_at),
-            "delaySeconds": round(self.delay_seconds, 3),
-            "reason": self.reason,
-            "message": self.message,
-            "operation": self.operation,
-            "refresh": self.refresh,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Backoff:
-        return cls(
-            retry_at=parse_time(data["retryAt"]) or datetime.now(UTC),
-            delay_seconds=float(data.get("delaySeconds", 0)),
-            reason=data.get("reason", ""),
-            message=data.get("message", ""),
-            operation=data.get("operation", "up"),
-            refresh=bool(data.get("refresh", False)),
-        )
+    @field_serializer("delay_seconds")
+    def _delay(self, seconds: float) -> float:
+        return round(seconds, 3)
 
 
-@dataclass
+@dataclass(config=JSON_SHAPE)
 class DriftReport:
-    checked_at: datetime
+    checked_at: Timestamp
     resources: list[str] = field(default_factory=list)  # "update kubernetes:apps/v1:Deployment api-dev"
 
-    def to_json(self) -> dict[str, Any]:
-        return {"checkedAt": iso(self.checked_at), "resources": list(self.resources)}
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DriftReport:
-        return cls(
-            checked_at=parse_time(data["checkedAt"]) or datetime.now(UTC),
-            resources=list(data.get("resources", [])),
-        )
-
-
-@dataclass
+@dataclass(config=JSON_SHAPE)
 class RecoveryRecord:
     """One run of crash recovery that found something: what, what it did, what it left for a person."""
 
-    at: datetime
+    at: Timestamp
     trigger: str  # Startup (the daemon started after a crash) | PendingOperations (an up found them)
     found: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     manual: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "at": iso(self.at),
-            "trigger": self.trigger,
-            "found": list(self.found),
-            "actions": list(self.actions),
-            "manual": list(self.manual),
-        }
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RecoveryRecord:
-        return cls(
-            at=parse_time(data.get("at")) or datetime.now(UTC),
-            trigger=data.get("trigger", ""),
-            found=list(data.get("found", [])),
-            actions=list(data.get("actions", [])),
-            manual=list(data.get("manual", [])),
-        )
-
-
-@dataclass
+@dataclass(config=JSON_SHAPE)
 class Attention:
     """Crash recovery left something only a person can judge: the stack is held until acknowledged.
 
@@ -225,24 +159,11 @@ class Attention:
     stack; a token that was already there when recovery raised the items does not count.
     """
 
-    since: datetime
+    since: Timestamp
     items: list[str]
-    tokens_seen: dict[str, str] = field(default_factory=dict)  # "Kind/name" -> token, when raised
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "since": iso(self.since),
-            "items": list(self.items),
-            "forceTokensSeen": dict(self.tokens_seen),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Attention:
-        return cls(
-            since=parse_time(data.get("since")) or datetime.now(UTC),
-            items=list(data.get("items", [])),
-            tokens_seen=dict(data.get("forceTokensSeen", {})),
-        )
+    tokens_seen: dict[str, str] = Field(
+        default_factory=dict, alias="forceTokensSeen"
+    )  # "Kind/name" -> token, when raised
 
     def acknowledgements(self, tokens: Mapping[str, str], handled: Mapping[str, str]) -> dict[str, str]:
         """The force tokens set since the items were raised (and not handled before)."""
@@ -253,38 +174,38 @@ class Attention:
         }
 
 
-@dataclass
+@dataclass(config=JSON_SHAPE)
 class DeletionHold:
     """An ``up`` held because the stack file lost documents a person has not allowed to delete."""
 
-    since: datetime
+    since: Timestamp
     file: str
-    remaining: int  # documents in the file
-    applied: int | None  # documents the last up applied (None: not recorded)
-    lost: list[str] = field(default_factory=list)  # "Kind/name" of the documents an up would delete
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "since": iso(self.since),
-            "file": self.file,
-            "documents": self.remaining,
-            "appliedDocuments": self.applied,
-            "wouldDelete": list(self.lost),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DeletionHold:
-        applied = data.get("appliedDocuments")
-        return cls(
-            since=parse_time(data.get("since")) or datetime.now(UTC),
-            file=str(data.get("file", "")),
-            remaining=int(data.get("documents", 0)),
-            applied=int(applied) if applied is not None else None,
-            lost=list(data.get("wouldDelete", [])),
-        )
+    remaining: int = Field(alias="documents")  # documents in the file
+    applied: int | None = Field(
+        alias="appliedDocuments"
+    )  # documents the last up applied (None: not recorded)
+    lost: list[str] = Field(default_factory=list, alias="wouldDelete")  # "Kind/name" an up would delete
 
 
-@dataclass
+def _applied_documents(data: Any) -> list[str] | None:
+    if not isinstance(data, list):  # an earlier daemon did not record them
+        return None
+    return [str(subject) for subject in data]
+
+
+def _recovery_records(data: Any) -> Any:
+    """An earlier daemon kept only the lines left for a person."""
+    if not isinstance(data, list):
+        return data
+    return [
+        {"at": iso(datetime.now(UTC)), "trigger": "Startup", "manual": [entry]}
+        if isinstance(entry, str)
+        else entry
+        for entry in data
+    ]
+
+
+@dataclass(config=JSON_SHAPE)
 class StackStatus:
     """Everything known about one stack."""
 
@@ -293,12 +214,11 @@ class StackStatus:
     conditions: list[Condition] = field(default_factory=list)
     fingerprint: str | None = None  # of the inputs last applied successfully
     last_operation: Operation | None = None
-    # --- additions to the SPEC shape
+    # --- additions to the shape readers rely on
     observed_fingerprint: str | None = None  # of the inputs seen at the last cycle
-    history: list[Operation] = field(default_factory=list)  # newest first
-    next_check_at: datetime | None = None  # the timer acted on next: retry, requeue or drift check
-    next_drift_check_at: datetime | None = None
-    requeue_at: datetime | None = None
+    next_check_at: OptionalTimestamp = None  # the timer acted on next: retry, requeue or drift check
+    next_drift_check_at: OptionalTimestamp = None
+    requeue_at: OptionalTimestamp = None
     backoff: Backoff | None = None
     failures: int = 0  # consecutive failures for the current input
     failed_input: str | None = None  # the input key the failures (or the stall) belong to
@@ -307,14 +227,23 @@ class StackStatus:
     partially_applied: bool = False
     drift: DriftReport | None = None
     in_flight: Operation | None = None  # set while an operation runs; still set after a crash
-    handled_tokens: dict[str, str] = field(default_factory=dict)  # "Kind/name" -> force token
-    recovery: list[RecoveryRecord] = field(default_factory=list)  # newest first
-    attention: Attention | None = None  # what crash recovery left for a person; holds the stack
+    # "Kind/name" -> force token
+    handled_tokens: dict[str, str] = Field(default_factory=dict, alias="handledForceTokens")
+    recovery: Annotated[list[RecoveryRecord], BeforeValidator(_recovery_records)] = field(
+        default_factory=list
+    )  # newest first
+    # what crash recovery left for a person; holds the stack
+    attention: Attention | None = Field(default=None, alias="needsAttention")
     # "Kind/name" of the documents the last successful up applied; None in statuses written before
     # they were recorded (the deletion guard then holds only a file with no documents)
-    applied_documents: list[str] | None = None
-    handled_deletion_tokens: dict[str, str] = field(default_factory=dict)  # "Kind/name" -> token
-    deletion_hold: DeletionHold | None = None  # an up that would delete too much; holds the stack
+    applied_documents: Annotated[list[str] | None, BeforeValidator(_applied_documents)] = None
+    # "Kind/name" -> token
+    handled_deletion_tokens: dict[str, str] = Field(default_factory=dict, alias="handledAllowDeletionsTokens")
+    # an up that would delete too much; holds the stack
+    deletion_hold: DeletionHold | None = Field(default=None, alias="deletionsHeld")
+    components: list[ComponentHealth] = field(default_factory=list)  # as the last successful up read them
+    previews: list[Preview] = field(default_factory=list)  # as the last successful up reported them
+    history: list[Operation] = field(default_factory=list)  # newest first
 
     # --- conditions
 
@@ -365,6 +294,8 @@ class StackStatus:
             self.phase = PHASE_PENDING
         elif self.is_true(DRIFTED):
             self.phase = PHASE_DRIFTED
+        elif (ready := self.condition(READY)) is not None and ready.reason == COMPONENTS_NOT_READY:
+            self.phase = PHASE_NOT_READY
         else:
             self.phase = PHASE_READY
 
@@ -397,73 +328,14 @@ class StackStatus:
     # --- JSON
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "phase": self.phase,
-            "conditions": [c.to_json() for c in self.conditions],
-            "fingerprint": self.fingerprint,
-            "lastOperation": self.last_operation.to_json() if self.last_operation else None,
-            "observedFingerprint": self.observed_fingerprint,
-            "nextCheckAt": iso(self.next_check_at),
-            "nextDriftCheckAt": iso(self.next_drift_check_at),
-            "requeueAt": iso(self.requeue_at),
-            "backoff": self.backoff.to_json() if self.backoff else None,
-            "failures": self.failures,
-            "failedInput": self.failed_input,
-            "partiallyApplied": self.partially_applied,
-            "drift": self.drift.to_json() if self.drift else None,
-            "inFlight": self.in_flight.to_json() if self.in_flight else None,
-            "handledForceTokens": dict(self.handled_tokens),
-            "recovery": [r.to_json() for r in self.recovery],
-            "needsAttention": self.attention.to_json() if self.attention else None,
-            "appliedDocuments": list(self.applied_documents) if self.applied_documents is not None else None,
-            "handledAllowDeletionsTokens": dict(self.handled_deletion_tokens),
-            "deletionsHeld": self.deletion_hold.to_json() if self.deletion_hold else None,
-            "history": [op.to_json() for op in self.history],
-        }
+        """The stored and served form: camelCase, times in UTC to the second."""
+        json: dict[str, Any] = _STACK_STATUS.dump_python(self, mode="json")
+        return json
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StackStatus:
-        def optional(key: str, parse: Any) -> Any:
-            value = data.get(key)
-            return parse(value) if value else None
-
-        return cls(
-            name=data["name"],
-            phase=data.get("phase", PHASE_PENDING),
-            conditions=[Condition.from_json(c) for c in data.get("conditions", [])],
-            fingerprint=data.get("fingerprint"),
-            last_operation=optional("lastOperation", Operation.from_json),
-            observed_fingerprint=data.get("observedFingerprint"),
-            history=[Operation.from_json(op) for op in data.get("history", [])],
-            next_check_at=parse_time(data.get("nextCheckAt")),
-            next_drift_check_at=parse_time(data.get("nextDriftCheckAt")),
-            requeue_at=parse_time(data.get("requeueAt")),
-            backoff=optional("backoff", Backoff.from_json),
-            failures=int(data.get("failures", 0)),
-            failed_input=data.get("failedInput"),
-            partially_applied=bool(data.get("partiallyApplied", False)),
-            drift=optional("drift", DriftReport.from_json),
-            in_flight=optional("inFlight", Operation.from_json),
-            handled_tokens=dict(data.get("handledForceTokens", {})),
-            recovery=[_recovery_record(r) for r in data.get("recovery", [])],
-            attention=optional("needsAttention", Attention.from_json),
-            applied_documents=_applied_documents(data.get("appliedDocuments")),
-            handled_deletion_tokens=dict(data.get("handledAllowDeletionsTokens", {})),
-            deletion_hold=optional("deletionsHeld", DeletionHold.from_json),
-        )
-
-
-def _applied_documents(data: Any) -> list[str] | None:
-    if not isinstance(data, list):  # an earlier daemon did not record them
-        return None
-    return [str(subject) for subject in data]
-
-
-def _recovery_record(data: Any) -> RecoveryRecord:
-    if isinstance(data, str):  # an earlier daemon kept only the lines left for a person
-        return RecoveryRecord(datetime.now(UTC), "Startup", manual=[data])
-    return RecoveryRecord.from_json(data)
+        """Read what :meth:`to_json` wrote, or what an earlier daemon did."""
+        return _STACK_STATUS.validate_python(data)
 
 
 def stacks_in_error(stacks: list[StackStatus]) -> list[str]:
@@ -483,6 +355,9 @@ def stacks_in_error(stacks: list[StackStatus]) -> list[str]:
     return lines
 
 
+_STACK_STATUS = TypeAdapter(StackStatus)
+
+
 def status_document(stacks: list[StackStatus]) -> dict[str, Any]:
-    """The ``status --format json`` object (SPEC §3)."""
+    """The ``status --format json`` object."""
     return {"stacks": [s.to_json() for s in sorted(stacks, key=lambda s: s.name)]}

@@ -46,6 +46,7 @@ class StatusBook:
             status.update_next_check()
             self._store.save(status)
             self._metrics.set_stack_phases({s.name: s.phase for s in self._statuses.values()})
+            self._metrics.set_component_health({s.name: s.components for s in self._statuses.values()})
 
     @contextmanager
     def edit(self, name: str) -> Iterator[StackStatus]:

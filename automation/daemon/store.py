@@ -48,10 +48,6 @@ CREATE TABLE IF NOT EXISTS stacks (
     status TEXT NOT NULL,
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
 """
 
 _UPSERT = (
@@ -288,19 +284,6 @@ class StatusStore:
             self._db.execute("DELETE FROM stacks WHERE name = ?", (name,))
         self._saved.pop(name, None)
         self._unsaved.pop(name, None)
-
-    def set_meta(self, key: str, value: Any) -> None:
-        with self._lock, _transaction(self._db):
-            self._db.execute(
-                "INSERT INTO meta(key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, json.dumps(value)),
-            )
-
-    def meta(self, key: str) -> Any:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
 
     def close(self) -> None:
         """Write what is still unsaved (once more), then close."""

@@ -22,8 +22,17 @@ from automation.daemon.driver import (
     RecoveryReport,
     StackLockedError,
 )
+from automation.daemon.health import (
+    OFFLINE,
+    OFFLINE_MESSAGE,
+    ComponentHealth,
+    Preview,
+    not_ready,
+    not_ready_message,
+)
 from automation.daemon.inputs import StackInputs
 from automation.daemon.status import (
+    COMPONENTS_NOT_READY,
     DRIFTED,
     PHASE_REMOVED,
     QUEUED,
@@ -88,6 +97,16 @@ def _clear_failures(status: StackStatus) -> None:
     status.failures, status.failed_input, status.backoff = 0, None, None
 
 
+def _applied(status: StackStatus, reason: str, message: str, now: datetime) -> None:
+    """The inputs are applied: Ready, unless a component reports that it is not (or cannot tell)."""
+    if not_ready(status.components):
+        status.set_condition(READY, False, COMPONENTS_NOT_READY, not_ready_message(status.components), now)
+    elif any(c.reason == OFFLINE for c in status.components):
+        status.set_condition(READY, True, reason, f"{message}; {OFFLINE_MESSAGE}", now)
+    else:
+        status.set_condition(READY, True, reason, message, now)
+
+
 # --- successes -------------------------------------------------------------------------------------
 
 
@@ -96,12 +115,15 @@ def up_succeeded(
     operation: Operation,
     inputs: StackInputs,
     *,
+    components: list[ComponentHealth],
+    previews: list[Preview],
     requeue_at: datetime | None,
     next_drift_check_at: datetime | None,
     history: int,
     now: datetime,
 ) -> None:
-    """The inputs are applied: Ready, failures and stalls cleared, a remediated drift resolved."""
+    """The inputs are applied: failures and stalls cleared, a remediated drift resolved, and Ready
+    when every component says it is."""
     _finished(status, operation, history)
     status.fingerprint = inputs.fingerprint.value
     status.handled_tokens.update(inputs.tokens)
@@ -111,7 +133,8 @@ def up_succeeded(
     status.deletion_hold = None
     _clear_failures(status)
     status.partially_applied = False
-    status.set_condition(READY, True, "UpSucceeded", f"{operation.message} at {iso(now)}", now)
+    status.components, status.previews = list(components), list(previews)
+    _applied(status, "UpSucceeded", f"{operation.message} at {iso(now)}", now)
     status.set_condition(RECONCILING, False, "Idle", "", now)
     status.set_condition(STALLED, False, "NotStalled", "", now)
     if operation.refresh and status.is_true(DRIFTED):
@@ -140,10 +163,10 @@ def drift_checked(
     _finished(status, operation, history)
     if not status.is_true(STALLED):
         _clear_failures(status)
-        if not status.is_true(READY):  # only a failed drift check clears Ready without a change of input
-            status.set_condition(
-                READY, True, "DriftCheckSucceeded", f"drift check succeeded at {iso(now)}", now
-            )
+        ready = status.condition(READY)
+        # only a failed drift check clears Ready without a change of input
+        if ready is not None and ready.status != "True" and ready.reason != COMPONENTS_NOT_READY:
+            _applied(status, "DriftCheckSucceeded", f"drift check succeeded at {iso(now)}", now)
     status.drift = DriftReport(now, resources)
     status.next_drift_check_at = next_drift_check_at
     status.set_condition(RECONCILING, False, "Idle", "", now)
@@ -206,9 +229,7 @@ def resumed(status: StackStatus, *, now: datetime) -> None:
         was = f"retrying ({status.backoff.reason})" if status.backoff is not None else "failing"
     _clear_failures(status)
     status.deletion_hold = None
-    status.set_condition(
-        READY, True, "InputsReverted", f"the inputs are back to the ones last applied; no longer {was}", now
-    )
+    _applied(status, "InputsReverted", f"the inputs are back to the ones last applied; no longer {was}", now)
     status.set_condition(RECONCILING, False, "Idle", "", now)
     status.set_condition(STALLED, False, "NotStalled", "", now)
 

@@ -47,7 +47,7 @@ class StackDiff:
 
 
 def diff_renders(old: Mapping[str, Any], new: Mapping[str, Any]) -> StackDiff:
-    """Compare two render outputs (SPEC §3 JSON objects), masked first."""
+    """Compare two render outputs (``render --format json`` objects), masked first."""
     old, new = masking.mask_tree(dict(old)), masking.mask_tree(dict(new))
     before = {_key(r): r for r in old.get("resources", []) if not _is_read(r)}
     after = {_key(r): r for r in new.get("resources", []) if not _is_read(r)}

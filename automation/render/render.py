@@ -20,8 +20,9 @@ from pulumi.runtime import mocks
 from automation.render import values
 from automation.render.runtime import RecordedResource, Recording, run_program
 from automation.render.schemas import SchemaValidator
-from automation.stack_inputs import StackSet
+from automation.stack_inputs import ContextOf, StackSet, check_stack_file
 from components.common import masking
+from components.context import ProgramSettings, StackContext
 from components.documents import (
     SpecError,
     StackDocuments,
@@ -170,8 +171,12 @@ def render_stack(
     options = options or RenderOptions()
     if name_problem is not None:
         return _rejected(stack, StackFileError([SpecError(str(stack_file), None, "", "", name_problem)]))
+    context_of = _context_of(stack, observations, options)
     try:
-        documents = stack_set.load(stack_file) if stack_set else load_stack_file(stack_file)
+        if stack_set is not None:
+            documents = stack_set.load(stack_file, context_of=context_of)
+        else:
+            documents = check_stack_file(lambda: load_stack_file(stack_file), (), context_of)
     except StackFileError as exc:
         return _rejected(stack, exc)
 
@@ -215,6 +220,24 @@ def _rejected(stack: str, exc: StackFileError) -> RenderResult:
         stack,
         problems=[Problem(e.subject, e.path, e.message, e.file, e.line) for e in exc.errors],
     )
+
+
+def _context_of(
+    stack: str, observations: Observations | str | Path | None, options: RenderOptions
+) -> ContextOf:
+    """The context the program would check a file's documents in, for a file it never gets to."""
+
+    def context(documents: StackDocuments) -> StackContext | None:
+        try:
+            observed = (
+                observations if isinstance(observations, Observations) else Observations.load(observations)
+            )
+        except (OSError, ValueError):  # the program reports an unreadable observations file
+            return None
+        settings = ProgramSettings(PROJECT_DIR, options=dict(options.config))
+        return StackContext(stack, documents, observed, settings)
+
+    return context
 
 
 def _observations_file(observations: Observations | str | Path, scratch: Path) -> str:

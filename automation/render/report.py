@@ -1,4 +1,4 @@
-"""Print a render result as JSON (SPEC §3) or as text for people.
+"""Print a render result as JSON (``render --format json``) or as text for people.
 
 Inputs and outputs arrive masked (:mod:`automation.render.values`); what is masked here once more is
 everything else a render prints, the problems above all: a program's exception or a schema

@@ -1,4 +1,4 @@
-"""Sources of change (SPEC §2, issue 7): what can make a stack need an ``up`` besides its file.
+"""Sources of change: what can make a stack need an ``up`` besides its file.
 
 ``build_sources`` assembles the standard set for a project: stack files and program source
 (watchfiles), Project git repositories (``git ls-remote``), Vault KV v2 versions (hvac), preview

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from automation.times import iso
 from components.documents import StackDocuments
 
 Wake = Callable[[], None]
@@ -111,7 +112,7 @@ class TargetHealth:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+    return iso(moment) if moment is not None else None
 
 
 @runtime_checkable

@@ -1,6 +1,6 @@
 """Preview TTLs: wake the daemon when a preview environment expires.
 
-A preview lives ``ttlHours`` from its branch's first-seen time (SPEC §2). Nothing outside changes
+A preview lives ``ttlHours`` from its branch's first-seen time. Nothing outside changes
 at that moment, so without this source an expired preview would linger until some other input
 changed. ``next_due`` is the earliest expiry not yet reported, so the loop sleeps exactly until
 then; ``poll`` names the stacks whose previews expired. The expiry itself reaches the program

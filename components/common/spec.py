@@ -9,11 +9,21 @@ domains share, so the same mistake gets the same message everywhere.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from croniter import croniter
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails
 
 
 class SpecModel(BaseModel):
@@ -110,3 +120,33 @@ class ResourceRequirements(SpecModel):
         if self.limits:
             block["limits"] = dict(self.limits)
         return block
+
+
+def rule_beside_item_errors(rule: Callable[[Any], str | None]) -> WrapValidator:
+    """A rule over a whole list, reported together with its items' own errors.
+
+    pydantic runs a list's validators only once every item is valid, so a duplicate name beside a
+    bad item would surface a run later. ``rule`` reads the list as written (items are mappings,
+    or models when built in code) and returns its problem, or None.
+    """
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        problem = rule(value)
+        try:
+            validated = handler(value)
+        except ValidationError as exc:
+            if problem is None:
+                raise
+            items = [
+                InitErrorDetails(type=e["type"], loc=e["loc"], input=e["input"], ctx=e.get("ctx", {}))
+                for e in exc.errors()
+            ]
+            whole = InitErrorDetails(
+                type="value_error", loc=(), input=value, ctx={"error": ValueError(problem)}
+            )
+            raise ValidationError.from_exception_data(exc.title, [*items, whole]) from None
+        if problem is not None:
+            raise ValueError(problem)
+        return validated
+
+    return WrapValidator(validate)

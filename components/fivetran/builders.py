@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.common import masking
+from components.common.health import health
 from components.common.vault import find_references
 from components.fivetran.package import ConnectorPackage
 from components.fivetran.spec import FivetranConnectorSpec, Schedule, SchemaConfig
@@ -157,6 +158,7 @@ def connector_status(
     live = live or {}
     setup_state = live.get("setup_state")
     status: dict[str, Any] = {
+        **_health(setup_state, live),
         "connectorId": connector_id,
         "service": spec.service,
         "groupId": spec.group_id,
@@ -189,6 +191,21 @@ def connector_status(
     if setup_state is not None and setup_state != CONNECTED:
         status["requeueAfterSeconds"] = RECHECK_SETUP_SECONDS
     return status
+
+
+def _health(setup_state: str | None, live: Mapping[str, Any]) -> dict[str, Any]:
+    """Ready when Fivetran reports the connection's setup connected; its tasks say what is missing."""
+    if setup_state is None:
+        return health(None, "NotReported", "Fivetran has not reported this connection's setup state yet")
+    if setup_state == CONNECTED:
+        return health(
+            True, "SetupConnected", f"setup connected; sync {live.get('sync_state') or 'state unknown'}"
+        )
+    problems = "; ".join(
+        item["message"] for item in _messages(live.get("tasks")) + _messages(live.get("warnings"))
+    )
+    reason = "SetupBroken" if setup_state == "broken" else "SetupIncomplete"
+    return health(False, reason, f"setup {setup_state}" + (f": {problems}" if problems else ""))
 
 
 def _messages(items: Any) -> list[dict[str, str]]:

@@ -1,4 +1,4 @@
-"""The FivetranConnector spec (SPEC §1, source 000): a Fivetran connection described as data.
+"""The FivetranConnector spec: a Fivetran connection described as data.
 
 ``config`` and ``auth`` stay free-form on purpose: every Fivetran service has its own fields, and
 the provider resources we use take them as JSON, so a new service needs no change here. What *is*
@@ -207,7 +207,7 @@ class FivetranConnectorSpec(SpecModel):
             raise ValueError(
                 f"package is only allowed with service {CONNECTOR_SDK_SERVICE!r}, not {service!r}"
             )
-        # SPEC says "a folder under connectors/": accept the folder's name or its path.
+        # The documented form is "a folder under connectors/": accept the folder's name or its path.
         name = value.removeprefix(CONNECTORS_PREFIX).rstrip("/")
         if not _PACKAGE_FOLDER.match(name) or name == "common":
             raise ValueError(

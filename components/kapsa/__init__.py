@@ -3,7 +3,7 @@
 Kinds: ``Project`` (namespaced), ``DomainPool`` and ``Registry`` (cluster-wide). A Project names
 its DomainPool and Registry; the loader rejects a stack where either is missing, and the factory
 here hands the Project their specs. Git heads, preview first-seen times and last good images come
-from the daemon's observations (SPEC §2); this package never polls anything.
+from the daemon's observations; this package never polls anything.
 """
 
 from __future__ import annotations

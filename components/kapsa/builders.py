@@ -28,13 +28,13 @@ BRANCH_LABEL = "kapsa.dev/branch"
 PROJECT_LABEL = "kapsa.dev/project"
 ENVIRONMENT_LABEL = "kapsa.dev/environment"
 EXPIRES_ANNOTATION = "kapsa.dev/expires-at"
-ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 
 PERMANENT = "permanent"
 PREVIEW = "preview"
 
 DOCKER_CONFIG_TYPE = "kubernetes.io/dockerconfigjson"
 KPACK_API_VERSION = "kpack.io/v1alpha2"
+CERT_MANAGER_API_VERSION = "cert-manager.io/v1"
 
 
 def host_for(environment: str, project: str, base_domain: str) -> str:
@@ -43,13 +43,13 @@ def host_for(environment: str, project: str, base_domain: str) -> str:
 
 
 def tls_secret_name(environment: str) -> str:
-    """The Secret cert-manager writes the environment's certificate into."""
+    """The Secret cert-manager writes the environment's certificate into (and its Certificate's name)."""
     return f"{environment}-tls"
 
 
 @dataclass(frozen=True)
 class Workload:
-    """One environment or preview: everything its Deployment, Service and Ingress need."""
+    """One environment or preview: everything its Deployment, Service, Ingress and Certificate need."""
 
     name: str  # environment name or branch slug; names every object of the environment
     type: str  # PERMANENT | PREVIEW
@@ -195,11 +195,13 @@ def ingress(
     namespace_name: str,
     workload: Workload,
     *,
-    cluster_issuer: str,
     ingress_class_name: str | None,
 ) -> dict[str, Any]:
-    """HTTPS for the environment's host; cert-manager issues the certificate from the annotation."""
-    annotations = {ISSUER_ANNOTATION: cluster_issuer, **_workload_annotations(workload)}
+    """HTTPS for the environment's host, served from the Secret its :func:`certificate` fills.
+
+    No ``cert-manager.io/cluster-issuer`` annotation: ingress-shim would then create a second
+    owner for the very Certificate the program writes.
+    """
     spec: dict[str, Any] = {
         "tls": [{"hosts": [workload.host], "secretName": tls_secret_name(workload.name)}],
         "rules": [
@@ -223,9 +225,31 @@ def ingress(
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": object_meta(
-            workload.name, namespace_name, workload_labels(project, workload), annotations
+            workload.name, namespace_name, workload_labels(project, workload), _workload_annotations(workload)
         ),
         "spec": spec,
+    }
+
+
+def certificate(
+    project: str, namespace_name: str, workload: Workload, *, cluster_issuer: str
+) -> dict[str, Any]:
+    """The cert-manager Certificate for the environment's host, issued by the DomainPool's ClusterIssuer.
+
+    Named after its Secret, as ingress-shim named the Certificates it made for these Ingresses.
+    """
+    secret_name = tls_secret_name(workload.name)
+    return {
+        "apiVersion": CERT_MANAGER_API_VERSION,
+        "kind": "Certificate",
+        "metadata": object_meta(
+            secret_name, namespace_name, workload_labels(project, workload), _workload_annotations(workload)
+        ),
+        "spec": {
+            "secretName": secret_name,
+            "dnsNames": [workload.host],
+            "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": cluster_issuer},
+        },
     }
 
 
@@ -241,7 +265,7 @@ def environment_objects(
     cluster_issuer: str,
     ingress_class_name: str | None,
 ) -> Iterable[dict[str, Any]]:
-    """Deployment, Service and Ingress of one environment, in that order."""
+    """Deployment, Service, Ingress and Certificate of one environment, in that order."""
     yield deployment(
         project,
         namespace_name,
@@ -252,13 +276,8 @@ def environment_objects(
         service_account_name=service_account_name,
     )
     yield service(project, namespace_name, workload)
-    yield ingress(
-        project,
-        namespace_name,
-        workload,
-        cluster_issuer=cluster_issuer,
-        ingress_class_name=ingress_class_name,
-    )
+    yield ingress(project, namespace_name, workload, ingress_class_name=ingress_class_name)
+    yield certificate(project, namespace_name, workload, cluster_issuer=cluster_issuer)
 
 
 def _workload_annotations(workload: Workload) -> dict[str, str]:

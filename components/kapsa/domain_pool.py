@@ -1,7 +1,7 @@
 """The ``driftless:kapsa:DomainPool`` component: a base domain and the issuer of its certificates.
 
 A DomainPool owns no Kubernetes object: Projects allocate ``<env>.<project>.<baseDomain>`` from it
-and annotate their Ingresses with its ClusterIssuer. What it does is check that the issuer exists,
+and their Certificates name its ClusterIssuer. What it does is check that the issuer exists,
 by reading the live cert-manager ``ClusterIssuer`` (``up`` fails, naming it, when it does not), and
 report the issuer's ``Ready`` condition as its own.
 """
@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 
+from components.common.health import TRUE, from_condition
 from components.common.kubernetes import child
 from components.common.live import LiveCustomResource
 from components.kapsa.names import child_name
@@ -52,12 +53,12 @@ def domain_pool_status(spec: DomainPoolSpec, issuer_status: Mapping[str, Any] | 
             "message": f"ClusterIssuer {spec.cluster_issuer!r}: {detail}".rstrip(": "),
         }
     status: dict[str, Any] = {
-        "ready": condition["status"] == "True",
+        **from_condition(condition),
         "baseDomain": spec.base_domain,
         "clusterIssuer": spec.cluster_issuer,
         "conditions": [condition],
     }
-    if not status["ready"]:
+    if status["ready"] != TRUE:
         status["requeueAfterSeconds"] = NOT_READY_REQUEUE_SECONDS
     return status
 

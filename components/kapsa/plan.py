@@ -3,8 +3,8 @@
 :func:`plan_project` decides, without Pulumi, which branches are built (one kpack Image each,
 at the observed commit), which environments and previews run and under which hosts.
 :func:`workload_image` and :func:`project_status` turn the builds' live kpack statuses into the
-image each environment runs and the Project's status output. The component only wires these to
-resources and Outputs.
+image each environment runs, and those with each environment's live Deployment and Certificate
+into the Project's status output. The component only wires these to resources and Outputs.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from components.common.health import FALSE, from_condition
 from components.kapsa import builders
 from components.kapsa.images import (
     NO_IMAGE_REPLICAS,
@@ -29,12 +30,21 @@ from components.kapsa.images import (
     tag_suffix,
 )
 from components.kapsa.previews import PreviewPlan, plan_previews
+from components.kapsa.readiness import (
+    Readiness,
+    certificate_readiness,
+    deployment_readiness,
+    environment_readiness,
+)
 from components.kapsa.slugs import assign_slugs, slugify
 from components.kapsa.spec import DomainPoolSpec, ProjectSpec, RegistrySpec
 from components.observations import Observations
 
 # How soon to look again while a build runs (kpack builds take minutes).
 BUILD_REQUEUE_SECONDS = 60
+# How soon to look again while an environment rolls out or waits for its certificate.
+PROGRESS_REQUEUE_SECONDS = 30
+WAITING_FOR_IMAGE = "WaitingForImage"
 MAX_HOST_LENGTH = 253
 
 
@@ -257,19 +267,57 @@ def deployment_replicas(planned: PlannedWorkload, choice: ImageChoice) -> int:
     return planned.workload.replicas if choice.image is not None else NO_IMAGE_REPLICAS
 
 
-def project_status(plan: ProjectPlan, lives: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any]:
-    """The Project's status output (SPEC §1 and the daemon's contract): never any secret."""
+def served_readiness(
+    planned: PlannedWorkload,
+    choice: ImageChoice,
+    build: BuildStatus,
+    served: Mapping[str, Any] | None,
+) -> Readiness:
+    """Whether one environment serves, from its live ``{"deployment": …, "certificate": …}``.
+
+    Each of the two is the object's ``{metadata, status}`` as read back after ``up`` wrote it
+    (None: not read). An environment with no good image yet runs no pods: it is waiting, whatever
+    its Deployment says.
+    """
+    workload = planned.workload
+    if choice.image is None:
+        return Readiness(
+            FALSE,
+            WAITING_FOR_IMAGE,
+            f"no good image of branch {workload.branch!r} yet (build {build.state.value})",
+        )
+    served = served or {}
+    return environment_readiness(
+        deployment_readiness(served.get("deployment"), deployment_replicas(planned, choice)),
+        certificate_readiness(served.get("certificate"), builders.tls_secret_name(workload.name)),
+    )
+
+
+def project_status(
+    plan: ProjectPlan,
+    lives: Mapping[str, Mapping[str, Any] | None],
+    served: Mapping[str, Mapping[str, Any] | None],
+) -> dict[str, Any]:
+    """The Project's status output (what the daemon reads and shows): never any secret.
+
+    ``lives`` holds each built branch's live kpack Image, ``served`` each environment's live
+    Deployment and Certificate (see :func:`served_readiness`), keyed by environment name.
+    """
     statuses = build_statuses(plan, lives)
     good = last_good_images(plan, statuses)
 
     environments: dict[str, Any] = {}
     pins: dict[str, Any] = {}
     waiting: list[str] = []
+    progressing: dict[str, Readiness] = {}
     for planned in plan.workloads:
         workload = planned.workload
         choice = workload_image(plan, planned, lives)
+        readiness = served_readiness(planned, choice, statuses[workload.branch], served.get(workload.name))
         if choice.image is None:
             waiting.append(workload.name)
+        elif not readiness.is_ready:
+            progressing[workload.name] = readiness
         entry: dict[str, Any] = {
             "type": workload.type,
             "branch": workload.branch,
@@ -278,6 +326,7 @@ def project_status(plan: ProjectPlan, lives: Mapping[str, Mapping[str, Any] | No
             "imageSource": choice.source,
             "commit": choice.commit,
             "replicas": deployment_replicas(planned, choice),
+            **readiness.to_json(),
         }
         if not planned.auto_sync and choice.image is not None:
             pins[pin_label(workload.name)] = GoodImage(choice.image, choice.commit).to_json()
@@ -298,28 +347,41 @@ def project_status(plan: ProjectPlan, lives: Mapping[str, Mapping[str, Any] | No
         }
 
     build_ready = build_condition({b: statuses[b] for b in plan.built()})
+    not_ready = "; ".join(f"{name} ({r.reason}): {r.message}" for name, r in progressing.items())
     if waiting:
         ready = {
             "type": "Ready",
             "status": "False",
-            "reason": "WaitingForImage",
-            "message": f"no good image yet for: {', '.join(waiting)}",
+            "reason": WAITING_FOR_IMAGE,
+            "message": f"no good image yet for: {', '.join(waiting)}"
+            + (f"; not ready yet: {not_ready}" if progressing else ""),
+        }
+    elif progressing:
+        ready = {
+            "type": "Ready",
+            "status": "False",
+            "reason": "Progressing",
+            "message": f"not ready yet: {not_ready}",
         }
     else:
         ready = {
             "type": "Ready",
             "status": "True",
             "reason": "EnvironmentsRunning",
-            "message": f"{len(plan.workloads)} environment(s) on a good image",
+            "message": f"{len(plan.workloads)} environment(s) on a good image, available, with a valid "
+            "certificate",
         }
 
     requeue = [plan.previews.next_expiry_seconds(plan.now)]
     if any(statuses[b].state is BuildState.BUILDING for b in plan.built()):
         requeue.append(BUILD_REQUEUE_SECONDS)
+    if progressing:
+        requeue.append(PROGRESS_REQUEUE_SECONDS)
     hints = [r for r in requeue if r is not None]
 
     status: dict[str, Any] = {
-        "phase": _phase(waiting, statuses, plan),
+        **from_condition(ready),
+        "phase": _phase(waiting, progressing, statuses, plan),
         "conditions": [ready, build_ready],
         "repo": {"url": plan.git_url, "pollIntervalSeconds": plan.poll_interval_seconds},
         "lastGoodImages": {branch: image.to_json() for branch, image in sorted(good.items())},
@@ -344,9 +406,14 @@ def project_status(plan: ProjectPlan, lives: Mapping[str, Mapping[str, Any] | No
     return status
 
 
-def _phase(waiting: list[str], statuses: Mapping[str, BuildStatus], plan: ProjectPlan) -> str:
+def _phase(
+    waiting: list[str],
+    progressing: Mapping[str, Readiness],
+    statuses: Mapping[str, BuildStatus],
+    plan: ProjectPlan,
+) -> str:
     if not waiting:
-        return "Running"
+        return "Progressing" if progressing else "Running"
     branches = {w.workload.branch for w in plan.workloads if w.workload.name in waiting}
     states = {statuses[b].state for b in branches}
     if BuildState.FAILED in states:

@@ -1,4 +1,4 @@
-"""Which preview environments exist, given a Project's spec and what the daemon observed (SPEC §2).
+"""Which preview environments exist, given a Project's spec and what the daemon observed.
 
 A preview exists for each branch of the project's repository that matches an ``include`` glob,
 matches no ``exclude`` glob, and is younger than ``ttlHours`` since it was first seen. A branch the

@@ -3,12 +3,19 @@
 Per project: a Namespace (none when ``createNamespace: false`` declares it external), a copy of
 the Registry's docker-registry Secret, and a ServiceAccount that kpack pushes with and pods pull
 with. Per branch some environment or preview runs (and whose head commit the daemon observed): a
-kpack ``Image`` at that commit. Per environment and preview: a Deployment, a Service and an Ingress
-with TLS from the DomainPool's ClusterIssuer.
+kpack ``Image`` at that commit. Per environment and preview: a Deployment, a Service, an Ingress
+and the cert-manager Certificate (from the DomainPool's ClusterIssuer) whose Secret it serves.
 
 What exists is decided up front by :func:`components.kapsa.plan.plan_project`; only the image each
 environment runs depends on a live value (the kpack Image's status, read after ``up`` wrote the
 Image), so the Deployment's image and replicas are Outputs and everything else is plain data.
+
+The Certificate is written by the program rather than left to ingress-shim (an Ingress annotation)
+so that it exists as soon as ``up`` has run and can be read back in the same run: a read of an
+object that does not exist fails the whole ``up``, and ingress-shim creates its Certificate only
+later. Each environment's Deployment and Certificate are read back after they are written, on
+every run, and the Project is ready only when every environment is available and has its
+certificate (:func:`components.kapsa.plan.project_status`).
 """
 
 from __future__ import annotations
@@ -93,7 +100,7 @@ class Project(pulumi.ComponentResource):
             opts=in_namespace,
         )
 
-        lives: dict[str, pulumi.Output[dict[str, Any]]] = {}
+        lives: dict[str, pulumi.Output[Any]] = {}
         for branch, build in plan.built().items():
             assert build.commit is not None  # built() keeps only builds with an observed commit
             image_object = builders.kpack_image(
@@ -116,48 +123,61 @@ class Project(pulumi.ComponentResource):
                 spec=image_object["spec"],
                 opts=child(self, depends_on=[*created, account, credentials]),
             )
-            lives[branch] = self._read_build(
+            lives[branch] = self._read_custom(
                 child_name(name, "image", build.image_name, "live"), image, image_object
             )
 
-        for planned in plan.workloads:
-            self._environment(name, plan, planned, lives, in_namespace)
-
-        if lives:
-            self.status = pulumi.Output.all(**lives).apply(lambda live: project_status(plan, live))
-        else:
-            self.status = pulumi.Output.from_input(project_status(plan, {}))
+        served = {
+            planned.workload.name: self._environment(name, plan, planned, lives, in_namespace)
+            for planned in plan.workloads
+        }
+        self.status = pulumi.Output.all(_gathered(lives), _gathered(served)).apply(
+            lambda parts: project_status(plan, parts[0], parts[1])
+        )
         self.register_outputs({"status": self.status})
 
-    def _read_build(
-        self, resource_name: str, image: k8s.apiextensions.CustomResource, image_object: dict[str, Any]
+    def _read_custom(
+        self, resource_name: str, written: k8s.apiextensions.CustomResource, written_object: dict[str, Any]
     ) -> pulumi.Output[dict[str, Any]]:
-        """The kpack Image's live ``{metadata, status}``, read afresh on every run.
+        """A custom resource's live ``{metadata, status}`` (kpack Image, Certificate), read afresh every run.
 
         The created resource's own outputs are what the provider answered when it last changed the
         object; an ``up`` that changes nothing would keep reporting that forever. A read is
-        performed on every run, after the Image is written (its id comes from the Image). Its id is
-        unknown while a preview plans a new Image, and Pulumi then skips the read instead of
-        failing on an object that does not exist yet.
+        performed on every run, after the object is written (its id comes from the written one).
+        Its id is unknown while a preview plans a new object, and Pulumi then skips the read
+        instead of failing on an object that does not exist yet.
         """
-        reference = f"{image_object['metadata']['namespace']}/{image_object['metadata']['name']}"
+        reference = _reference(written_object)
         live = LiveCustomResource.read(
             resource_name,
-            api_version=image_object["apiVersion"],
-            kind=image_object["kind"],
-            id=image.id.apply(lambda _: reference),
-            opts=child(self),
+            api_version=written_object["apiVersion"],
+            kind=written_object["kind"],
+            id=written.id.apply(lambda _: reference),
+            opts=child(self, depends_on=[written]),
         )
         return live.live()
+
+    def _read_deployment(
+        self, resource_name: str, written: k8s.apps.v1.Deployment, written_object: dict[str, Any]
+    ) -> pulumi.Output[dict[str, Any]]:
+        """The Deployment's live ``{metadata, status}``, read like :meth:`_read_custom`."""
+        reference = _reference(written_object)
+        live = k8s.apps.v1.Deployment.get(
+            resource_name, id=written.id.apply(lambda _: reference), opts=child(self, depends_on=[written])
+        )
+        return pulumi.Output.all(live.metadata, live.status).apply(
+            lambda parts: {"metadata": parts[0] or {}, "status": parts[1] or {}}
+        )
 
     def _environment(
         self,
         name: str,
         plan: ProjectPlan,
         planned: PlannedWorkload,
-        lives: Mapping[str, pulumi.Output[dict[str, Any]]],
+        lives: Mapping[str, pulumi.Output[Any]],
         opts: pulumi.ResourceOptions,
-    ) -> None:
+    ) -> pulumi.Output[dict[str, Any]]:
+        """Write one environment's objects; its live ``{"deployment": …, "certificate": …}``."""
         workload = planned.workload
         image: pulumi.Input[str]
         replicas: pulumi.Input[int]
@@ -182,12 +202,37 @@ class Project(pulumi.ComponentResource):
             cluster_issuer=plan.cluster_issuer,
             ingress_class_name=plan.ingress_class_name,
         )
-        deployment, service, ingress = objects
+        deployment_object, service, ingress, certificate_object = objects
         resource_name = child_name(name, workload.name)
-        k8s.apps.v1.Deployment(
-            resource_name, metadata=deployment["metadata"], spec=deployment["spec"], opts=opts
+        deployment = k8s.apps.v1.Deployment(
+            resource_name, metadata=deployment_object["metadata"], spec=deployment_object["spec"], opts=opts
         )
         k8s.core.v1.Service(resource_name, metadata=service["metadata"], spec=service["spec"], opts=opts)
         k8s.networking.v1.Ingress(
             resource_name, metadata=ingress["metadata"], spec=ingress["spec"], opts=opts
         )
+        certificate = k8s.apiextensions.CustomResource(
+            resource_name,
+            api_version=certificate_object["apiVersion"],
+            kind=certificate_object["kind"],
+            metadata=certificate_object["metadata"],
+            spec=certificate_object["spec"],
+            opts=opts,
+        )
+        live_name = child_name(name, workload.name, "live")
+        return pulumi.Output.all(
+            deployment=self._read_deployment(live_name, deployment, deployment_object),
+            certificate=self._read_custom(live_name, certificate, certificate_object),
+        )
+
+
+def _reference(written_object: Mapping[str, Any]) -> str:
+    """``<namespace>/<name>``: the id a read of a namespaced object goes by."""
+    return f"{written_object['metadata']['namespace']}/{written_object['metadata']['name']}"
+
+
+def _gathered(outputs: Mapping[str, pulumi.Output[Any]]) -> pulumi.Output[dict[str, Any]]:
+    """One Output of a mapping of Outputs (of an empty mapping too)."""
+    if not outputs:
+        return pulumi.Output.from_input({})
+    return pulumi.Output.all(**outputs)

@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.common.health import from_condition
 from components.common.kubernetes import child
 from components.kapsa.builders import DOCKER_CONFIG_TYPE
 from components.kapsa.names import child_name
@@ -52,6 +53,7 @@ def registry_status(spec: RegistrySpec, secret_type: str | None) -> dict[str, An
             ),
         }
     return {
+        **from_condition(condition),
         "server": spec.server,
         "repositoryPrefix": spec.repository_prefix,
         "credentialsSecret": reference,

@@ -1,4 +1,4 @@
-"""Typed specs of the Kapsa kinds (SPEC §1): Project, DomainPool, Registry.
+"""Typed specs of the Kapsa kinds: Project, DomainPool, Registry.
 
 Everything a user can get wrong is rejected here, before any resource exists, with the field that
 is wrong: a duplicate environment name, a malformed glob, a port out of range, a pinned image on an
@@ -14,10 +14,16 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from components.common import masking
-from components.common.spec import DnsLabel, DnsSubdomain, ResourceRequirements, SpecModel
+from components.common.spec import (
+    DnsLabel,
+    DnsSubdomain,
+    ResourceRequirements,
+    SpecModel,
+    rule_beside_item_errors,
+)
 from components.documents import SpecReference
 
 SECRET_VALUES_REFUSED = (
@@ -272,6 +278,24 @@ class PreviewEnvironmentsSpec(SpecModel):
     resources: ResourceRequirements | None = None
 
 
+def _unique_names(environments: Any) -> str | None:
+    """Environment names are unique: checked on the list as written, even with a bad item in it."""
+    first: dict[str, int] = {}
+    for index, environment in enumerate(environments if isinstance(environments, list) else ()):
+        name = (
+            environment.get("name") if isinstance(environment, dict) else getattr(environment, "name", None)
+        )
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            return (
+                f"environments[{first[name]}] and environments[{index}] are both named {name!r}; "
+                "environment names must be unique"
+            )
+        first[name] = index
+    return None
+
+
 class ProjectSpec(SpecModel):
     """A Kapsa Project: builds of a git repository deployed to environments and previews."""
 
@@ -279,7 +303,9 @@ class ProjectSpec(SpecModel):
     domain_pool: DnsLabel = Field(description="metadata.name of a DomainPool in this stack")
     registry: DnsLabel = Field(description="metadata.name of a Registry in this stack")
     port: int = Field(default=8080, ge=1, le=65535, description="the port the application listens on")
-    environments: list[EnvironmentSpec] = Field(default_factory=list)
+    environments: Annotated[list[EnvironmentSpec], rule_beside_item_errors(_unique_names)] = Field(
+        default_factory=list
+    )
     preview_environments: PreviewEnvironmentsSpec = Field(default_factory=PreviewEnvironmentsSpec)
     create_namespace: bool = Field(
         default=True,
@@ -288,19 +314,6 @@ class ProjectSpec(SpecModel):
             "it). Turning it off later deletes the namespace, and everything in it."
         ),
     )
-
-    @field_validator("environments")
-    @classmethod
-    def _unique_names(cls, environments: list[EnvironmentSpec]) -> list[EnvironmentSpec]:
-        first: dict[str, int] = {}
-        for index, environment in enumerate(environments):
-            if environment.name in first:
-                raise ValueError(
-                    f"environments[{first[environment.name]}] and environments[{index}] are both "
-                    f"named {environment.name!r}; environment names must be unique"
-                )
-            first[environment.name] = index
-        return environments
 
     def branch_of(self, environment: EnvironmentSpec) -> str:
         """The branch an environment deploys."""

@@ -1,4 +1,4 @@
-"""WandB (SPEC §1, source 002): the infra W&B runs on, as five operators' custom resources.
+"""WandB: the infra W&B runs on, as five operators' custom resources.
 
 ``spec.py`` is the document's spec, ``pieces/`` the pure write/infer functions per piece,
 ``resources.py`` one small component per piece, ``status.py`` the states and the summary,

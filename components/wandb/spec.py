@@ -1,7 +1,7 @@
-"""The WandB spec (SPEC §1, source 002): which infra pieces W&B needs, and how big.
+"""The WandB spec: which infra pieces W&B needs, and how big.
 
 One document drives five operators' custom resources: Strimzi Kafka, Altinity ClickHouse, MinIO,
-Opstree Redis and Percona Server for MySQL. The fields SPEC names keep their names and defaults;
+Opstree Redis and Percona Server for MySQL. The first documented fields keep their names and defaults;
 the rest (``storageClass``, ``resources``, ``image``, Kafka's replication settings,
 ``createNamespace``) are optional additions.
 
@@ -176,7 +176,7 @@ class MySQLSpec(SpecModel):
 
 
 class InfraSpec(SpecModel):
-    """The pieces; each defaults to enabled with SPEC's sizes."""
+    """The pieces; each defaults to enabled with the documented sizes."""
 
     kafka: KafkaSpec = Field(default_factory=KafkaSpec)
     clickhouse: ClickHouseSpec = Field(default_factory=ClickHouseSpec)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from components.common.health import health
+
 
 class State(StrEnum):
     """A piece's (or the whole infra's) condition, least to most severe."""
@@ -37,6 +39,14 @@ class State(StrEnum):
 _SEVERITY = {state: rank for rank, state in enumerate(State)}
 _NOT_READY = frozenset({State.ERROR, State.PENDING, State.UNAVAILABLE})
 
+_SUMMARY_REASONS: Mapping[State, str] = {
+    State.HEALTHY: "AllPiecesHealthy",
+    State.DEGRADED: "PiecesDegraded",
+    State.PENDING: "PiecesPending",
+    State.UNAVAILABLE: "PiecesUnavailable",
+    State.ERROR: "PieceInError",
+}
+
 # Seconds until the daemon should look again. Unavailable is not in the seed's list; it takes the
 # upstream operator's default of three minutes.
 REQUEUE_AFTER_SECONDS: Mapping[State, int] = {
@@ -58,7 +68,7 @@ class PieceStatus:
     source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The output form. ``ready``/``progressing``/``degraded`` are SPEC's three flags."""
+        """The output form. ``ready``/``progressing``/``degraded`` are the three flags every piece reports."""
         data: dict[str, Any] = {
             "state": self.state.value,
             "message": self.message,
@@ -77,7 +87,7 @@ class PieceStatus:
 
 
 def summarize(pieces: Mapping[str, PieceStatus]) -> dict[str, Any]:
-    """The WandB status output: summary state, Ready, message, per-piece states, requeue hint."""
+    """The WandB status output: health, summary state, per-piece states, requeue hint."""
     if not pieces:
         state, message = State.HEALTHY, "no infra piece is enabled"
     else:
@@ -90,10 +100,10 @@ def summarize(pieces: Mapping[str, PieceStatus]) -> dict[str, Any]:
             message = "; ".join(f"{name}: {p.state.value}: {p.message}" for name, p in troubled)
         else:
             message = f"all {len(pieces)} infra pieces are healthy"
+    ready = not any(p.state in _NOT_READY for p in pieces.values())
     return {
+        **health(ready, _SUMMARY_REASONS[state], message),
         "state": state.value,
-        "ready": not any(p.state in _NOT_READY for p in pieces.values()),
-        "message": message,
         "pieces": {name: pieces[name].to_dict() for name in sorted(pieces)},
         "requeueAfterSeconds": REQUEUE_AFTER_SECONDS[state],
     }

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.common.kubernetes import await_annotations, child
+from components.common.objects import normalize
 from components.wazuh import builders, status
 from components.wazuh.builders import Names
 from components.wazuh.certificates import IssuedCertificates, issue_certificates
@@ -257,5 +258,5 @@ def _observe(resource: pulumi.CustomResource, desired: int) -> pulumi.Output[sta
 
 
 def _generation(metadata: Any) -> int | None:
-    value = status.normalize(metadata or {}).get("generation")
+    value = normalize(metadata or {}).get("generation")
     return int(value) if isinstance(value, int | float) else None

@@ -1,9 +1,9 @@
-"""The WazuhCluster spec (SPEC §1): what a stack document may say, checked before anything exists.
+"""The WazuhCluster spec: what a stack document may say, checked before anything exists.
 
 Every rule that can be checked from the document alone is checked here, so a bad document is
 rejected by the loader with file, line and field, and no resource of the stack is touched. Fields
-beyond the SPEC (``credentials``, ``createNamespace``, ``logRotation.image``) are additions the
-SPEC allows; the SPEC's own fields keep their names and defaults.
+first documented keep their names and defaults; later ones (``credentials``, ``createNamespace``,
+``logRotation.image``) are optional additions.
 """
 
 from __future__ import annotations

@@ -20,11 +20,13 @@ or any ``ReplicaFailure`` condition makes a component Failed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from components.common.health import from_condition
+from components.common.objects import normalize
 
 PENDING = "Pending"
 CREATING = "Creating"
@@ -35,8 +37,6 @@ REQUEUE_RUNNING = 30
 REQUEUE_NOT_READY = 10
 REQUEUE_FAILED = 30
 REQUEUE_RENEWAL = 0
-
-_SNAKE = re.compile(r"_([a-z0-9])")
 
 
 @dataclass(frozen=True)
@@ -50,19 +50,6 @@ class ComponentStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {"replicas": self.replicas, "readyReplicas": self.ready_replicas, "phase": self.phase}
-
-
-def normalize(value: Any) -> Any:
-    """A status as Kubernetes writes it: camelCase keys, plain dicts and lists.
-
-    The provider SDK hands back typed output objects keyed in snake_case; tests and the API use
-    camelCase. Both come out the same.
-    """
-    if isinstance(value, Mapping):
-        return {_SNAKE.sub(lambda m: m.group(1).upper(), str(k)): normalize(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [normalize(item) for item in value]
-    return value
 
 
 def _int(status: Mapping[str, Any], key: str) -> int:
@@ -159,19 +146,17 @@ def cluster_status(
     renewal_due = any(bool(flag) for flag in renewal_flags)
     not_ready = [f"{name}: {c.message}" for name, c in components.items() if c.phase != RUNNING]
     message = "; ".join(not_ready) if not_ready else "all components ready"
+    ready = {
+        "type": "Ready",
+        "status": "True" if phase == RUNNING else "False",
+        "reason": {RUNNING: "AllComponentsReady", FAILED: "ComponentFailed"}.get(phase, "Progressing"),
+        "message": message,
+    }
     return {
+        **from_condition(ready),
         "phase": phase,
         "components": {name: c.to_dict() for name, c in components.items()},
-        "conditions": [
-            {
-                "type": "Ready",
-                "status": "True" if phase == RUNNING else "False",
-                "reason": {RUNNING: "AllComponentsReady", FAILED: "ComponentFailed"}.get(
-                    phase, "Progressing"
-                ),
-                "message": message,
-            }
-        ],
+        "conditions": [ready],
         "certificates": {"renewalDue": renewal_due, "notAfter": earliest(expiry_times)},
         "requeueAfterSeconds": requeue_after(phase, renewal_due),
     }

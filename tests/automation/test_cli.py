@@ -1,4 +1,4 @@
-"""The daemon's commands (SPEC §3): ``run``, ``status`` and the Pulumi commands without a CLI."""
+"""The daemon's commands: ``run``, ``status`` and the Pulumi commands without a CLI."""
 
 from __future__ import annotations
 
@@ -89,6 +89,28 @@ def test_status_after_the_first_dry_run_shows_its_state_and_says_so(dirs, capsys
     assert document["dryRun"] is True
     assert document["registries"] == {}
     assert [(s["name"], s["phase"]) for s in document["stacks"]] == [("alpha", "Ready"), ("beta", "Ready")]
+
+
+def test_a_dry_run_says_component_health_is_unknown(dirs, tmp_path, capsys):
+    (tmp_path / "stacks" / "alpha.yaml").write_text(
+        "kind: DomainPool\nmetadata: {name: apps-pool}\n"
+        "spec: {baseDomain: apps.corp.com, clusterIssuer: letsencrypt-prod}\n"
+    )
+    assert main(["run", "--once", "--dry-run", *dirs]) == 0
+    capsys.readouterr()
+
+    assert main(["status", "--dry-run", "--format", "json", *dirs]) == 0
+    alpha = json.loads(capsys.readouterr().out)["stacks"][0]
+    assert [(c["kind"], c["name"], c["ready"], c["reason"]) for c in alpha["components"]] == [
+        ("DomainPool", "apps-pool", "Unknown", "Offline")
+    ]
+    ready = next(c for c in alpha["conditions"] if c["type"] == "Ready")
+    assert (alpha["phase"], ready["status"], ready["reason"]) == ("Ready", "True", "UpSucceeded")
+    assert "dry-run: the offline render cannot read live status, so health is unknown" in ready["message"]
+
+    assert main(["status", "--dry-run", *dirs]) == 0
+    alpha_row = lines(capsys.readouterr().out)[2]
+    assert alpha_row.split()[:3] == ["alpha", "Ready", "?/1"]
 
 
 def test_status_with_no_state_at_all_says_nothing_was_reconciled(dirs, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from automation.files import pid_alive, process_start
+from automation.files import hostname, lock_holder, pid_alive, process_start
 
 
 @pytest.fixture
@@ -56,3 +57,42 @@ def test_a_lock_without_a_start_time_is_judged_by_its_pid():
     assert pid_alive(os.getpid()) is True
     assert pid_alive(process.pid) is False
     assert pid_alive(0) is False
+
+
+# --- lock holders ------------------------------------------------------------------------------------
+
+
+def write_lock(path: Path, **record: object) -> Path:
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_no_lock_file_has_no_holder(tmp_path):
+    assert lock_holder(tmp_path / "lock.json") is None
+
+
+def test_a_lock_of_a_process_of_this_host_that_exited_is_stale(tmp_path, zombie):
+    lock = write_lock(tmp_path / "lock.json", pid=zombie, hostname=hostname())
+    holder = lock_holder(lock)
+    assert holder is not None
+    assert (holder.pid, holder.gone) == (zombie, True)
+
+
+def test_a_lock_of_a_running_process_or_of_another_host_is_never_stale(tmp_path, zombie):
+    running = lock_holder(
+        write_lock(tmp_path / "a.json", pid=os.getpid(), hostname=hostname(), **process_start())
+    )
+    elsewhere = lock_holder(write_lock(tmp_path / "b.json", pid=zombie, hostname="another-host"))
+    assert running is not None
+    assert elsewhere is not None
+    assert (running.gone, elsewhere.gone) == (False, False)
+
+
+@pytest.mark.parametrize("content", ["", "{not json", "[1, 2]", '{"pid": "42", "hostname": 7}'])
+def test_an_unreadable_lock_names_no_one_and_is_never_stale(tmp_path, content):
+    lock = tmp_path / "lock.json"
+    lock.write_text(content)
+    holder = lock_holder(lock)
+    assert holder is not None
+    assert holder.pid == 0
+    assert holder.gone is False

@@ -232,7 +232,7 @@ def test_two_stacks_with_the_same_project_keep_their_own_images(tmp_path: Path, 
     live_recorded = store.fingerprint_material(twins["live"], T0)
     assert store.record_project_status("staging", "api", staging) is True
 
-    # each stack reads its own, under the SPEC §2 keys
+    # each stack reads its own, under the observations format's keys
     assert store.for_stack(twins["staging"], T0).images["api/@{prod}"].commit == "1" * 40
     assert store.for_stack(twins["live"], T0).images["api/@{prod}"].commit == "2" * 40
     assert store.for_stack(twins["live"], T0).images["api/main"].commit == "2" * 40

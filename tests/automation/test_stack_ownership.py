@@ -75,19 +75,20 @@ def test_stacks_whose_pulumi_config_names_different_clusters_may_each_own_a_name
 
 
 def test_a_conflict_comes_with_the_files_other_errors_and_holds_the_valid_partner(stacks):
-    broken = write(stacks, "broken", wandb(spec="retainOnDelete: maybe") + "---\n" + wandb(namespace="ds"))
-    partner = write(stacks, "partner", wandb(namespace="ds").replace("name: ml", "name: ds"))
+    ds = wandb(namespace="ds").replace("name: ml", "name: ds")
+    broken = write(stacks, "broken", wandb(spec="retainOnDelete: maybe") + "---\n" + ds)
+    partner = write(stacks, "partner", ds)
 
     broken_errors = refusal(stacks, broken)
     partner_errors = refusal(stacks, partner)
 
     assert [e.split(": ")[:3] for e in broken_errors] == [
         [f"{broken}:5", "WandB/ml", "spec.retainOnDelete"],
-        [f"{broken}:10", "WandB/ml", "metadata.namespace"],
+        [f"{broken}:10", "WandB/ds", "metadata.namespace"],
     ]
     assert f"namespace 'ds' is also owned by {partner}:4 WandB/ds" in broken_errors[1]
     # the broken file's valid document would own 'ds' once the file is fixed: not applied either
-    assert partner_errors == [e for e in partner_errors if f"also owned by {broken}:10 WandB/ml" in e]
+    assert partner_errors == [e for e in partner_errors if f"also owned by {broken}:10 WandB/ds" in e]
     assert len(partner_errors) == 1
 
 

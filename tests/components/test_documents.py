@@ -82,7 +82,7 @@ metadata: {name: users}
     orders, users = stack.documents
     assert orders.spec == DatabaseSpec(replicas=3, storage="20Gi")
     assert orders.namespace == "shop"
-    assert users.namespace == "users"  # SPEC: the namespace defaults to the name
+    assert users.namespace == "users"  # the namespace defaults to the name
     assert orders.line == 2
 
 

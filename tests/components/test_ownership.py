@@ -227,8 +227,10 @@ def test_a_system_namespace_is_reported_with_the_files_other_errors():
     errors = errors_of(text)
     assert [e.split(": ")[:3] for e in errors] == [
         ["stacks/dev.yaml:2", "WandB/wandb", "metadata.namespace"],
+        ["stacks/dev.yaml:5", "WazuhCluster/siem", "metadata.namespace"],  # its spec's error aside
         ["stacks/dev.yaml:6", "WazuhCluster/siem", "spec.bogus"],
         ["stacks/dev.yaml:9", "WazuhCluster/logs", "metadata.namespace"],
     ]
     assert "'kube-system' is a system namespace" in errors[0]
-    assert "'kube-node-lease' is a system namespace" in errors[2]
+    assert "'kube-public' is a system namespace" in errors[1]
+    assert "'kube-node-lease' is a system namespace" in errors[3]

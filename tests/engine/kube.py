@@ -39,6 +39,7 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "PerconaServerMySQL": ("apis/ps.percona.com/v1", "perconaservermysqls", True),
     "Image": ("apis/kpack.io/v1alpha2", "images", True),
     "Certificate": ("apis/cert-manager.io/v1", "certificates", True),
+    "ClusterIssuer": ("apis/cert-manager.io/v1", "clusterissuers", False),
 }
 
 
@@ -83,9 +84,18 @@ class KubeApi:
         response.raise_for_status()
         return dict(response.json())
 
-    def merge_patch(self, kind: str, name: str, patch: dict[str, Any], namespace: str | None = None) -> None:
+    def merge_patch(
+        self,
+        kind: str,
+        name: str,
+        patch: dict[str, Any],
+        namespace: str | None = None,
+        *,
+        subresource: str = "",
+    ) -> None:
+        """A JSON merge patch; ``subresource="status"`` writes status as the object's controller would."""
         response = self.session.patch(
-            self.url(kind, namespace, name),
+            self.url(kind, namespace, name) + (f"/{subresource}" if subresource else ""),
             json=patch,
             headers={"Content-Type": "application/merge-patch+json"},
             timeout=30,

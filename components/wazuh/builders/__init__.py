@@ -2,8 +2,8 @@
 
 Nothing here imports Pulumi. Values that only exist at deploy time (certificate PEMs, passwords,
 certificate hashes) are parameters: tests pass strings, the component passes Pulumi Outputs, and
-the builders only place them. The layout follows wazuh/wazuh-kubernetes v4.14.6 (see
-``../shared/DOMAINS.md``), with every object name prefixed by the document name so two clusters
+the builders only place them. The layout follows upstream wazuh/wazuh-kubernetes v4.14.6, with
+every object name prefixed by the document name so two clusters
 can share a namespace, and with one Secret per consumer so each pod mounts only its own keys.
 
 One module per part of the cluster, each with the configuration files its pods read, so a path

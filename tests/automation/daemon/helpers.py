@@ -160,6 +160,7 @@ class FakeDriver:
 
     name = "fake"
     drift_detection = True
+    reads_live_status = True
 
     def __init__(self, *, op_seconds: float = 0.0):
         self.calls: list[tuple[str, str, dict[str, Any]]] = []

@@ -1,4 +1,4 @@
-"""Status: the SPEC §3 shape, persisted in SQLite, surviving a reopen."""
+"""Status: the shape readers rely on, persisted in SQLite, surviving a reopen."""
 
 from __future__ import annotations
 

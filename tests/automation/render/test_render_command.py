@@ -1,4 +1,4 @@
-"""``python -m automation render``: the SPEC §3 command, end to end in a subprocess."""
+"""``python -m automation render``, end to end in a subprocess."""
 
 from __future__ import annotations
 

@@ -77,6 +77,33 @@ def test_status_without_a_live_reading_has_no_setup_state_and_no_requeue():
     assert "requeueAfterSeconds" not in status
 
 
+def test_health_is_unknown_until_fivetran_reports_the_setup_state():
+    status = builders.connector_status(spec(), "conn_1", None)
+    assert (status["ready"], status["reason"]) == ("Unknown", "NotReported")
+
+
+def test_a_connected_setup_is_ready():
+    status = builders.connector_status(
+        spec(), "conn_1", {"setup_state": "connected", "sync_state": "scheduled"}
+    )
+    assert (status["ready"], status["reason"], status["message"]) == (
+        "True",
+        "SetupConnected",
+        "setup connected; sync scheduled",
+    )
+
+
+def test_broken_setup_is_not_ready_and_names_what_fivetran_asks_for():
+    live = {
+        "setup_state": "broken",
+        "tasks": [{"code": "reconnect", "message": "Reconnect: the OAuth token was revoked"}],
+        "warnings": [{"code": "w", "message": "Schema changed"}],
+    }
+    status = builders.connector_status(spec(), "conn_1", live)
+    assert (status["ready"], status["reason"]) == ("False", "SetupBroken")
+    assert status["message"] == "setup broken: Reconnect: the OAuth token was revoked; Schema changed"
+
+
 def test_status_requeues_while_setup_is_not_connected():
     live = {"setup_state": "incomplete", "warnings": [{"code": "c", "message": "m"}], "tasks": None}
     status = builders.connector_status(spec(), "conn_1", live)

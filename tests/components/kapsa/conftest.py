@@ -1,4 +1,4 @@
-"""Stack documents for the Kapsa tests: the SPEC §1 example, as dicts to vary per test."""
+"""Stack documents for the Kapsa tests: the documented example, as dicts to vary per test."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ PROJECT: dict[str, Any] = {
 
 @pytest.fixture
 def documents() -> list[dict[str, Any]]:
-    """DomainPool, Registry and Project of SPEC §1 (previews enabled), fresh for each test."""
+    """The documented DomainPool, Registry and Project (previews enabled), fresh for each test."""
     return copy.deepcopy([DOMAIN_POOL, REGISTRY, PROJECT])
 
 

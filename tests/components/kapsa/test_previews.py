@@ -1,4 +1,4 @@
-"""Which previews exist: include/exclude globs, first-seen times and the TTL (SPEC §2)."""
+"""Which previews exist: include/exclude globs, first-seen times and the TTL."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """Seed 004's sequences, rendered over successive observations like the daemon would run them.
 
 A fake kpack answers each kpack ``Image`` with a realistic status (``Ready`` True with a digest
-image, or False with the build's message and the last successful image kept), and a fake daemon
-carries the Project's outputs into the next run's observations (last good images, pins, preview
-first-seen times), so each test walks through runs the way the daemon and kpack drive them.
+image, or False with the build's message and the last successful image kept), a fake Deployment
+controller and cert-manager answer each environment's Deployment and Certificate (available and
+issued, unless a test says otherwise), and a fake daemon carries the Project's outputs into the
+next run's observations (last good images, pins, preview first-seen times), so each test walks
+through runs the way the daemon, kpack and the cluster drive them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 SECRET = "kubernetes:core/v1:Secret"
+CERTIFICATE = "kubernetes:cert-manager.io/v1:Certificate"
 ISSUER = "kubernetes:cert-manager.io/v1:ClusterIssuer"
 START = datetime.fromisoformat("2026-11-21T12:00:00+00:00")
 
@@ -86,6 +89,81 @@ class FakeKpack:
         return status
 
 
+@dataclass
+class FakeCluster:
+    """The Deployment controller and cert-manager, as far as the program reads them back.
+
+    Every Deployment is available with all its replicas and every Certificate issued, except those
+    a test names (``namespace/name``); the program writes each object, then reads it by that id.
+    """
+
+    unavailable: dict[str, str] = field(default_factory=dict)  # Deployment -> Available message
+    uncertified: dict[str, str] = field(default_factory=dict)  # Certificate -> Ready=False message
+    unissued: set[str] = field(default_factory=set)  # Certificates cert-manager has not reported on
+    written: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<kind> namespace/name" -> object
+
+    def deployment(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
+        written = self._written("Deployment", args)
+        if written is None:
+            return {}
+        reference, desired = args.resource_id, written["spec"]["replicas"]
+        status: dict[str, Any] = {"observedGeneration": 1, "replicas": desired, "updatedReplicas": desired}
+        if reference in self.unavailable:
+            status["unavailableReplicas"] = desired
+            available = {
+                "type": "Available",
+                "status": "False",
+                "reason": "MinimumReplicasUnavailable",
+                "message": self.unavailable[reference],
+            }
+        else:
+            status.update(readyReplicas=desired, availableReplicas=desired)
+            available = {
+                "type": "Available",
+                "status": "True",
+                "reason": "MinimumReplicasAvailable",
+                "message": "Deployment has minimum availability.",
+            }
+        progressing = {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}
+        status["conditions"] = [available, progressing]
+        return {**written, "metadata": {**written["metadata"], "generation": 1}, "status": status}
+
+    def certificate(self, args: mocks.MockResourceArgs) -> dict[str, Any]:
+        written = self._written("Certificate", args)
+        if written is None:
+            return {}
+        reference = args.resource_id
+        live = {**written, "metadata": {**written["metadata"], "generation": 1}}
+        if reference in self.unissued:
+            return live
+        if reference in self.uncertified:
+            ready = {
+                "type": "Ready",
+                "status": "False",
+                "reason": "DoesNotExist",
+                "message": self.uncertified[reference],
+                "observedGeneration": 1,
+            }
+            conditions = [ready, {"type": "Issuing", "status": "True", "reason": "DoesNotExist"}]
+            return {**live, "status": {"conditions": conditions}}
+        ready = {
+            "type": "Ready",
+            "status": "True",
+            "reason": "Ready",
+            "message": "Certificate is up to date and has not expired",
+            "observedGeneration": 1,
+        }
+        return {**live, "status": {"conditions": [ready], "notAfter": "2027-02-19T12:00:00Z"}}
+
+    def _written(self, kind: str, args: mocks.MockResourceArgs) -> dict[str, Any] | None:
+        """The object a read names; None (after keeping it) for a write."""
+        if not args.resource_id:
+            metadata = args.inputs["metadata"]
+            self.written[f"{kind} {metadata['namespace']}/{metadata['name']}"] = dict(args.inputs)
+            return None
+        return self.written[f"{kind} {args.resource_id}"]
+
+
 DOCKER_CONFIG = base64.b64encode(b'{"auths": {"harbor.corp.com": {"auth": "cm9ib3Q6aHVudGVyMg=="}}}').decode()
 
 
@@ -96,13 +174,22 @@ def secret_outputs(args: mocks.MockResourceArgs) -> dict[str, Any]:
     return {"type": DOCKER_CONFIG_TYPE, "data": {".dockerconfigjson": DOCKER_CONFIG}}
 
 
-def outputs(kpack: FakeKpack, issuer_ready: str = "True") -> dict[str, Callable[..., Any]]:
+def outputs(
+    kpack: FakeKpack, issuer_ready: str = "True", cluster: FakeCluster | None = None
+) -> dict[str, Callable[..., Any]]:
     issuer = {
         "conditions": [
             {"type": "Ready", "status": issuer_ready, "message": "The ACME account was registered"}
         ]
     }
-    return {IMAGE: kpack.answer, SECRET: secret_outputs, ISSUER: lambda args: {"status": issuer}}
+    cluster = cluster or FakeCluster()
+    return {
+        IMAGE: kpack.answer,
+        SECRET: secret_outputs,
+        ISSUER: lambda args: {"status": issuer},
+        DEPLOYMENT: cluster.deployment,
+        CERTIFICATE: cluster.certificate,
+    }
 
 
 @dataclass
@@ -112,6 +199,7 @@ class Daemon:
     render: Callable[..., RenderedGraph]
     documents: list[dict[str, Any]]
     kpack: FakeKpack = field(default_factory=FakeKpack)
+    cluster: FakeCluster = field(default_factory=FakeCluster)
     now: datetime = START
     images: dict[str, Any] = field(default_factory=dict)
     previews: dict[str, Any] = field(default_factory=dict)
@@ -123,7 +211,9 @@ class Daemon:
             "previews": self.previews,
             "images": self.images,
         }
-        graph = self.render(self.documents, observations=observations, outputs=outputs(self.kpack))
+        graph = self.render(
+            self.documents, observations=observations, outputs=outputs(self.kpack, cluster=self.cluster)
+        )
         assert graph.problems == [], graph.problems
         if record:
             status = graph.outputs()["Project/api"]
@@ -187,6 +277,8 @@ def test_initial_deploy_builds_main_and_runs_every_environment_on_it(render, doc
     assert status["lastGoodImages"] == {"main": {"image": good, "commit": "abc123d"}}
     assert condition(status, "BuildSucceeded")["status"] == "True"
     assert condition(status, "Ready")["status"] == "True"
+    assert (status["ready"], status["reason"]) == ("True", "EnvironmentsRunning")
+    assert status["phase"] == "Running"
     assert status["environments"]["dev"] == {
         "type": "permanent",
         "branch": "main",
@@ -195,8 +287,16 @@ def test_initial_deploy_builds_main_and_runs_every_environment_on_it(render, doc
         "imageSource": "latest",
         "commit": "abc123d",
         "replicas": 1,
+        "ready": "True",
+        "reason": "EnvironmentReady",
+        "message": "Deployment available (1/1 replicas ready); "
+        "Certificate 'dev-tls' issued, valid until 2027-02-19T12:00:00Z",
     }
-    assert graph.warnings == []  # every object had a schema, the kpack Image included
+    assert "requeueAfterSeconds" not in status  # nothing to wait for
+    # Each environment's Deployment and Certificate are read back after they are written.
+    assert graph.named("api/prod/live", DEPLOYMENT).read == "api/prod"
+    assert graph.named("api/prod/live", CERTIFICATE).read == "api/prod-tls"
+    assert graph.warnings == []  # every object had a schema, the kpack Image and Certificates included
 
 
 def test_before_the_first_good_build_environments_exist_with_no_pods(render, documents):
@@ -208,7 +308,12 @@ def test_before_the_first_good_build_environments_exist_with_no_pods(render, doc
     status = graph.outputs()["Project/api"]
     assert status["phase"] == "Building"
     assert condition(status, "Ready")["status"] == "False"
+    assert (status["ready"], status["reason"]) == ("False", "WaitingForImage")
+    assert status["message"] == "no good image yet for: dev, prod"
     assert status["requeueAfterSeconds"] == 60
+    dev = status["environments"]["dev"]
+    assert (dev["ready"], dev["reason"]) == ("False", "WaitingForImage")
+    assert dev["message"] == "no good image of branch 'main' yet (build Building)"
 
     daemon.kpack.building.clear()
     graph = daemon.run({"main": "abc123d"})
@@ -378,21 +483,106 @@ def test_a_failed_build_keeps_every_environment_on_its_last_good_image(render, d
     assert condition(graph.outputs()["Project/api"], "BuildSucceeded")["status"] == "True"
 
 
+# --- environment readiness: Deployment available, Certificate issued ---------------------------
+
+
+def test_an_unavailable_deployment_keeps_the_project_progressing_until_it_is_available(render, documents):
+    daemon = Daemon(render, documents)
+    daemon.cluster.unavailable["api/prod"] = "Deployment does not have minimum availability."
+    graph = daemon.run({"main": "abc123d"})
+    status = graph.outputs()["Project/api"]
+    assert (status["ready"], status["reason"]) == ("False", "Progressing")
+    assert condition(status, "Ready")["status"] == "False"
+    assert status["message"] == (
+        "not ready yet: prod (DeploymentUnavailable): Deployment unavailable: "
+        "Deployment does not have minimum availability (0/3 replicas ready)"
+    )
+    assert status["phase"] == "Progressing"
+    assert status["requeueAfterSeconds"] == 30  # the daemon looks again while it rolls out
+    prod, dev = status["environments"]["prod"], status["environments"]["dev"]
+    assert (prod["ready"], prod["reason"]) == ("False", "DeploymentUnavailable")
+    assert (dev["ready"], dev["reason"]) == ("True", "EnvironmentReady")
+    assert prod["image"] == built_image(MAIN_TAG, "abc123d")  # on its image; only not serving yet
+
+    daemon.cluster.unavailable.clear()  # the pods became ready
+    status = daemon.run({"main": "abc123d"}).outputs()["Project/api"]
+    assert (status["ready"], status["reason"]) == ("True", "EnvironmentsRunning")
+    assert status["environments"]["prod"]["ready"] == "True"
+    assert "requeueAfterSeconds" not in status
+
+
+def test_a_certificate_cert_manager_has_not_issued_keeps_its_environment_progressing(render, documents):
+    daemon = Daemon(render, documents)
+    daemon.cluster.uncertified["api/dev-tls"] = "Issuing certificate as Secret does not exist"
+    daemon.cluster.unissued.add("api/feature-new-api-tls")
+    graph = daemon.run({"main": "abc123d", "feature/new-api": "xyz789a"})
+    status = graph.outputs()["Project/api"]
+    assert (status["ready"], status["reason"]) == ("False", "Progressing")
+    assert status["message"] == (
+        "not ready yet: dev (CertificateNotReady): Certificate 'dev-tls' not ready: Issuing certificate "
+        "as Secret does not exist; feature-new-api (CertificateNotIssued): Certificate "
+        "'feature-new-api-tls' not issued yet, no status from cert-manager"
+    )
+    environments = status["environments"]
+    assert (environments["dev"]["ready"], environments["dev"]["reason"]) == ("False", "CertificateNotReady")
+    preview = environments["feature-new-api"]
+    # cert-manager has said nothing yet: not ready, and not known to be failing either.
+    assert (preview["ready"], preview["reason"]) == ("Unknown", "CertificateNotIssued")
+    assert environments["prod"]["ready"] == "True"
+    assert status["requeueAfterSeconds"] == 30
+
+    daemon.cluster.uncertified.clear()
+    daemon.cluster.unissued.clear()
+    status = daemon.run({"main": "abc123d", "feature/new-api": "xyz789a"}).outputs()["Project/api"]
+    assert (status["ready"], status["reason"]) == ("True", "EnvironmentsRunning")
+
+
+def test_an_environment_waiting_for_its_first_image_is_reported_as_waiting_not_progressing(render, documents):
+    # dev runs main (built); the preview's branch is still building, so its Deployment has no pods.
+    daemon = Daemon(render, documents, FakeKpack(building={"xyz789a"}))
+    daemon.cluster.unavailable["api/dev"] = "Deployment does not have minimum availability."
+    graph = daemon.run({"main": "abc123d", "feature/new-api": "xyz789a"})
+    status = graph.outputs()["Project/api"]
+    assert replicas_of(graph, "feature-new-api") == 0
+    assert (status["ready"], status["reason"]) == ("False", "WaitingForImage")
+    assert status["message"] == (
+        "no good image yet for: feature-new-api; not ready yet: dev (DeploymentUnavailable): "
+        "Deployment unavailable: Deployment does not have minimum availability (0/1 replicas ready)"
+    )
+    environments = status["environments"]
+    assert environments["feature-new-api"]["reason"] == "WaitingForImage"
+    assert environments["dev"]["reason"] == "DeploymentUnavailable"  # still said per environment
+    assert status["requeueAfterSeconds"] == 30
+
+
 # --- hosts, TLS, secrets -----------------------------------------------------------------------
 
 
-def test_every_ingress_serves_its_host_over_tls_from_the_pools_issuer(render, documents):
+def test_every_ingress_serves_its_host_over_tls_from_a_certificate_of_the_pools_issuer(render, documents):
     graph = Daemon(render, documents).run({"main": "abc123d", "feature/new-api": "xyz789a"})
     ingresses = graph.of_type(INGRESS)
     assert len(ingresses) == 3
+    certificates = {r.name: r.inputs for r in written(graph, CERTIFICATE)}
+    assert certificates.keys() == {"api/dev", "api/prod", "api/feature-new-api"}
     for ingress in ingresses:
         spec = ingress.inputs["spec"]
-        assert (
-            ingress.inputs["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
-        )
         environment = ingress.inputs["metadata"]["name"]
-        assert spec["rules"][0]["host"] == f"{environment}.api.apps.corp.com"
-        assert spec["tls"] == [{"hosts": [spec["rules"][0]["host"]], "secretName": f"{environment}-tls"}]
+        host = f"{environment}.api.apps.corp.com"
+        assert spec["rules"][0]["host"] == host
+        assert spec["tls"] == [{"hosts": [host], "secretName": f"{environment}-tls"}]
+        # The program owns the Certificate; no annotation asks ingress-shim for a second one.
+        annotations = ingress.inputs["metadata"].get("annotations", {})
+        assert not any(key.startswith("cert-manager.io/") for key in annotations)
+        certificate = certificates[ingress.name]
+        assert certificate["metadata"]["name"] == f"{environment}-tls"
+        assert certificate["metadata"]["namespace"] == "api"
+        assert certificate["metadata"]["labels"]["kapsa.dev/environment"] == environment
+        assert certificate["spec"] == {
+            "secretName": f"{environment}-tls",
+            "dnsNames": [host],
+            "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "letsencrypt-prod"},
+        }
+    assert graph.warnings == []  # validated against cert-manager's Certificate CRD
 
 
 def test_secret_refs_become_env_from_and_credentials_stay_secret(render, documents):
@@ -477,7 +667,7 @@ def test_the_domain_pool_reads_its_cluster_issuer_and_reports_ready(render, docu
     issuer = graph.named("apps-pool/cluster-issuer", ISSUER)
     assert issuer.read == "letsencrypt-prod"
     status = graph.outputs()["DomainPool/apps-pool"]
-    assert status["ready"] is True
+    assert (status["ready"], status["reason"]) == ("True", "IssuerReady")
     assert condition(status, "Ready")["status"] == "True"
     assert status["baseDomain"] == "apps.corp.com"
 
@@ -485,7 +675,7 @@ def test_the_domain_pool_reads_its_cluster_issuer_and_reports_ready(render, docu
 def test_a_domain_pool_with_an_issuer_not_ready_says_so(render, documents):
     graph = render(documents[:1], outputs=outputs(FakeKpack(), issuer_ready="False"))
     status = graph.outputs()["DomainPool/apps-pool"]
-    assert status["ready"] is False
+    assert (status["ready"], status["reason"]) == ("False", "IssuerNotReady")
     ready = condition(status, "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "IssuerNotReady")
     assert "letsencrypt-prod" in ready["message"]
@@ -497,6 +687,7 @@ def test_the_registry_reads_its_credentials_secret_by_name(render, documents):
     assert graph.named("harbor/credentials", SECRET).read == "default/harbor-push-credentials"
     status = graph.outputs()["Registry/harbor"]
     assert condition(status, "CredentialsFound")["status"] == "True"
+    assert (status["ready"], status["reason"]) == ("True", "SecretFound")
     assert status["verified"] is False  # the daemon's network check decides
     assert condition(status, "Verified")["status"] == "Unknown"
     assert status["verify"] == {
@@ -508,5 +699,7 @@ def test_the_registry_reads_its_credentials_secret_by_name(render, documents):
 
 def test_a_registry_secret_of_the_wrong_type_is_reported(render, documents):
     graph = render(documents[1:2], outputs={SECRET: lambda args: {"type": "Opaque"}})
-    found = condition(graph.outputs()["Registry/harbor"], "CredentialsFound")
+    status = graph.outputs()["Registry/harbor"]
+    found = condition(status, "CredentialsFound")
     assert (found["status"], found["reason"]) == ("False", "WrongSecretType")
+    assert (status["ready"], status["message"]) == ("False", found["message"])

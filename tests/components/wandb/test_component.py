@@ -197,7 +197,7 @@ def test_the_minio_root_password_is_generated_and_stays_secret(render):
 
 def test_a_healthy_infra_reports_ready_and_the_long_requeue(render):
     status = status_of(render([wandb()], outputs=live(**ALL_HEALTHY)))
-    assert (status["state"], status["ready"], status["requeueAfterSeconds"]) == ("Healthy", True, 600)
+    assert (status["state"], status["ready"], status["requeueAfterSeconds"]) == ("Healthy", "True", 600)
     assert {name: piece["state"] for name, piece in status["pieces"].items()} == {
         "kafka": "Healthy",
         "clickhouse": "Healthy",
@@ -221,7 +221,7 @@ def test_a_mixed_infra_reports_its_most_severe_piece(render):
             ),
         )
     )
-    assert (status["state"], status["ready"], status["requeueAfterSeconds"]) == ("Error", False, 15)
+    assert (status["state"], status["ready"], status["requeueAfterSeconds"]) == ("Error", "False", 15)
     assert status["pieces"]["minio"]["state"] == "Degraded"
     assert status["pieces"]["mysql"]["state"] == "Pending"
     assert status["message"].startswith("kafka: Error: UnsupportedKafkaVersionException")
@@ -229,12 +229,12 @@ def test_a_mixed_infra_reports_its_most_severe_piece(render):
 
 def test_degraded_pieces_still_leave_the_infra_ready(render):
     status = status_of(render([wandb()], outputs=live(**{**ALL_HEALTHY, TENANT: payloads.MINIO_YELLOW})))
-    assert (status["state"], status["ready"], status["requeueAfterSeconds"]) == ("Degraded", True, 300)
+    assert (status["state"], status["ready"], status["requeueAfterSeconds"]) == ("Degraded", "True", 300)
 
 
 def test_resources_the_operators_have_not_reported_on_are_pending(render):
     status = status_of(render([wandb()], outputs=live(**{KAFKA: payloads.KAFKA_READY})))
-    assert (status["state"], status["ready"], status["requeueAfterSeconds"]) == ("Pending", False, 120)
+    assert (status["state"], status["ready"], status["requeueAfterSeconds"]) == ("Pending", "False", 120)
     assert status["pieces"]["kafka"]["state"] == "Healthy"
 
 
@@ -258,7 +258,7 @@ def test_the_status_is_the_live_one_not_what_was_written(render):
         for type_token, status in ALL_HEALTHY.items()
     }
     status = status_of(render([wandb()], outputs=outputs))
-    assert (status["state"], status["ready"]) == ("Healthy", True)
+    assert (status["state"], status["ready"]) == ("Healthy", "True")
 
 
 REPLICATED_CLICKHOUSE = {"clickhouse": {"replicas": 2, "storageClass": "fast"}}
@@ -356,7 +356,7 @@ def test_a_redis_without_status_is_ready_when_its_statefulset_is(render):
     piece = status["pieces"]["redis"]
     assert (piece["state"], piece["ready"], piece["source"]) == ("Healthy", True, "StatefulSet")
     assert "1/1" in piece["message"]
-    assert (status["state"], status["ready"]) == ("Healthy", True)
+    assert (status["state"], status["ready"]) == ("Healthy", "True")
 
 
 def test_a_redis_without_status_waits_for_its_statefulsets_pods(render):
@@ -371,7 +371,7 @@ def test_a_redis_without_status_waits_for_its_statefulsets_pods(render):
     piece = status["pieces"]["redis"]
     assert (piece["state"], piece["ready"], piece["source"]) == ("Pending", False, "StatefulSet")
     assert "0/1" in piece["message"]
-    assert (status["state"], status["ready"]) == ("Pending", False)
+    assert (status["state"], status["ready"]) == ("Pending", "False")
 
 
 @pytest.mark.parametrize(

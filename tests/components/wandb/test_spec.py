@@ -1,4 +1,4 @@
-"""The WandB spec: SPEC's defaults, and every bad input rejected with file, line and field."""
+"""The WandB spec: its documented defaults, and every bad input rejected with file, line and field."""
 
 from __future__ import annotations
 

@@ -133,6 +133,25 @@ def test_cluster_status_summarises_components_certificates_and_requeue():
     [ready] = status["conditions"]
     assert (ready["type"], ready["status"]) == ("Ready", "False")
     assert "dashboard: 1/2 ready" in ready["message"]
+    assert (status["ready"], status["reason"], status["message"]) == (
+        "False",
+        "Progressing",
+        ready["message"],
+    )
+
+
+def test_a_running_cluster_is_ready_and_a_failed_one_says_which_component_failed():
+    running = cluster_status({"indexer": _c("Running"), "manager": _c("Running")})
+    assert (running["ready"], running["reason"], running["message"]) == (
+        "True",
+        "AllComponentsReady",
+        "all components ready",
+    )
+    failed = cluster_status(
+        {"indexer": _c("Running"), "dashboard": ComponentStatus(1, 0, "Failed", "progress deadline exceeded")}
+    )
+    assert (failed["ready"], failed["reason"]) == ("False", "ComponentFailed")
+    assert failed["message"] == "dashboard: progress deadline exceeded"
 
 
 def test_earliest_compares_times_not_strings():
