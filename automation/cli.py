@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from automation.daemon.app import (
 from automation.daemon.clock import SystemClock
 from automation.daemon.driver import DriverError
 from automation.daemon.layout import ProjectLayout
+from automation.daemon.leases import LeaseSettings, StackLeases
 from automation.daemon.logs import EventLog, configure_logging
 from automation.daemon.reconciler import Reconciler
 from automation.daemon.runner import Daemon, install_signal_handlers, poll_sources_once, run_once
@@ -40,6 +42,8 @@ from automation.daemon.store import StatusStore
 from automation.engine.commands import add_commands as add_engine_commands
 from automation.engine.commands import add_sandbox_commands
 from automation.files import atomic_write
+from automation.fivetran_import import add_command as add_fivetran_import_command
+from automation.kube import KubeconfigMissingError, KubernetesClient, KubernetesError, cluster_access
 from automation.metrics import Metrics
 from automation.observation_store import ObservationStore
 from automation.render.diff import diff_files
@@ -133,6 +137,14 @@ def _parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=_pulumi_command)
 
     run = commands.add_parser("run", help="the daemon: reconcile every stack whose inputs changed")
+    run.add_argument(
+        "--shard-by-lease",
+        action="store_true",
+        help="share the stacks with other replicas through Kubernetes Leases (driftless.yaml: leases)",
+    )
+    run.add_argument(
+        "--identity", help="this replica's name with --shard-by-lease (default: $POD_NAME, else host-pid)"
+    )
     run.add_argument("--once", action="store_true", help="one cycle, then exit (non-zero if a stack failed)")
     run.add_argument(
         "--dry-run", action="store_true", help="reconcile against the offline render, not Pulumi"
@@ -167,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     _project_options(status)
     status.set_defaults(handler=_status)
 
+    add_fivetran_import_command(commands, PROJECT_DIR)
     add_engine_commands(commands)
     add_sandbox_commands(commands)
     return parser
@@ -387,6 +400,15 @@ def _run_locked(
             return _run_once(args, layout, reconciler, observations, log)
         finally:
             store.close()
+    leases = None
+    if args.shard_by_lease:
+        try:
+            leases = _stack_leases(args, options, settings, layout, reconciler, log)
+        except (KubeconfigMissingError, KubernetesError, ValueError) as exc:
+            print(f"error: --shard-by-lease: {exc}", file=sys.stderr)
+            store.close()
+            return EXIT_USAGE
+        reconciler.ownership = leases
 
     from automation.http import StatusServer
     from automation.sources import build_sources, update_stacks
@@ -394,17 +416,20 @@ def _run_locked(
     stop = threading.Event()
     daemon = Daemon(
         reconciler,
-        sources=lambda documents, wake: build_sources(
-            layout.project_dir,
-            documents,
-            observations,
-            wake=wake,
-            settings=_source_settings(
-                settings,
-                poll_remotes=_poll_remotes(args),
-                debounce_ms=round(settings.debounce_seconds * 1000),
+        sources=lambda documents, wake: [
+            *build_sources(
+                layout.project_dir,
+                documents,
+                observations,
+                wake=wake,
+                settings=_source_settings(
+                    settings,
+                    poll_remotes=_poll_remotes(args),
+                    debounce_ms=round(settings.debounce_seconds * 1000),
+                ),
             ),
-        ),
+            *([leases] if leases is not None else []),
+        ],
         update_sources=update_stacks,
         log=log,
     )
@@ -443,12 +468,43 @@ def _run_locked(
         restore()
         if server is not None:
             server.stop()
+        if leases is not None:  # after the operations finished: only now may another replica take them
+            leases.release_all()
     if left:  # operations that would not stop: exit anyway, the next start recovers them
         log.error("daemon.abandoned", stacks=left)
         sys.stderr.flush()
         os._exit(EXIT_INTERRUPTED)
     store.close()
     return EXIT_OK
+
+
+def _stack_leases(
+    args: argparse.Namespace,
+    options: AppOptions,
+    settings: DaemonSettings,
+    layout: ProjectLayout,
+    reconciler: Reconciler,
+    log: EventLog,
+) -> StackLeases:
+    """This replica's Lease keeper; refuses a state only this machine can see."""
+    backend = options.backend_url or os.environ.get("PULUMI_BACKEND_URL") or "file://"
+    if backend.startswith("file://") and not settings.leases.shared_file_backend and not options.dry_run:
+        raise ValueError(
+            f"the Pulumi backend {backend!r} is a local folder: replicas need one backend they all reach "
+            "(S3-compatible, or the Pulumi Cloud URL), or set leases.sharedFileBackend: true in "
+            "driftless.yaml when every replica mounts the same volume"
+        )
+    identity = args.identity or os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    policy = settings.leases
+    return StackLeases(
+        KubernetesClient(cluster_access({})),
+        LeaseSettings(policy.namespace, policy.duration_seconds, policy.renew_seconds),
+        identity,
+        stacks=layout.stack_names,
+        busy=reconciler.busy,
+        clock=SystemClock(),
+        log=log,
+    )
 
 
 def _lock_state(layout: ProjectLayout, command: str) -> StateLock | None:

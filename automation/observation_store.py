@@ -1,23 +1,27 @@
 """The observation store: everything the daemon saw outside the repository, persisted.
 
-Sources of change write here (git heads, preview first-seen times, KV v2 versions, registry
-checks) and the reconciler records each Project's last good images; the reconciler then reads,
-per stack, the observations the program gets (:meth:`ObservationStore.for_stack`) and the
-material of its fingerprint (:meth:`ObservationStore.fingerprint_material`).
+Sources of change write here (git heads, preview identities, KV v2 versions, registry checks,
+the versions of the Registries' credentials Secrets) and the reconciler records each Project's
+last good images; the reconciler then reads, per stack, the observations the program gets
+(:meth:`ObservationStore.for_stack`) and the material of its fingerprint
+(:meth:`ObservationStore.fingerprint_material`).
 
 What is a fact about the world is shared: a repository's branch heads (keyed by its URL), a KV v2
 secret's version, a registry's last check. What a stack's program decided or was told is kept per
-stack: preview first-seen times and last good / pinned images. Two stack files can both define
-``Project/api`` (``staging.yaml`` and ``live.yaml``); each has its own previews, TTLs and pins, so
-one stack's ``up`` never moves another's images or fingerprint. Inside a stack they are keyed as
-the observations format has them (``"api/feature-new-api"``, ``"api/main"``, ``"api/@{prod}"``),
-and a stack is named by its file (``stacks/<name>.yaml``).
+stack: preview identities, last good / pinned images and the credentials Secrets' versions (each
+stack reads its own cluster). Two stack files can both define ``Project/api`` (``staging.yaml``
+and ``live.yaml``); each has its own previews, TTLs and pins, so one stack's ``up`` never moves
+another's images or fingerprint. Inside a stack they are keyed as the observations format has them
+(``"api/feature-new-api"``, ``"api/main"``, ``"api/@{prod}"``), and a stack is named by its file
+(``stacks/<name>.yaml``).
 
-It is persisted because some of it cannot be observed again: a preview's first-seen time decides
-when it expires, and a last good image is what environments fall back to when a build fails. The
-file is JSON, replaced atomically (write a temporary file, fsync, ``os.replace``), so a crash leaves
-either the old or the new file, never half of one. A file that cannot be parsed stops the daemon
-with a clear error instead of being reset silently, because resetting it would lose that history.
+It is persisted because some of it cannot be observed again: a preview's identity (branch, slug,
+first-seen time and expiry, recorded once when its branch is first seen and never changed until
+the branch is deleted) decides its name and when it expires, and a last good image is what
+environments fall back to when a build fails. The file is JSON, replaced atomically (write a
+temporary file, fsync, ``os.replace``), so a crash leaves either the old or the new file, never
+half of one. A file that cannot be parsed stops the daemon with a clear error instead of being
+reset silently, because resetting it would lose that history.
 
 A version 1 file kept previews and images without their stack. Nobody can tell which stack wrote
 such an entry, and before per-stack keys every stack using the project read it, so on load they are
@@ -42,17 +46,19 @@ from pathlib import Path
 from typing import Any
 
 from automation.files import atomic_write
-from automation.stack_inputs import ProjectInputs, projects, stack_of, vault_secrets
+from automation.stack_inputs import ProjectInputs, projects, registries, stack_of, vault_secrets
 from automation.times import iso_precise, utc
 from automation.times import parse as parse_time
 from components.documents import StackDocuments
-from components.observations import Observations
+from components.kapsa.previews import NEW, RECORDED, PreviewIdentity, preview_key
+from components.observations import Observations, PreviewObservation
 
 log = logging.getLogger("driftless.observations")
 
 # 1: previews and images keyed "<project>/<key>", shared by every stack (read as unassigned);
-# 2: previews and images per stack, under "stacks".
-FORMAT_VERSION = 2
+# 2: previews and images per stack, under "stacks";
+# 3: a preview records its identity (branch, slug, expiresAt) beside firstSeen.
+FORMAT_VERSION = 3
 
 
 class ObservationStoreError(Exception):
@@ -98,6 +104,24 @@ class RegistryCheck:
         return {"verified": self.verified, "message": self.message, "checkedAt": iso_precise(self.checked_at)}
 
 
+@dataclass(frozen=True)
+class SourceSecret:
+    """The last read of a Registry's credentials Secret for one stack (its version, no data)."""
+
+    server: str  # the Registry's server, for status
+    resource_version: str | None  # the last known version; None: never read
+    message: str  # what the last read said: where it was read from, or why the version is unknown
+    checked_at: datetime
+
+    def as_dict(self, key: str) -> dict[str, Any]:
+        return {
+            "secret": key,
+            "resourceVersion": self.resource_version,
+            "message": self.message,
+            "checkedAt": iso_precise(self.checked_at),
+        }
+
+
 class ObservationStore:
     """Observations persisted as one JSON file; see the module docstring."""
 
@@ -105,12 +129,15 @@ class ObservationStore:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._git: dict[str, dict[str, str]] = {}
-        self._previews: dict[str, dict[str, datetime]] = {}  # stack -> "<project>/<slug>" -> first seen
+        self._previews: dict[
+            str, dict[str, PreviewObservation]
+        ] = {}  # stack -> "<project>/<slug>" -> identity
         self._images: dict[str, dict[str, dict[str, str]]] = {}  # stack -> "<project>/<key>" -> image
-        self._unassigned_previews: dict[str, datetime] = {}  # from a version 1 file
+        self._unassigned_previews: dict[str, PreviewObservation] = {}  # from a version 1 file
         self._unassigned_images: dict[str, dict[str, str]] = {}
         self._vault: dict[str, int] = {}
         self._registries: dict[str, RegistryCheck] = {}
+        self._source_secrets: dict[str, dict[str, SourceSecret]] = {}  # stack -> "<ns>/<name>" -> read
         self._dirty = False
         if self.path.exists():
             self._load()
@@ -142,48 +169,58 @@ class ObservationStore:
     ) -> GitObservation:
         """Record a repository's heads and what they mean for the (stack, Project) pairs using it.
 
-        A branch that gets a preview has its first-seen time recorded when it appears (its TTL
-        runs from then) and forgotten when it disappears (a re-created branch gets a fresh
+        A branch that gets a preview has its identity recorded when it appears (its TTL runs from
+        then, its slug is fixed) and forgotten when it disappears (a re-created branch gets a fresh
         preview). The stacks named are those whose Projects read a head that moved
-        (:meth:`ProjectInputs.used_branches`): a push to any other branch changes nothing the
-        program sees. All of it under the lock, so a reader never sees heads without their previews.
+        (:meth:`ProjectInputs.used_branches`) or whose previews came or went: a push to any other
+        branch, or to one whose preview has expired, changes nothing the program renders. All of it
+        under the lock, so a reader never sees heads without their previews.
         """
         with self._lock:
             old = self.git_heads(url)
+            for stack, project in users:
+                self._adopt(stack, [project])
+                if old is not None:
+                    # Records of the older format are named by the set they were assigned in:
+                    # give them their identity before the set changes.
+                    self._record_previews(stack, project, old, now, add_new=False)
             change = self.set_git_heads(url, heads)
             affected = set()
             for stack, project in users:
-                self._adopt(stack, [project])
-                keys = set(project.preview_keys(heads).values())
-                for gone in set(project.preview_keys(old or {}).values()) - keys:
-                    self.forget_preview(stack, gone)
-                for key in keys:
-                    self.set_first_seen(stack, key, now)
-                before = {b: (old or {})[b] for b in project.used_branches(old or {})}
-                after = {b: heads[b] for b in project.used_branches(heads)}
-                if old is None or before != after:
+                previews_changed = self._forget_deleted(stack, project, heads)
+                previews_changed |= self._record_previews(stack, project, heads, now)
+                expired = self._expired_branches(stack, project, {*(old or {}), *heads}, now)
+                before = {b: (old or {})[b] for b in project.used_branches(old or {}, expired)}
+                after = {b: heads[b] for b in project.used_branches(heads, expired)}
+                if old is None or before != after or previews_changed:
                     affected.add(stack)
             return GitObservation(change, old is None, frozenset(affected))
 
     # --- previews -------------------------------------------------------------------------
 
-    def first_seen(self, stack: str, key: str) -> datetime | None:
-        """When the stack's preview ``"<project>/<slug>"`` was first seen, if it has been."""
+    def preview(self, stack: str, key: str) -> PreviewObservation | None:
+        """The stack's record of the preview ``"<project>/<slug>"``, if there is one."""
         with self._lock:
             return self._previews.get(stack, {}).get(key)
 
+    def first_seen(self, stack: str, key: str) -> datetime | None:
+        """When the stack's preview ``"<project>/<slug>"`` was first seen, if it has been."""
+        entry = self.preview(stack, key)
+        return entry.first_seen if entry is not None else None
+
     def set_first_seen(self, stack: str, key: str, when: datetime) -> bool:
-        """Record a preview's first-seen time unless one is already known; True when recorded."""
+        """Record a first-seen time alone (the older format, found by its slug) unless ``key`` has a
+        record; True when recorded."""
         with self._lock:
             previews = self._previews.setdefault(stack, {})
             if key in previews:
                 return False
-            previews[key] = utc(when)
+            previews[key] = PreviewObservation(firstSeen=utc(when))
             self._dirty = True
             return True
 
     def forget_preview(self, stack: str, key: str) -> bool:
-        """Drop a preview's first-seen time (its branch is gone); True when there was one."""
+        """Drop a preview's record (its branch is gone); True when there was one."""
         with self._lock:
             unassigned = self._unassigned_previews.pop(key, None)
             if self._previews.get(stack, {}).pop(key, None) is None and unassigned is None:
@@ -192,12 +229,12 @@ class ObservationStore:
             return True
 
     def note_previews(self, documents: StackDocuments, now: datetime, *, stack: str | None = None) -> bool:
-        """Record ``now`` as the first-seen time of every wanted preview branch not yet recorded.
+        """Record the identity of every wanted preview branch not yet recorded, first seen ``now``.
 
-        The observations format says a branch without a first-seen time is first seen at ``now``;
-        writing that down the first time the daemon uses it is what lets the preview expire
-        ``ttlHours`` later, even when previews were enabled in the stack file after the branch was
-        already observed.
+        The observations format says a branch without a record is first seen at ``now``; writing
+        that down the first time the daemon uses it is what lets the preview expire ``ttlHours``
+        later, even when previews were enabled in the stack file after the branch was already
+        observed. A record of the older format (first seen only) gets its branch, slug and expiry.
         """
         stack = stack if stack is not None else stack_of(documents)
         changed = False
@@ -205,17 +242,58 @@ class ObservationStore:
             stack_projects = projects(documents)
             self._adopt(stack, stack_projects)
             for project in stack_projects:
-                for key in project.preview_keys(self._git.get(project.repo_url, {})).values():
-                    changed |= self.set_first_seen(stack, key, now)
+                changed |= self._record_previews(stack, project, self._git.get(project.repo_url, {}), now)
         return changed
 
-    def wanted_previews(self, stack: str, project: ProjectInputs) -> dict[str, datetime | None]:
-        """The project's preview keys for its observed branches → first-seen time (if recorded)."""
+    def preview_identities(
+        self, stack: str, project: ProjectInputs, now: datetime
+    ) -> dict[str, PreviewIdentity]:
+        """Branch → identity of each observed branch of the project that gets a preview.
+
+        A branch with no record yet shows as first seen ``now`` (origin ``new``).
+        """
         with self._lock:
             self._adopt(stack, [project])
-            previews = self._previews.get(stack, {})
-            keys = project.preview_keys(self._git.get(project.repo_url, {})).values()
-            return {key: previews.get(key) for key in sorted(keys)}
+            heads = self._git.get(project.repo_url, {})
+            return project.preview_identities(heads, self._previews.get(stack, {}), now)
+
+    def _record_previews(
+        self,
+        stack: str,
+        project: ProjectInputs,
+        branches: Iterable[str],
+        now: datetime,
+        *,
+        add_new: bool = True,
+    ) -> bool:
+        """Write down the identities of ``branches`` that have none (or only a first-seen time)."""
+        records = self._previews.setdefault(stack, {})
+        changed = False
+        for identity in project.preview_identities(branches, records, now).values():
+            if identity.origin == RECORDED or (identity.origin == NEW and not add_new):
+                continue
+            records[preview_key(project.name, identity.slug)] = identity.to_observation()
+            changed = True
+        self._dirty |= changed
+        return changed
+
+    def _forget_deleted(self, stack: str, project: ProjectInputs, heads: Mapping[str, str]) -> bool:
+        """Forget the project's preview records whose branch is gone from ``heads``."""
+        prefix = project.key_prefix()
+        gone = [
+            key
+            for key, entry in self._previews.get(stack, {}).items()
+            if key.startswith(prefix) and entry.branch is not None and entry.branch not in heads
+        ]
+        for key in gone:
+            self.forget_preview(stack, key)
+        return bool(gone)
+
+    def _expired_branches(
+        self, stack: str, project: ProjectInputs, branches: Iterable[str], now: datetime
+    ) -> set[str]:
+        identities = project.preview_identities(branches, self._previews.get(stack, {}), now)
+        return {branch for branch, identity in identities.items() if identity.expired(now)}
 
     # --- images ---------------------------------------------------------------------------
 
@@ -283,9 +361,45 @@ class ObservationStore:
             return self._registries.get(server)
 
     def registry_checks(self) -> dict[str, dict[str, Any]]:
-        """Every registry's last check, for status: server → {verified, message, checkedAt}."""
+        """Every registry's last check, for status: server → {verified, message, checkedAt}.
+
+        A Registry whose credentials Secret the daemon has tried to read also has
+        ``credentialsSecret``: {secret, resourceVersion (null: unknown), message, checkedAt}; a
+        Registry that was never verified has only that.
+        """
         with self._lock:
-            return {server: check.as_dict() for server, check in sorted(self._registries.items())}
+            checks = {server: check.as_dict() for server, check in self._registries.items()}
+            for stack in sorted(self._source_secrets):
+                for key, read in sorted(self._source_secrets[stack].items()):
+                    entry = checks.setdefault(read.server, {})
+                    entry.setdefault("credentialsSecret", read.as_dict(key))
+            return dict(sorted(checks.items()))
+
+    # --- registry credentials Secrets -------------------------------------------------------
+
+    def source_secret(self, stack: str, key: str) -> SourceSecret | None:
+        """The stack's last read of the credentials Secret ``"<namespace>/<name>"``."""
+        with self._lock:
+            return self._source_secrets.get(stack, {}).get(key)
+
+    def record_source_secret(self, stack: str, key: str, read: SourceSecret) -> bool:
+        """Record a read of a credentials Secret; True when its known version changed.
+
+        A read that found no version keeps the last known one (the fingerprint never changes
+        because a read failed) and only updates the message.
+        """
+        with self._lock:
+            reads = self._source_secrets.setdefault(stack, {})
+            previous = reads.get(key)
+            known = previous.resource_version if previous is not None else None
+            if read.resource_version is None and known is not None:
+                read = SourceSecret(
+                    read.server, known, f"{read.message} (last known version kept)", read.checked_at
+                )
+            if read != previous:
+                reads[key] = read
+                self._dirty = True
+            return read.resource_version != known
 
     def record_registry_check(self, server: str, check: RegistryCheck) -> bool:
         """Record a verification result; True when ``verified`` flipped (for the log).
@@ -314,14 +428,16 @@ class ObservationStore:
         self.note_previews(documents, now, stack=stack)
         with self._lock:
             stack_projects = projects(documents)
+            previews = {
+                preview_key(project.name, identity.slug): _preview_json(identity.to_observation())
+                for project in stack_projects
+                for identity in self.preview_identities(stack, project, now).values()
+            }
             return Observations.model_validate(
                 {
                     "now": iso_precise(now),
                     "git": self._git_of(stack_projects),
-                    "previews": {
-                        key: {"firstSeen": iso_precise(seen)}
-                        for key, seen in self._previews_of(stack, stack_projects).items()
-                    },
+                    "previews": dict(sorted(previews.items())),
                     "images": self._images_of(stack, stack_projects),
                 }
             )
@@ -332,48 +448,65 @@ class ObservationStore:
         """Everything observed that can change this stack's render, without ``now`` itself.
 
         ``now`` only enters through ``expiredPreviews``, so a preview's expiry changes the
-        fingerprint exactly once. Only what the program reads is here: the heads of the branches
-        its Projects use, its own previews and images, its Vault versions. Registry checks are
-        not (the program never reads them; they are in status).
+        fingerprint exactly once. Only what the program renders from is here: the heads of the
+        branches its Projects build (a branch whose preview expired or is excluded is not built, so
+        a commit on it changes nothing), its live previews' identities, its own images, its Vault
+        versions. Registry checks are not (the program never reads them; they are in status).
         """
         stack = stack if stack is not None else stack_of(documents)
         self.note_previews(documents, now, stack=stack)
         with self._lock:
             stack_projects = projects(documents)
-            previews = self._previews_of(stack, stack_projects)
-            expired = set()
+            previews: dict[str, Any] = {}
+            expired: set[str] = set()
+            expired_branches: dict[str, set[str]] = {}
             for project in stack_projects:
-                for key, seen in self.wanted_previews(stack, project).items():
-                    if seen is not None and project.previews.expires_at(seen) <= now:
+                for branch, identity in self.preview_identities(stack, project, now).items():
+                    key = preview_key(project.name, identity.slug)
+                    if identity.expired(now):
                         expired.add(key)
-            return {
-                "git": self._git_of(stack_projects),
-                "previews": {key: iso_precise(seen) for key, seen in previews.items()},
+                        expired_branches.setdefault(project.name, set()).add(branch)
+                    else:
+                        previews[key] = _preview_json(identity.to_observation())
+            material: dict[str, Any] = {
+                "git": self._git_of(stack_projects, expired_branches),
+                "previews": dict(sorted(previews.items())),
                 "expiredPreviews": sorted(expired),
                 "images": self._images_of(stack, stack_projects),
                 "vault": {secret: self._vault.get(secret) for secret in sorted(vault_secrets(documents))},
             }
+            # Only known versions, and no key without one: a daemon that cannot read the cluster
+            # fingerprints exactly as one that never tried.
+            reads = self._source_secrets.get(stack, {})
+            versions = {}
+            for registry in registries(documents):
+                secret = registry.credentials_key()
+                read = reads.get(secret) if secret is not None else None
+                if secret is not None and read is not None and read.resource_version is not None:
+                    versions[secret] = read.resource_version
+            if versions:
+                material["registrySecrets"] = dict(sorted(versions.items()))
+            return material
 
-    def _git_of(self, stack_projects: list[ProjectInputs]) -> dict[str, dict[str, str]]:
-        """URL → the heads of the branches the stack's Projects use (URLs with none left out)."""
+    def _git_of(
+        self, stack_projects: list[ProjectInputs], expired: Mapping[str, set[str]] | None = None
+    ) -> dict[str, dict[str, str]]:
+        """URL → the heads of the branches the stack's Projects use (URLs with none left out).
+
+        ``expired``: project name → branches whose preview has expired (left out unless an
+        environment deploys them).
+        """
         used: dict[str, set[str]] = {}
         for project in stack_projects:
             heads = self._git.get(project.repo_url)
             if heads is not None:
-                used.setdefault(project.repo_url, set()).update(project.used_branches(heads))
+                gone = (expired or {}).get(project.name, set())
+                used.setdefault(project.repo_url, set()).update(project.used_branches(heads, gone))
         return {
             url: {branch: self._git[url][branch] for branch in sorted(branches)}
             for url, branches in sorted(used.items())
             if branches
         }
-
-    def _previews_of(self, stack: str, stack_projects: list[ProjectInputs]) -> dict[str, datetime]:
-        found: dict[str, datetime] = {}
-        for project in stack_projects:
-            for key, seen in self.wanted_previews(stack, project).items():
-                if seen is not None:
-                    found[key] = seen
-        return dict(sorted(found.items()))
 
     def _images_of(self, stack: str, stack_projects: list[ProjectInputs]) -> dict[str, dict[str, str]]:
         self._adopt(stack, stack_projects)
@@ -392,9 +525,9 @@ class ObservationStore:
         if not prefixes:
             return
         previews = self._previews.setdefault(stack, {})
-        for key, seen in self._unassigned_previews.items():
+        for key, preview in self._unassigned_previews.items():
             if key.startswith(prefixes) and key not in previews:
-                previews[key] = seen
+                previews[key] = preview
                 self._dirty = True
         images = self._images.setdefault(stack, {})
         for key, entry in self._unassigned_images.items():
@@ -423,8 +556,17 @@ class ObservationStore:
                 "git": {url: dict(sorted(heads.items())) for url, heads in sorted(self._git.items())},
                 "stacks": stacks,
                 "vault": dict(sorted(self._vault.items())),
-                "registries": self.registry_checks(),
+                "registries": {server: check.as_dict() for server, check in sorted(self._registries.items())},
             }
+            if self._source_secrets:
+                data["registrySecrets"] = {
+                    stack: {
+                        key: read.as_dict(key) | {"server": read.server}
+                        for key, read in sorted(reads.items())
+                    }
+                    for stack, reads in sorted(self._source_secrets.items())
+                    if reads
+                }
             if self._unassigned_previews or self._unassigned_images:
                 data["unassigned"] = {
                     "previews": _previews_json(self._unassigned_previews),
@@ -470,6 +612,18 @@ class ObservationStore:
                 )
                 for server, entry in data.get("registries", {}).items()
             }
+            self._source_secrets = {
+                stack: {
+                    key: SourceSecret(
+                        server=str(entry["server"]),
+                        resource_version=_optional_text(entry, "resourceVersion"),
+                        message=str(entry.get("message", "")),
+                        checked_at=parse_time(entry["checkedAt"]),
+                    )
+                    for key, entry in reads.items()
+                }
+                for stack, reads in data.get("registrySecrets", {}).items()
+            }
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ObservationStoreError(
                 f"{self.path}: cannot read the observations file ({exc}); it holds preview first-seen "
@@ -477,12 +631,41 @@ class ObservationStore:
             ) from exc
 
 
-def _previews_json(previews: Mapping[str, datetime]) -> dict[str, dict[str, str]]:
-    return {key: {"firstSeen": iso_precise(seen)} for key, seen in sorted(previews.items())}
+def _preview_json(entry: PreviewObservation) -> dict[str, str]:
+    """A preview record as the observations format writes it (a field not recorded is left out)."""
+    found = {"firstSeen": iso_precise(entry.first_seen)}
+    if entry.branch is not None:
+        found["branch"] = entry.branch
+    if entry.slug is not None:
+        found["slug"] = entry.slug
+    if entry.expires_at is not None:
+        found["expiresAt"] = iso_precise(entry.expires_at)
+    return found
 
 
-def _parse_previews(raw: Mapping[str, Any]) -> dict[str, datetime]:
-    return {key: parse_time(entry["firstSeen"]) for key, entry in raw.items()}
+def _previews_json(previews: Mapping[str, PreviewObservation]) -> dict[str, dict[str, str]]:
+    return {key: _preview_json(entry) for key, entry in sorted(previews.items())}
+
+
+def _parse_previews(raw: Mapping[str, Any]) -> dict[str, PreviewObservation]:
+    """Preview records; one with only ``firstSeen`` (versions 1 and 2) is found by its slug."""
+    found = {}
+    for key, entry in raw.items():
+        expires_at = entry.get("expiresAt")
+        found[key] = PreviewObservation(
+            firstSeen=parse_time(entry["firstSeen"]),
+            branch=_optional_text(entry, "branch"),
+            slug=_optional_text(entry, "slug"),
+            expiresAt=parse_time(expires_at) if expires_at is not None else None,
+        )
+    return found
+
+
+def _optional_text(entry: Mapping[str, Any], field: str) -> str | None:
+    value = entry.get(field)
+    if value is None or (isinstance(value, str) and value):
+        return value
+    raise TypeError(f"{field} is {value!r}, not a non-empty string")
 
 
 def _parse_images(raw: Mapping[str, Any]) -> dict[str, dict[str, str]]:

@@ -45,10 +45,24 @@ file for `render --observations`:
 ```json
 {
   "now": "2026-11-21T12:00:00Z",
-  "git": {"https://git.corp.com/acme/api.git": {"main": "abc123d…"}},
-  "previews": {"api/feature-new-api": {"firstSeen": "2026-11-20T09:00:00Z"}}
+  "git": {"https://git.corp.com/acme/api.git": {"main": "abc123d…", "feature/new-api": "xyz789a…"}},
+  "previews": {
+    "api/feature-new-api": {"firstSeen": "2026-11-20T09:00:00Z", "branch": "feature/new-api",
+                            "slug": "feature-new-api", "expiresAt": "2026-11-27T09:00:00Z"}
+  }
 }
 ```
+
+A preview exists for each branch that matches `include`, matches no `exclude`, and has not
+reached its `expiresAt`. Each entry of `previews` (key `<project>/<slug>`) is the preview's
+identity, recorded once, when the daemon first sees its branch: the branch, its slug (the
+environment name and host label, hash suffix included), the first-seen time and the expiry
+(`ttlHours` later; a later change of `ttlHours` applies to branches first seen after it). It never
+changes afterwards: a branch that appears later and slugs alike (`feature/New-API`) gets a slug
+of its own with a hash suffix, and an expired preview stays expired until its branch is deleted
+and pushed again. A branch without an entry is first seen at `now`. An entry with only
+`firstSeen` (files written before identities were recorded) is found by its slug among the
+slugs of all the project's preview branches, and expires `ttlHours` after `firstSeen`.
 """
 
 

@@ -22,9 +22,8 @@ import yaml
 from components.common.vault import find_references
 from components.context import ProgramSettings, StackContext
 from components.documents import Document, SpecError, StackDocuments, StackFileError, load_stack_file
-from components.kapsa.previews import matches, preview_key
-from components.kapsa.slugs import assign_slugs
-from components.observations import Observations
+from components.kapsa.previews import PreviewIdentity, matches, preview_identities
+from components.observations import Observations, PreviewObservation
 from components.ownership import check_across_stacks
 from components.program import context_errors
 from components.registry import KindRegistry
@@ -52,10 +51,6 @@ class PreviewPolicy:
         """True when ``branch`` gets a preview: enabled, matches an include and no exclude."""
         return self.enabled and matches(branch, self.include, self.exclude)
 
-    def expires_at(self, first_seen: datetime) -> datetime:
-        """When a preview first seen at ``first_seen`` expires (the program drops it from then on)."""
-        return first_seen + timedelta(hours=self.ttl_hours)
-
 
 @dataclass(frozen=True)
 class ProjectInputs:
@@ -68,28 +63,37 @@ class ProjectInputs:
     environments: tuple[str, ...] = ()  # permanent environment names: never a preview's slug
     branches: tuple[str, ...] = ()  # the branches the permanent environments deploy
 
-    def used_branches(self, branches: Iterable[str]) -> set[str]:
-        """Which of ``branches`` the program reads a head of for this Project.
+    def used_branches(self, branches: Iterable[str], expired: Iterable[str] = ()) -> set[str]:
+        """Which of ``branches`` the program builds or deploys for this Project.
 
         Those its permanent environments deploy, and, with previews enabled, every branch matching
-        the include globs and no exclude glob (expired ones too: they take part in slug
-        assignment). The program never looks at the head of any other branch, so a push to one
-        must not change the stack's observations or fingerprint.
+        the include globs and no exclude glob, except those whose preview has ``expired`` (the
+        program lists an expired preview's branch, never its head). The program never looks at the
+        head of any other branch, so a push to one must not change the stack's fingerprint.
         """
-        return {b for b in branches if b in self.branches or self.previews.wants(b)}
+        gone = set(expired)
+        return {b for b in branches if b in self.branches or (self.previews.wants(b) and b not in gone)}
 
-    def preview_keys(self, branches: Iterable[str]) -> dict[str, str]:
-        """Branch → observations key (``"<project>/<slug>"``) of every branch that gets a preview.
+    def preview_identities(
+        self, branches: Iterable[str], recorded: Mapping[str, PreviewObservation], now: datetime
+    ) -> dict[str, PreviewIdentity]:
+        """Branch → identity of every branch of ``branches`` that gets a preview.
 
-        Slugs are assigned to the whole set of preview branches at once, exactly as the Kapsa
-        program does (two branches that would share a slug both get a hash suffix), so the keys
-        the daemon records are the keys the program looks up.
+        Exactly what the Kapsa program resolves from the same records
+        (:func:`components.kapsa.previews.preview_identities`): the recorded identity of a branch
+        seen before, a new one (first seen ``now``) otherwise.
         """
-        wanted = sorted(b for b in branches if self.previews.wants(b))
+        wanted = [b for b in branches if self.previews.wants(b)]
         if not wanted:
             return {}
-        slugs = assign_slugs(wanted, reserved=self.environments)
-        return {branch: preview_key(self.name, slugs[branch]) for branch in wanted}
+        return preview_identities(
+            self.name,
+            wanted,
+            recorded,
+            environments=self.environments,
+            ttl=timedelta(hours=self.previews.ttl_hours),
+            now=now,
+        )
 
     def key_prefix(self) -> str:
         """Preview and image observation keys of this project start with this (``"<project>/..."``)."""
@@ -103,6 +107,14 @@ class RegistryInputs:
     name: str
     server: str
     insecure: bool = False  # plain HTTP (a local registry)
+    credentials_namespace: str = "default"
+    credentials_secret: str | None = None  # the Secret the program copies into project namespaces
+
+    def credentials_key(self) -> str | None:
+        """``"<namespace>/<name>"`` of the credentials Secret, or None when the document names none."""
+        if self.credentials_secret is None:
+            return None
+        return f"{self.credentials_namespace}/{self.credentials_secret}"
 
 
 def projects(documents: Iterable[Document]) -> list[ProjectInputs]:
@@ -157,7 +169,16 @@ def registries(documents: Iterable[Document]) -> list[RegistryInputs]:
         spec = _dump(document)
         server = spec.get("server")
         if isinstance(server, str) and server:
-            found.append(RegistryInputs(document.name, server, bool(spec.get("insecure", False))))
+            secret = spec.get("credentialsSecret")
+            found.append(
+                RegistryInputs(
+                    document.name,
+                    server,
+                    bool(spec.get("insecure", False)),
+                    credentials_namespace=str(spec.get("credentialsNamespace") or "default"),
+                    credentials_secret=secret if isinstance(secret, str) and secret else None,
+                )
+            )
     return found
 
 

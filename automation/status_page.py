@@ -234,12 +234,20 @@ def _registries(registries: Mapping[str, Any]) -> list[str]:
     for server, check in sorted(registries.items(), key=lambda item: str(item[0])):
         check = _mapping(check)
         verified = check.get("verified") is True
+        shown = ("yes" if verified else "NO") if "verified" in check else "not checked"
+        message = check.get("message")
+        secret = _mapping(check.get("credentialsSecret"))
+        if secret:
+            version = secret.get("resourceVersion")
+            state = f"resourceVersion {version}" if version else "version unknown"
+            said = f"credentials Secret {secret.get('secret')}: {state} ({secret.get('message')})"
+            message = f"{message}; {said}" if message else said
         rows.append(
             [
                 _e(server),
-                f'<span class="verified-{"yes" if verified else "no"}">{"yes" if verified else "NO"}</span>',
+                f'<span class="verified-{"yes" if verified else "no"}">{shown}</span>',
                 _time(check.get("checkedAt")),
-                _td_message(check.get("message")),
+                _td_message(message),
             ]
         )
     table = _table(

@@ -18,7 +18,17 @@ class _Observed(BaseModel):
 
 
 class PreviewObservation(_Observed):
+    """A preview's identity, recorded once when its branch is first seen and never changed after.
+
+    ``branch``, ``slug`` and ``expiresAt`` are absent from files written before identities were
+    recorded: such an entry is found by the slug its key ends with, and expires ``ttlHours`` after
+    ``firstSeen``.
+    """
+
     first_seen: AwareDatetime = Field(alias="firstSeen")
+    branch: str | None = None
+    slug: str | None = None  # the environment name and host label, hash suffix included
+    expires_at: AwareDatetime | None = Field(default=None, alias="expiresAt")
 
 
 class ImageObservation(_Observed):
@@ -30,12 +40,12 @@ class ImageObservation(_Observed):
 
 
 class Observations(_Observed):
-    """The observations file: time, git heads, preview first-seen times, last good images."""
+    """The observations file: time, git heads, preview identities, last good images."""
 
     now: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
     # repository URL -> branch -> commit SHA
     git: dict[str, dict[str, str]] = Field(default_factory=dict)
-    # "<project>/<branch slug>" -> when the branch was first seen
+    # "<project>/<slug>" -> the preview's identity (branch, slug, first seen, expiry)
     previews: dict[str, PreviewObservation] = Field(default_factory=dict)
     # "<project>/<branch>" -> last good image (the daemon records it from the Project's outputs)
     images: dict[str, ImageObservation] = Field(default_factory=dict)

@@ -252,9 +252,7 @@ def status_table(
 
 def _stacks_table(statuses: list[StackStatus], registries: Mapping[str, Mapping[str, Any]]) -> str:
     registry_lines = [
-        f"registry {server}: {'verified' if check.get('verified') else 'NOT verified'}"
-        f" at {check.get('checkedAt')}: {check.get('message')}"
-        for server, check in sorted(registries.items())
+        f"registry {server}: {_registry_text(check)}" for server, check in sorted(registries.items())
     ]
     if not statuses:
         return "\n".join(["no stacks have been reconciled yet", *registry_lines])
@@ -282,6 +280,20 @@ def _stacks_table(statuses: list[StackStatus], registries: Mapping[str, Mapping[
         for row in rows
     ]
     return "\n".join([*lines, *registry_lines])
+
+
+def _registry_text(check: Mapping[str, Any]) -> str:
+    """A registry's verification and its credentials Secret's version, as one line of text."""
+    parts = []
+    if "verified" in check:
+        verified = "verified" if check.get("verified") else "NOT verified"
+        parts.append(f"{verified} at {check.get('checkedAt')}: {check.get('message')}")
+    secret = check.get("credentialsSecret")
+    if isinstance(secret, Mapping):
+        version = secret.get("resourceVersion")
+        state = f"resourceVersion {version}" if version else "version unknown"
+        parts.append(f"credentials Secret {secret.get('secret')}: {state} ({secret.get('message')})")
+    return "; ".join(parts) or "not checked yet"
 
 
 def _components_ready(status: StackStatus) -> str:

@@ -5,8 +5,10 @@ comments, key order and formatting do not count), the program (``Pulumi.yaml``, 
 options and project config apply to every stack, ``requirements.txt``, ``__main__.py``,
 ``components/**/*.py`` and what connector packages hold), its stack configuration
 (``Pulumi.<stack>.yaml``, minus the keys the daemon itself writes) and the observations the
-stack uses (git heads of its repositories, preview first-seen times and expiries, last good
-images, versions of its Vault secrets — the observation store decides, without ``now``).
+stack uses (the heads of the branches it builds — not those of a branch whose preview expired or
+is excluded —, its live previews' identities and the expired ones' names, last good images,
+versions of its Vault secrets and of its Registries' credentials Secrets where the daemon can read
+them — the observation store decides, without ``now``).
 Equal fingerprint → no operation at all.
 
 The ``driftless.dev/force-reconcile`` annotation is left out: a new token is a request to run

@@ -63,7 +63,7 @@ class StackOutcome:
 
     stack: str
     # unchanged | reconciled | drift-checked | drifted | resumed | failed | stalled | held | waiting
-    # | started | busy | removed
+    # | started | busy | removed | elsewhere (another replica owns it)
     state: str
     message: str = ""
     operation: Operation | None = None

@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from automation.daemon import transitions
 from automation.daemon.clock import Clock, SystemClock
@@ -64,6 +64,14 @@ from components.documents import StackDocuments
 from components.registry import KindRegistry
 
 
+class Ownership(Protocol):
+    """Which replica acts on which stack, when several share the stacks (:mod:`.leases`)."""
+
+    def owns(self, stack: str, now: datetime) -> bool: ...
+
+    def owner(self, stack: str) -> str | None: ...
+
+
 class Reconciler:
     """Decides and runs operations for every stack of a project; one instance per daemon."""
 
@@ -82,6 +90,7 @@ class Reconciler:
         log: EventLog | None = None,
         progress: Callable[[str], Progress | None] | None = None,
         allow_deletions: Collection[str] = (),
+        ownership: Ownership | None = None,
     ):
         self.layout = layout
         self.driver = driver
@@ -93,6 +102,8 @@ class Reconciler:
         self.jitter = jitter or default_jitter
         self.registry = registry
         self.log = log or EventLog()
+        self.ownership = ownership  # sharded (`run --shard-by-lease`): only owned stacks are acted on
+        self._recovered: set[str] = set()  # owned stacks crash recovery has run for since taken
         self._lock = threading.RLock()  # statuses, futures, the observation store
         self._book = StatusBook(store, self.metrics, self.clock, self._lock)
         self._observations = LockedObservations(self.observations, self._lock)
@@ -138,7 +149,11 @@ class Reconciler:
         return self._book.copies()
 
     def status_document(self) -> dict[str, Any]:
-        return status_document(self.statuses())
+        document = status_document(self.statuses())
+        if self.ownership is not None:  # each stack says which replica acts on it
+            for stack in document["stacks"]:
+                stack["owner"] = self.ownership.owner(stack["name"])
+        return document
 
     def busy(self) -> list[str]:
         with self._lock:
@@ -177,8 +192,14 @@ class Reconciler:
 
     # --- on start
 
-    def recover(self) -> list[RecoveryReport]:
-        """On start: record operations a crash interrupted and let the driver clear locks and pending ops."""
+    def recover(self, only: Collection[str] | None = None) -> list[RecoveryReport]:
+        """On start: record operations a crash interrupted and let the driver clear locks and pending ops.
+
+        Sharing the stacks with other replicas, a stack is recovered when this replica takes it
+        (:meth:`cycle`), never at start for stacks another replica may be running.
+        """
+        if self.ownership is not None and only is None:
+            return []
         return recover_on_start(
             self.layout,
             self._book,
@@ -187,6 +208,7 @@ class Reconciler:
             log=self.log,
             history=self.settings.history,
             tokens=lambda name: self.load_inputs([name])[name].tokens,
+            only=only,
         )
 
     # --- cycles
@@ -196,6 +218,8 @@ class Reconciler:
         now = self.clock.now()
         self._reap()
         inputs = self.load_inputs()
+        if self.ownership is not None:
+            self._recover_taken({name for name in inputs if self.ownership.owns(name, now)})
         outcomes: dict[str, StackOutcome] = {}
         started: dict[str, Future[StackOutcome]] = {}
         with self._lock:
@@ -211,6 +235,10 @@ class Reconciler:
             for name in sorted(self._book.names() - set(inputs)):
                 outcomes[name] = self._removed(name, now)
             for name, stack in inputs.items():
+                if self.ownership is not None and not self.ownership.owns(name, now):
+                    owner = self.ownership.owner(name)
+                    outcomes[name] = StackOutcome(name, "elsewhere", f"owned by {owner or 'no replica yet'}")
+                    continue
                 try:
                     outcome = self._consider(stack, now)
                 except Exception as exc:  # noqa: BLE001 (one stack's failure must not stop the others)
@@ -233,6 +261,14 @@ class Reconciler:
             for name in started:
                 outcomes[name] = StackOutcome(name, "started", self._kinds.get(name, "operation"))
         return [outcomes[name] for name in sorted(outcomes)]
+
+    def _recover_taken(self, owned: set[str]) -> None:
+        """Crash recovery for each stack this replica has just taken (its last owner may have died
+        mid-operation); a stack lost and taken again is recovered again."""
+        taken = owned - self._recovered
+        self._recovered = (self._recovered & owned) | taken
+        if taken:
+            self.recover(sorted(taken))
 
     def _consider(self, stack: StackInputs, now: datetime) -> StackOutcome | None:
         """Decide for one present stack, holding the lock; None when its operation was started."""

@@ -16,7 +16,7 @@ create of a resource outside Kubernetes could create it twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from automation.daemon import transitions
 from automation.daemon.clock import Clock
@@ -42,9 +42,11 @@ def recover_on_start(
     log: EventLog,
     history: int,
     tokens: ForceTokens,
+    only: Collection[str] | None = None,
 ) -> list[RecoveryReport]:
     """Record operations a crash interrupted and let the driver clear locks and pending operations.
 
+    ``only``: just these stacks (a replica sharing the stacks recovers each when it takes it).
     Returns a report for each stack the driver was asked about.
     """
     try:
@@ -54,7 +56,8 @@ def recover_on_start(
         locked = set()
     reports = []
     skipped: set[str] = set()  # reasons already logged: a missing CLI is said once, not per stack
-    for name in sorted(set(layout.stack_names()) | book.names()):
+    names = set(layout.stack_names()) | book.names()
+    for name in sorted(names if only is None else names & set(only)):
         now = clock.now()
         with book.edit(name) as status:
             removed = status.phase == PHASE_REMOVED

@@ -10,6 +10,7 @@ deletionGuard: {maxDocumentLossShare: 0.5}   # hold an up that drops more of the
 backoff: {baseSeconds: 10, factor: 3, capSeconds: 3600}
 sources: {gitTimeoutSeconds: 20, vaultTimeoutSeconds: 10}
 http: {allowedHosts: [], timeoutSeconds: 10, maxConnections: 32}   # the status endpoint
+leases: {namespace: driftless, durationSeconds: 30, renewSeconds: 10}   # run --shard-by-lease
 stacks:
   prod: {drift: {intervalSeconds: 300, remediate: true}, deletionGuard: {maxDocumentLossShare: 0.2}}
 ```
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from automation.http import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_SECONDS
@@ -141,6 +142,26 @@ class HttpPolicy(_Model):
     )
 
 
+class LeasePolicy(_Model):
+    """Stacks shared between replicas through Kubernetes Leases (``run --shard-by-lease``)."""
+
+    namespace: str = Field(default="driftless", min_length=1, description="where the Leases live")
+    duration_seconds: int = Field(
+        default=30, ge=5, description="a replica silent this long loses its stacks to the others"
+    )
+    renew_seconds: int = Field(default=10, ge=1, description="how often a replica renews its Leases")
+    shared_file_backend: bool = Field(
+        default=False,
+        description="the file:// Pulumi backend is on one volume every replica mounts (else refused)",
+    )
+
+    @model_validator(mode="after")
+    def _renewed_well_before_expiry(self) -> LeasePolicy:
+        if self.renew_seconds * 2 > self.duration_seconds:
+            raise ValueError("renewSeconds must be at most half of durationSeconds")
+        return self
+
+
 class DaemonSettings(_Model):
     """Everything ``driftless.yaml`` may set."""
 
@@ -169,6 +190,7 @@ class DaemonSettings(_Model):
     backoff: BackoffPolicy = Field(default_factory=BackoffPolicy)
     sources: SourcesPolicy = Field(default_factory=SourcesPolicy)
     http: HttpPolicy = Field(default_factory=HttpPolicy)
+    leases: LeasePolicy = Field(default_factory=LeasePolicy)
     stacks: dict[str, StackPolicy] = Field(default_factory=dict)
 
     def drift_for(self, stack: str) -> DriftPolicy:

@@ -6,6 +6,9 @@ they are compared (:mod:`components.common.masking`): the base render may come f
 driftless that printed a credential it did not recognise, and no credential may reach a comment.
 A secret shows as ``[secret]`` on both sides; a change to one is not visible.
 
+A resource registered with ``retainOnDelete`` leaves the stack but not the cluster: a delete of
+one says it is retained, and a change of the option shows as a change of the resource.
+
 A resource with a ``read`` id (``Resource.get``, a live lookup) is not managed by the stack: it is
 never created, updated or deleted, so it is left out of the changes and listed apart as a read.
 """
@@ -22,6 +25,8 @@ from components.common import masking
 ResourceKey = tuple[str, str, str]  # (type, name, parent)
 _MISSING = object()
 _MAX_VALUE = 120
+_RETAIN_OPTION = "retainOnDelete (resource option)"
+_RETAINED_NOTE = " — **retained**: leaves the stack, stays in the cluster"
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ def diff_renders(old: Mapping[str, Any], new: Mapping[str, Any]) -> StackDiff:
             result.added.append(resource)
         else:
             changes = list(_field_changes(before[key].get("inputs", {}), resource.get("inputs", {}), ""))
+            if _retained(before[key]) != _retained(resource):
+                changes.append(FieldChange(_RETAIN_OPTION, _retained(before[key]), _retained(resource)))
             if changes:
                 result.updated.append((resource, changes))
             else:
@@ -75,7 +82,8 @@ def to_markdown(diff: StackDiff) -> str:
     lines = [
         title,
         "",
-        f"**{len(diff.added)} to add, {len(diff.updated)} to update, {len(diff.removed)} to delete**",
+        f"**{len(diff.added)} to add, {len(diff.updated)} to update, {len(diff.removed)} to delete**"
+        + _retained_count(diff.removed),
     ]
     if diff.added:
         lines += ["", "#### Add", ""]
@@ -88,7 +96,7 @@ def to_markdown(diff: StackDiff) -> str:
                 lines.append(f"  - `{change.path}`: {_show(change.old)} → {_show(change.new)}")
     if diff.removed:
         lines += ["", "#### Delete", ""]
-        lines += [f"- `-` {_label(r)}" for r in diff.removed]
+        lines += [f"- `-` {_label(r)}{_RETAINED_NOTE if _retained(r) else ''}" for r in diff.removed]
     if reads:
         lines += ["", reads]
     return "\n".join(lines) + "\n"
@@ -101,6 +109,15 @@ def diff_files(old_path: str, new_path: str) -> str:
 
 def _is_read(resource: Mapping[str, Any]) -> bool:
     return resource.get("read") is not None
+
+
+def _retained(resource: Mapping[str, Any]) -> bool:
+    return bool(resource.get("retainOnDelete"))
+
+
+def _retained_count(removed: list[Mapping[str, Any]]) -> str:
+    count = sum(1 for r in removed if _retained(r))
+    return f" ({count} of the deleted retained in the cluster)" if count else ""
 
 
 def _reads_line(reads: list[Mapping[str, Any]]) -> str:

@@ -80,6 +80,8 @@ class RenderedResource:
     inputs: Mapping[str, Any]  # display view: secrets masked
     read: str | None = None
     retain_on_delete: bool = False
+    import_id: str | None = None  # adopted through Pulumi's import: the existing resource's id
+    replace_on_changes: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()  # names of the resources it depends on
 
     def to_json(self) -> dict[str, Any]:
@@ -93,6 +95,10 @@ class RenderedResource:
             data["read"] = self.read
         if self.retain_on_delete:
             data["retainOnDelete"] = True
+        if self.import_id is not None:
+            data["importId"] = self.import_id
+        if self.replace_on_changes:
+            data["replaceOnChanges"] = list(self.replace_on_changes)
         return data
 
 
@@ -124,6 +130,8 @@ class RenderResult:
                     inputs=r["inputs"],
                     read=r.get("read"),
                     retain_on_delete=bool(r.get("retainOnDelete", False)),
+                    import_id=r.get("importId"),
+                    replace_on_changes=tuple(r.get("replaceOnChanges", ())),
                 )
                 for r in data["resources"]
             ],
@@ -262,6 +270,8 @@ def _result(recording: Recording, validator: SchemaValidator) -> RenderResult:
                 inputs=values.display(dict(recorded.inputs)),
                 read=recorded.read_id,
                 retain_on_delete=recorded.retain_on_delete,
+                import_id=recorded.import_id,
+                replace_on_changes=recorded.replace_on_changes,
                 depends_on=tuple(sorted(names[urn] for urn in recorded.dependencies if urn in names)),
             )
         )

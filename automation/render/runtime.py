@@ -43,6 +43,8 @@ class RecordedResource:
     inputs: Mapping[str, Any]  # deserialized: secrets wrapped, unknowns as pulumi Unknown
     read_id: str | None = None  # set for a read of an existing resource (``Resource.get``)
     retain_on_delete: bool = False  # the ``retain_on_delete`` resource option (reads have none)
+    import_id: str | None = None  # the ``import_`` option: an existing resource adopted, not created
+    replace_on_changes: tuple[str, ...] = ()  # the ``replace_on_changes`` option
     dependencies: tuple[str, ...] = ()  # URNs it depends on, explicitly or through its inputs
 
 
@@ -144,6 +146,8 @@ class RecordingMonitor(mocks.MockMonitor):
             inputs=inputs,
             read_id=read_id,
             retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+            import_id=getattr(request, "importId", "") or None,
+            replace_on_changes=tuple(getattr(request, "replaceOnChanges", ())),
             dependencies=tuple(getattr(request, "dependencies", ())),
         )
         with self._lock:

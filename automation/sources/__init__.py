@@ -2,7 +2,8 @@
 
 ``build_sources`` assembles the standard set for a project: stack files and program source
 (watchfiles), Project git repositories (``git ls-remote``), Vault KV v2 versions (hvac), preview
-TTL expiries and Registry verification. The daemon polls each, and calls :func:`update_stacks`
+TTL expiries, Registry verification and the versions of the Registries' credentials Secrets
+(the Kubernetes API). The daemon polls each, and calls :func:`update_stacks`
 when stack files were reloaded so the sources follow the new documents without restarting the
 file watcher. Git, Vault and registry checks run in the background with timeouts
 (``SourceSettings``); :func:`health_report` says which git and Vault targets keep failing.
@@ -31,6 +32,7 @@ from automation.sources.files import FileSource
 from automation.sources.git import DEFAULT_TIMEOUT_SECONDS as GIT_TIMEOUT_SECONDS
 from automation.sources.git import GitClient, GitError, GitSource
 from automation.sources.registry import RegistrySource, Verify
+from automation.sources.registry_secrets import RegistrySecretSource
 from automation.sources.ttl import TtlSource
 from automation.sources.vault import DEFAULT_TIMEOUT_SECONDS as VAULT_TIMEOUT_SECONDS
 from automation.sources.vault import VaultSource, client_from_environment
@@ -46,6 +48,7 @@ __all__ = [
     "GitClient",
     "GitError",
     "GitSource",
+    "RegistrySecretSource",
     "RegistrySource",
     "Reporting",
     "Source",
@@ -75,6 +78,7 @@ class SourceSettings:
     registry_interval_seconds: float = 300
     registry_auth_file: Path | None = None  # None: $DRIFTLESS_REGISTRY_AUTH_FILE
     registry_verify: Verify | None = None  # None: components.kapsa.registry_check.verify_registry
+    registry_secret_interval_seconds: float = 60  # credentials Secrets' resourceVersion (kubeconfig)
     git_parallel: int = 4
     git_timeout_seconds: float = GIT_TIMEOUT_SECONDS  # one ls-remote, helpers included
     vault_timeout_seconds: float = VAULT_TIMEOUT_SECONDS  # connect/read, per request
@@ -128,6 +132,13 @@ def build_sources(
             verify=settings.registry_verify,
             auth_file=settings.registry_auth_file,
             interval_seconds=settings.registry_interval_seconds,
+            wake=wake,
+        ),
+        RegistrySecretSource(
+            stacks,
+            store,
+            project_dir=project_dir,
+            interval_seconds=settings.registry_secret_interval_seconds,
             wake=wake,
         ),
     ]

@@ -1,11 +1,11 @@
 """Preview TTLs: wake the daemon when a preview environment expires.
 
-A preview lives ``ttlHours`` from its branch's first-seen time. Nothing outside changes
-at that moment, so without this source an expired preview would linger until some other input
-changed. ``next_due`` is the earliest expiry not yet reported, so the loop sleeps exactly until
-then; ``poll`` names the stacks whose previews expired. The expiry itself reaches the program
-through the observations (the program drops a preview older than its TTL), and the fingerprint
-includes the set of expired previews, so each expiry causes exactly one ``up``.
+A preview lives until the expiry recorded when its branch was first seen (``ttlHours`` later).
+Nothing outside changes at that moment, so without this source an expired preview would linger
+until some other input changed. ``next_due`` is the earliest expiry not yet reported, so the loop
+sleeps exactly until then; ``poll`` names the stacks whose previews expired. The expiry itself
+reaches the program through the observations (the program drops a preview past its expiry), and
+the fingerprint includes the set of expired previews, so each expiry causes exactly one ``up``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from automation.observation_store import ObservationStore
 from automation.sources.base import Change
 from automation.stack_inputs import projects
 from components.documents import StackDocuments
+from components.kapsa.previews import NEW, preview_key
 
 log = logging.getLogger("driftless.sources.ttl")
 
@@ -38,18 +39,22 @@ class TtlSource:
     def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
         self._stacks = dict(stacks)
 
-    def _expiries(self) -> Iterator[tuple[str, str, datetime, datetime]]:
-        """(stack, preview key, first seen, expiry) of every preview with a first-seen time."""
+    def _expiries(self, now: datetime) -> Iterator[tuple[str, str, datetime, datetime]]:
+        """(stack, preview key, first seen, expiry) of every recorded preview.
+
+        The expiry is the one recorded when the branch was first seen.
+        """
         for stack, documents in self._stacks.items():
             for project in projects(documents):
-                for key, first_seen in self._store.wanted_previews(stack, project).items():
-                    if first_seen is not None:
-                        yield stack, key, first_seen, project.previews.expires_at(first_seen)
+                for identity in self._store.preview_identities(stack, project, now).values():
+                    if identity.origin != NEW:
+                        key = preview_key(project.name, identity.slug)
+                        yield stack, key, identity.first_seen, identity.expires_at
 
     def next_due(self, now: datetime) -> datetime | None:
         pending = [
             expiry
-            for stack, key, seen, expiry in self._expiries()
+            for stack, key, seen, expiry in self._expiries(now)
             if (stack, key, seen) not in self._reported
         ]
         return min(pending, default=None)
@@ -59,7 +64,7 @@ class TtlSource:
         expired: dict[str, list[str]] = {}
         current: set[tuple[str, str, datetime]] = set()
         newly: set[tuple[str, str, datetime]] = set()
-        for stack, key, first_seen, expiry in self._expiries():
+        for stack, key, first_seen, expiry in self._expiries(now):
             current.add((stack, key, first_seen))
             if expiry <= now and (stack, key, first_seen) not in self._reported:
                 expired.setdefault(stack, []).append(key)

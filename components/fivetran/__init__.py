@@ -1,6 +1,6 @@
 """Fivetran (source 000): a FivetranConnector document becomes one managed Fivetran connection."""
 
-from components.fivetran.checks import one_destination_each
+from components.fivetran.checks import fivetran_rules
 from components.fivetran.component import check_package, create
 from components.fivetran.spec import FivetranConnectorSpec
 from components.registry import KindRegistration
@@ -12,7 +12,7 @@ KINDS = (
         spec_model=FivetranConnectorSpec,
         create=create,
         namespaced=False,
-        check_stack=one_destination_each,
+        check_stack=fivetran_rules,
         check_in_context=check_package,
     ),
 )

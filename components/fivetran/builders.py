@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.common import masking
-from components.common.health import health
+from components.common.health import FALSE, TRUE, health
 from components.common.vault import find_references
 from components.fivetran.package import ConnectorPackage
-from components.fivetran.spec import FivetranConnectorSpec, Schedule, SchemaConfig
+from components.fivetran.spec import CONNECTOR_SDK_SERVICE, FivetranConnectorSpec, Schedule, SchemaConfig
 
 # When Fivetran reports a setup state other than this, the connection needs attention (wrong
 # credentials, a source that went away). Re-check periodically: the state can change without any
@@ -45,6 +45,16 @@ def json_text(value: Mapping[str, Any]) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def has_connection_config(spec: FivetranConnectorSpec) -> bool:
+    """Whether there is anything for a ``ConnectionConfig`` to apply.
+
+    A connection authorized in Fivetran's own UI (Connect Card, OAuth) may have neither config nor
+    auth here; the provider refuses a ``ConnectionConfig`` with both empty, so there is none then.
+    A ``connector_sdk`` connection always has config: its package id.
+    """
+    return bool(spec.config or spec.auth or spec.service == CONNECTOR_SDK_SERVICE)
+
+
 def connection_args(spec: FivetranConnectorSpec) -> dict[str, Any]:
     """The ``Connection`` resource's arguments, without config (the component adds it, maybe secret)."""
     return {
@@ -53,10 +63,23 @@ def connection_args(spec: FivetranConnectorSpec) -> dict[str, Any]:
         "destination_schema": spec.destination_schema.to_provider(),
         "trust_certificates": spec.trust_certificates,
         "trust_fingerprints": spec.trust_fingerprints,
-        # Setup tests at creation would run before auth exists (it is applied by ConnectionConfig)
-        # and fail; they run once, in ConnectionConfig, when config and auth are both in place.
-        "run_setup_tests": False,
+        # With a ConnectionConfig, setup tests at creation would run before auth exists (it is
+        # applied by ConnectionConfig) and fail: they run there, once config and auth are in place.
+        # Without one, the connection is the only place: the provider runs them on its create and
+        # on every update, and a change of this flag alone is an update.
+        "run_setup_tests": spec.run_setup_tests and not has_connection_config(spec),
     }
+
+
+# What Fivetran holds for an adopted connection but the provider never reads back: importing
+# compares the read state with the document, so these would fail the import as a difference.
+# ConnectionConfig applies config and the flags from then on.
+ADOPTED_CONNECTION_UNREAD = ["config", "runSetupTests", "trustCertificates", "trustFingerprints"]
+
+# ConnectionConfig's provider update sends nothing (and runs no tests) when only its flags change,
+# while its create always sends config and auth with the flags: replacing it (its delete is a no-op)
+# is what makes turning runSetupTests on run the tests on the next up.
+RERUN_SETUP_TESTS_ON_CHANGE_OF = ["runSetupTests"]
 
 
 def connector_sdk_config(spec: FivetranConnectorSpec, package_id: Any) -> dict[str, Any]:
@@ -157,9 +180,12 @@ def connector_status(
     """
     live = live or {}
     setup_state = live.get("setup_state")
+    conditions = setup_conditions(spec, live)
     status: dict[str, Any] = {
-        **_health(setup_state, live),
+        **_health(spec, conditions),
+        "conditions": conditions,
         "connectorId": connector_id,
+        "adopted": spec.connection_id is not None,
         "service": spec.service,
         "groupId": spec.group_id,
         "destinationSchema": spec.destination_schema.to_provider(),
@@ -177,7 +203,10 @@ def connector_status(
             if spec.schema_config
             else None
         ),
-        "setupTests": {"requested": spec.run_setup_tests},
+        "setupTests": {
+            "requested": spec.run_setup_tests,
+            "passed": _condition_value(conditions, SETUP_TESTS_PASSED),
+        },
         "setupState": setup_state,
         "syncState": live.get("sync_state"),
         "updateState": live.get("update_state"),
@@ -193,19 +222,62 @@ def connector_status(
     return status
 
 
-def _health(setup_state: str | None, live: Mapping[str, Any]) -> dict[str, Any]:
-    """Ready when Fivetran reports the connection's setup connected; its tasks say what is missing."""
-    if setup_state is None:
-        return health(None, "NotReported", "Fivetran has not reported this connection's setup state yet")
-    if setup_state == CONNECTED:
-        return health(
-            True, "SetupConnected", f"setup connected; sync {live.get('sync_state') or 'state unknown'}"
-        )
+SETUP_CONNECTED = "SetupConnected"
+SETUP_TESTS_PASSED = "SetupTestsPassed"
+
+
+def setup_conditions(spec: FivetranConnectorSpec, live: Mapping[str, Any]) -> list[dict[str, str]]:
+    """kstatus-style conditions from Fivetran's view: ``SetupConnected`` always, and
+    ``SetupTestsPassed`` when the document asks for setup tests.
+
+    Fivetran keeps no per-test history on the connection: a failed test leaves the setup state
+    ``broken`` or ``incomplete`` with the failing test's message among the connection's tasks and
+    warnings, so that is what the tests' condition reports.
+    """
+    setup_state = live.get("setup_state")
     problems = "; ".join(
         item["message"] for item in _messages(live.get("tasks")) + _messages(live.get("warnings"))
     )
-    reason = "SetupBroken" if setup_state == "broken" else "SetupIncomplete"
-    return health(False, reason, f"setup {setup_state}" + (f": {problems}" if problems else ""))
+    detail = f": {problems}" if problems else ""
+    if setup_state is None:
+        connected = _condition(
+            SETUP_CONNECTED, None, "NotReported", "Fivetran has not reported the setup state"
+        )
+    elif setup_state == CONNECTED:
+        sync = live.get("sync_state") or "state unknown"
+        connected = _condition(SETUP_CONNECTED, True, "SetupConnected", f"setup connected; sync {sync}")
+    else:
+        reason = "SetupBroken" if setup_state == "broken" else "SetupIncomplete"
+        connected = _condition(SETUP_CONNECTED, False, reason, f"setup {setup_state}{detail}")
+    if not spec.run_setup_tests:
+        return [connected]
+    if setup_state is None:
+        tests = _condition(SETUP_TESTS_PASSED, None, "NotReported", "no setup test result reported yet")
+    elif setup_state == CONNECTED:
+        tests = _condition(SETUP_TESTS_PASSED, True, "SetupTestsPassed", "setup tests passed")
+    else:
+        tests = _condition(
+            SETUP_TESTS_PASSED, False, "SetupTestsFailed", f"setup tests failed (setup {setup_state}){detail}"
+        )
+    return [connected, tests]
+
+
+def _condition(type_: str, value: bool | None, reason: str, message: str) -> dict[str, str]:
+    fields = health(value, reason, message)
+    return {"type": type_, "status": fields["ready"], "reason": reason, "message": message}
+
+
+def _condition_value(conditions: list[dict[str, str]], type_: str) -> str | None:
+    return next((c["status"] for c in conditions if c["type"] == type_), None)
+
+
+def _health(spec: FivetranConnectorSpec, conditions: list[dict[str, str]]) -> dict[str, Any]:
+    """Ready when Fivetran reports the connection's setup connected. When setup tests were asked
+    for and fail, their condition is what the stack's status shows: reason and failing message."""
+    worst = next((c for c in reversed(conditions) if c["status"] == FALSE), None)
+    shown = worst or conditions[0]
+    ready = {TRUE: True, FALSE: False}.get(shown["status"])
+    return health(ready, shown["reason"], shown["message"])
 
 
 def _messages(items: Any) -> list[dict[str, str]]:

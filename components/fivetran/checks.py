@@ -10,6 +10,7 @@ it, so the stack is rejected up front instead.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 
 from components.documents import Document, SpecError, StackDocuments
 from components.fivetran.spec import FivetranConnectorSpec
@@ -63,3 +64,30 @@ def one_destination_each(stack: StackDocuments) -> Iterator[SpecError]:
             f"{first.subject} (line {first.line}) already writes to {target} in group {group!r}; "
             f"Fivetran gives a destination to one connection only: choose another {instead}",
         )
+
+
+def one_document_per_connection(stack: StackDocuments) -> Iterator[SpecError]:
+    """No two documents adopt the same existing connection (``connectionId``): both would import
+    it and then overwrite each other's settings on every ``up``."""
+    adopted: dict[str, Document] = {}
+    for document in stack.of_kind(KIND):
+        connection_id = _spec(document).connection_id
+        if connection_id is None:
+            continue
+        first = adopted.setdefault(connection_id, document)
+        if first is document:
+            continue
+        path = ("spec", "connectionId")
+        yield SpecError(
+            document.file,
+            document.line_of(path),
+            document.subject,
+            ".".join(path),
+            f"{first.subject} (line {first.line}) already adopts connection {connection_id!r}; "
+            "a connection is managed by one document only",
+        )
+
+
+def fivetran_rules(stack: StackDocuments) -> Iterator[SpecError]:
+    """Every rule across a stack's FivetranConnector documents."""
+    return chain(one_destination_each(stack), one_document_per_connection(stack))

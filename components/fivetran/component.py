@@ -9,11 +9,13 @@ Resources, in the order Fivetran needs them:
    document, even when two documents deploy the same folder: Fivetran ties a package to one
    connection.
 1. ``Connection``: the connection itself (service, group, destination schema). Fivetran creates
-   it paused.
-2. ``ConnectionConfig``: ``config`` and ``auth`` as JSON, and the setup tests. JSON rather than
-   the typed ``Connector`` resource because the typed one has a fixed per-service schema: with JSON,
-   any service's fields work, including services newer than the provider. (``ConnectionV2`` also
-   takes free-form objects but is in public preview and has no name/prefix/table destination schema.)
+   it paused. With ``connectionId`` an existing connection is imported instead of created.
+2. ``ConnectionConfig`` (only when there is config or auth: the provider refuses one with neither,
+   as a Connect Card connection has): ``config`` and ``auth`` as JSON, and the setup tests. JSON
+   rather than the typed ``Connector`` resource because the typed one has a fixed per-service
+   schema: with JSON, any service's fields work, including services newer than the provider.
+   (``ConnectionV2`` also takes free-form objects but is in public preview and has no
+   name/prefix/table destination schema.) Without it, the setup tests run on the ``Connection``.
 3. ``ConnectorSchemaConfig`` (only with ``schemaConfig``): after the config, since the source's
    schemas can only be listed once Fivetran can reach the source.
 4. ``ConnectorSchedule`` (only with ``schedule``).
@@ -99,19 +101,22 @@ class FivetranConnector(pulumi.ComponentResource):
             # owns it from then on.
             config=config_json,
             **builders.connection_args(spec),
-            opts=child(self),
+            opts=self._connection_options(spec),
         )
         self.connector_id = connection.id
 
-        connection_config = fivetran.ConnectionConfig(
-            f"{name}-config",
-            connection_id=connection.id,
-            config=config_json,
-            auth=auth_json,
-            **builders.connection_config_flags(spec),
-            opts=child(self),
-        )
-        applied: list[pulumi.Resource] = [connection_config]
+        # What the schema, schedule and pause state wait for: the config when there is one.
+        configured: pulumi.Resource = connection
+        if builders.has_connection_config(spec):
+            configured = fivetran.ConnectionConfig(
+                f"{name}-config",
+                connection_id=connection.id,
+                config=config_json,
+                auth=auth_json,
+                **builders.connection_config_flags(spec),
+                opts=child(self, replace_on_changes=builders.RERUN_SETUP_TESTS_ON_CHANGE_OF),
+            )
+        applied: list[pulumi.Resource] = [configured]
 
         if spec.schema_config is not None:
             applied.append(
@@ -119,7 +124,7 @@ class FivetranConnector(pulumi.ComponentResource):
                     f"{name}-schema",
                     connector_id=connection.id,
                     **builders.schema_config_args(spec.schema_config),
-                    opts=child(self, depends_on=[connection_config]),
+                    opts=child(self, depends_on=[configured]),
                 )
             )
 
@@ -129,7 +134,7 @@ class FivetranConnector(pulumi.ComponentResource):
                     f"{name}-schedule",
                     connector_id=connection.id,
                     **builders.schedule_args(spec.schedule),
-                    opts=child(self, depends_on=[connection_config]),
+                    opts=child(self, depends_on=[configured]),
                 )
             )
 
@@ -154,6 +159,14 @@ class FivetranConnector(pulumi.ComponentResource):
             )
         )
         self.register_outputs({"status": self.status, "connectorId": self.connector_id})
+
+    def _connection_options(self, spec: FivetranConnectorSpec) -> pulumi.ResourceOptions:
+        """Adopting (``connectionId``) imports the existing connection: Pulumi reads it, compares
+        it with the document and records it, with no create; a mismatch of service, group or
+        destination schema fails the import instead of replacing the connection."""
+        if spec.connection_id is None:
+            return child(self)
+        return child(self, import_=spec.connection_id, ignore_changes=builders.ADOPTED_CONNECTION_UNREAD)
 
     def _json(self, value: Mapping[str, Any], context: StackContext, *, always_secret: bool) -> Any:
         """``value`` as the JSON string Fivetran gets: a secret when it holds a Vault value or a

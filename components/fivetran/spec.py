@@ -42,6 +42,7 @@ SyncMode = Literal["HISTORY", "SOFT_DELETE", "LIVE"]
 SyncFrequency = Literal[1, 5, 15, 30, 60, 120, 180, 360, 480, 720, 1440]
 
 _SERVICE = re.compile(r"^[a-z0-9_]+$")
+_CONNECTION_ID = re.compile(r"^[A-Za-z0-9_]+$")
 _DAILY_SYNC_TIME = re.compile(r"^([01]\d|2[0-3]):00$")
 # A folder directly under connectors/: one path segment, no hidden folders, no "..".
 _PACKAGE_FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -63,6 +64,14 @@ def _service(value: str) -> str:
     return value
 
 
+def _connection_id(value: str) -> str:
+    if not _CONNECTION_ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a Fivetran connection id (letters, digits and '_', e.g. 'decent_dropsy')"
+        )
+    return value
+
+
 def _no_whitespace(value: str) -> str:
     if any(char.isspace() for char in value):
         raise ValueError(f"{value!r} must not contain whitespace")
@@ -71,6 +80,7 @@ def _no_whitespace(value: str) -> str:
 
 ServiceId = Annotated[NonEmpty, AfterValidator(_service)]
 GroupId = Annotated[NonEmpty, AfterValidator(_no_whitespace)]
+ConnectionId = Annotated[NonEmpty, AfterValidator(_connection_id)]
 # Free-form JSON objects whose strings may be vault:// references; malformed ones fail at load.
 FreeForm = Annotated[dict[str, Any], AfterValidator(validate_references)]
 
@@ -165,7 +175,17 @@ class FivetranConnectorSpec(SpecModel):
         default=None,
         description=f"For service connector_sdk: the Python the package runs on ({DEFAULT_PYTHON_VERSION}).",
     )
-    run_setup_tests: bool = False
+    connection_id: ConnectionId | None = Field(
+        default=None,
+        description=(
+            "Id of a connection that already exists in Fivetran: adopted (imported) on the next up "
+            "instead of created; its service, group and destination schema must match."
+        ),
+    )
+    run_setup_tests: bool = Field(
+        default=False,
+        description="Run Fivetran's setup tests on every change of config or auth, and when turned on.",
+    )
     trust_certificates: bool = False
     trust_fingerprints: bool = False
     paused: bool = False

@@ -36,7 +36,7 @@ from components.kapsa.readiness import (
     deployment_readiness,
     environment_readiness,
 )
-from components.kapsa.slugs import assign_slugs, slugify
+from components.kapsa.slugs import HASH_LENGTH, assign_slugs, slugify
 from components.kapsa.spec import DomainPoolSpec, ProjectSpec, RegistrySpec
 from components.observations import Observations
 
@@ -156,7 +156,7 @@ def plan_project(
         workloads.append(PlannedWorkload(workload, auto_sync=True))
 
     branches = sorted({w.workload.branch for w in workloads})
-    image_names = assign_slugs(branches)
+    image_names = build_names(spec, previews)
     repository = registry.repository(project)
     builds = {
         branch: Build(
@@ -189,6 +189,23 @@ def plan_project(
         recorded=recorded,
         now=observations.now,
     )
+
+
+def build_names(spec: ProjectSpec, previews: PreviewPlan) -> dict[str, str]:
+    """Branch → the name of its kpack Image, for every branch an environment or preview runs.
+
+    The permanent environments' branches are named together (they change only with the spec); a
+    preview's branch takes its preview's slug, which was fixed when the branch was first seen, so a
+    branch appearing later never renames (and rebuilds) another's Image.
+    """
+    names = assign_slugs(spec.branch_of(environment) for environment in spec.environments)
+    taken = set(names.values())
+    for preview in previews.active:
+        if preview.branch not in names:
+            name = preview.slug if preview.slug not in taken else slugify(preview.branch, HASH_LENGTH)
+            names[preview.branch] = name
+            taken.add(name)
+    return names
 
 
 def too_long_hosts(plan: ProjectPlan) -> list[str]:

@@ -272,7 +272,12 @@ class PreviewEnvironmentsSpec(SpecModel):
     enabled: bool = False
     include: list[BranchGlob] = Field(default_factory=lambda: ["*"], description="fnmatch globs")
     exclude: list[BranchGlob] = Field(default_factory=lambda: ["main"], description="fnmatch globs")
-    ttl_hours: int = Field(default=168, ge=1, le=24 * 365)
+    ttl_hours: int = Field(
+        default=168,
+        ge=1,
+        le=24 * 365,
+        description="hours from when a branch is first seen; a change applies to branches seen after it",
+    )
     replicas: int = Field(default=1, ge=0, le=100)
     secret_refs: list[SecretRef] = Field(default_factory=list)
     resources: ResourceRequirements | None = None

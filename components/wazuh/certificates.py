@@ -4,12 +4,15 @@ What is issued (as upstream's ``generate_certs.sh``, all RSA 2048 with PKCS#8 ke
 
 - the root CA (``CN=root-ca``), valid ``caValidityHours``;
 - ``node``: the indexer nodes' certificate, with a SAN for every indexer pod's stable name
-  ``<pod>.<headless service>.<namespace>.svc.cluster.local`` (and ``<pod>.<headless service>``)
+  ``<pod>.<headless service>.<namespace>.svc.<clusterDomain>`` (and ``<pod>.<headless service>``)
   plus every name of the indexer Services;
 - ``admin``: the client certificate whose DN opensearch.yml lists as ``admin_dn``;
 - ``filebeat``: the managers' client certificate for shipping alerts to the indexer;
-- ``manager``: the managers' server certificate (agent enrollment and the API);
-- ``dashboard``: the dashboard's HTTPS certificate.
+- ``master`` and ``worker``: the managers' server certificates (agent enrollment and the API),
+  one per StatefulSet, with the spec's ``extraSANs``, the names agents reach the managers by from
+  outside. Apart, because the workers' names every worker pod: a new worker re-issues it and
+  rolls the workers, never the master;
+- ``dashboard``: the dashboard's HTTPS certificate, also with the ``extraSANs``.
 
 Each is valid ``validityHours``. The CA key never leaves Pulumi state (a secret there); the other
 keys reach the cluster only inside Kubernetes Secrets, as secret Outputs all the way.
@@ -56,7 +59,7 @@ PEER_USES = ("digital_signature", "key_encipherment", "server_auth", "client_aut
 class CertificatePlan:
     """One certificate to sign: what it is called, who it names, and what it may be used for."""
 
-    key: str  # the Secret key prefix: node, admin, filebeat, manager, dashboard
+    key: str  # the Secret key prefix: node, admin, filebeat, master, worker, dashboard
     common_name: str
     dns_names: tuple[str, ...]
     allowed_uses: tuple[str, ...]
@@ -70,16 +73,25 @@ def indexer_dns_names(spec: WazuhClusterSpec, names: Names) -> tuple[str, ...]:
     return tuple(result)
 
 
-def manager_dns_names(spec: WazuhClusterSpec, names: Names) -> tuple[str, ...]:
-    """The master's and workers' pod names and the manager Services (agents and the dashboard)."""
-    workers = [
+def master_dns_names(spec: WazuhClusterSpec, names: Names) -> tuple[str, ...]:
+    """The master pod's name, the master's Service (agent enrollment, the API, the dashboard's
+    API calls), the manager cluster's headless Service, and the extra external names."""
+    result = [names.fqdn(names.master_host), names.master_host]
+    for service in (names.manager, names.manager_cluster):
+        result += service_names(names, service)
+    return (*result, *spec.extra_sans)
+
+
+def worker_dns_names(spec: WazuhClusterSpec, names: Names) -> tuple[str, ...]:
+    """Every worker pod's name, the workers' Service (agents), the manager cluster's headless
+    Service, and the extra external names."""
+    pods = [
         f"{names.manager_worker}-{i}.{names.manager_cluster}" for i in range(spec.manager.workers.replicas)
     ]
-    pods = [names.master_host, *workers]
     result = [names.fqdn(pod) for pod in pods] + pods
-    for service in (names.manager, names.manager_workers, names.manager_cluster):
+    for service in (names.manager_workers, names.manager_cluster):
         result += service_names(names, service)
-    return tuple(result)
+    return (*result, *spec.extra_sans)
 
 
 def certificate_plans(spec: WazuhClusterSpec, names: Names) -> list[CertificatePlan]:
@@ -88,11 +100,17 @@ def certificate_plans(spec: WazuhClusterSpec, names: Names) -> list[CertificateP
         CertificatePlan("node", "indexer", indexer_dns_names(spec, names), PEER_USES),
         CertificatePlan("admin", "admin", (), CLIENT_USES),
         CertificatePlan("filebeat", "filebeat", (), CLIENT_USES),
-        CertificatePlan("manager", "manager", manager_dns_names(spec, names), SERVER_USES),
+        CertificatePlan("master", "manager-master", master_dns_names(spec, names), SERVER_USES),
+        CertificatePlan("worker", "manager-worker", worker_dns_names(spec, names), SERVER_USES),
     ]
     if spec.dashboard.enabled:
         plans.append(
-            CertificatePlan("dashboard", "dashboard", tuple(service_names(names, names.dashboard)), PEER_USES)
+            CertificatePlan(
+                "dashboard",
+                "dashboard",
+                (*service_names(names, names.dashboard), *spec.extra_sans),
+                PEER_USES,
+            )
         )
     return plans
 

@@ -71,14 +71,18 @@ class WazuhCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: WazuhClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE_TOKEN, name, None, opts)
         spec = args.spec
-        names = Names(name, args.namespace)
+        names = Names(name, args.namespace, spec.cluster_domain)
         self._names = names
         awaiting = await_annotations(spec.wait_for_ready)
 
         # Everything namespaced waits for the namespace when this component creates it.
         self._after: list[pulumi.Resource] = []
+        # Deleting a namespace deletes everything in it, so it is kept exactly when the data is.
+        self._retain = spec.deletion_policy == "Retain"
         if spec.create_namespace:
-            self._after.append(self._register(builders.namespace(names), f"{name}-namespace"))
+            self._after.append(
+                self._register(builders.namespace(names), f"{name}-namespace", retain=self._retain)
+            )
 
         # 1. certificates and credentials
         certs = issue_certificates(self, spec, names)
@@ -94,17 +98,24 @@ class WazuhCluster(pulumi.ComponentResource):
             names.indexer,
             depends_on=config,
         )
-        manager_hash = _cert_hash(certs, "filebeat", "manager")
         master = self._register(
             builders.manager_master_statefulset(
-                spec, names, manager_hash, awaiting, hash_credentials(CREDENTIAL_CONSUMERS["manager-master"])
+                spec,
+                names,
+                _cert_hash(certs, "filebeat", "master"),
+                awaiting,
+                hash_credentials(CREDENTIAL_CONSUMERS["manager-master"]),
             ),
             names.manager_master,
             depends_on=config,
         )
         workers = self._register(
             builders.manager_worker_statefulset(
-                spec, names, manager_hash, awaiting, hash_credentials(CREDENTIAL_CONSUMERS["manager-worker"])
+                spec,
+                names,
+                _cert_hash(certs, "filebeat", "worker"),
+                awaiting,
+                hash_credentials(CREDENTIAL_CONSUMERS["manager-worker"]),
             ),
             names.manager_worker,
             depends_on=config,
@@ -153,17 +164,8 @@ class WazuhCluster(pulumi.ComponentResource):
         creds: Mapping[str, Credential],
     ) -> list[pulumi.Resource]:
         """The Secrets and ConfigMaps the pods mount or read."""
-        objects = [
-            builders.secret(names, names.indexer_certs, "wazuh-indexer", _pem_files(certs, "node", "admin")),
-            builders.secret(
-                names, names.manager_certs, "wazuh-manager", _pem_files(certs, "filebeat", "manager")
-            ),
-            builders.secret(
-                names,
-                names.indexer_security,
-                "wazuh-indexer",
-                {"internal_users.yml": _internal_users(creds)},
-            ),
+        # The credentials the retained volumes were written with: kept with them (deletionPolicy).
+        credentials_secrets = [
             builders.credential_secret(
                 names, names.indexer_cred, builders.INDEXER_ADMIN_USER, creds["indexer_admin"].value
             ),
@@ -175,11 +177,23 @@ class WazuhCluster(pulumi.ComponentResource):
             builders.secret(
                 names, names.authd_pass, "wazuh-manager", {"authd.pass": creds["authd_password"].value}
             ),
+        ]
+        objects = [
+            builders.secret(names, names.indexer_certs, "wazuh-indexer", _pem_files(certs, "node", "admin")),
+            builders.secret(
+                names, names.manager_certs, "wazuh-manager", _pem_files(certs, "filebeat", "master", "worker")
+            ),
+            builders.secret(
+                names,
+                names.indexer_security,
+                "wazuh-indexer",
+                {"internal_users.yml": _internal_users(creds)},
+            ),
             builders.config_map(
                 names, names.indexer_conf, "wazuh-indexer", builders.indexer_config_data(spec, names)
             ),
             builders.config_map(
-                names, names.manager_conf, "wazuh-manager", builders.manager_config_data(names)
+                names, names.manager_conf, "wazuh-manager", builders.manager_config_data(spec, names)
             ),
         ]
         if spec.dashboard.enabled:
@@ -201,16 +215,25 @@ class WazuhCluster(pulumi.ComponentResource):
                     names, names.dashboard_conf, "wazuh-dashboard", builders.dashboard_config_data(names)
                 )
             )
-        return [self._register(obj, obj["metadata"]["name"]) for obj in objects]
+        retained = [
+            self._register(obj, obj["metadata"]["name"], retain=self._retain) for obj in credentials_secrets
+        ]
+        return [*retained, *(self._register(obj, obj["metadata"]["name"]) for obj in objects)]
 
     def _register(
-        self, obj: Mapping[str, Any], resource_name: str, depends_on: Sequence[pulumi.Resource] = ()
+        self,
+        obj: Mapping[str, Any],
+        resource_name: str,
+        depends_on: Sequence[pulumi.Resource] = (),
+        retain: bool = False,
     ) -> pulumi.CustomResource:
-        """Register a builder's object as the matching typed pulumi-kubernetes resource."""
+        """Register a builder's object as the matching typed pulumi-kubernetes resource; ``retain``
+        leaves it in the cluster when it leaves the stack."""
         cls = _RESOURCE_CLASSES[(obj["apiVersion"], obj["kind"])]
         arguments = {_ARGUMENT_NAMES.get(k, k): v for k, v in obj.items() if k not in ("apiVersion", "kind")}
         after = [*self._after, *depends_on] if obj["kind"] != "Namespace" else []
-        return cls(resource_name, **arguments, opts=child(self, depends_on=after or None))
+        opts = child(self, depends_on=after or None, retain_on_delete=retain or None)
+        return cls(resource_name, **arguments, opts=opts)
 
     def _read_back(self, written: pulumi.CustomResource, resource_name: str) -> pulumi.CustomResource:
         """The live object behind a written workload, read from the cluster on every run.

@@ -11,7 +11,7 @@ server may echo the request headers back in its error body.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -75,12 +75,14 @@ def request(
     json_body: Any = None,
     timeout: float,
     expect: str = "json",
+    observe: Callable[[Mapping[str, str]], None] | None = None,
 ) -> Any:
     """Sends one request; returns the decoded JSON (``expect="json"``) or the body text (``expect="text"``).
 
     Raises :class:`RequestTimeoutError`, :class:`ConnectionFailedError`, :class:`ServerBusyError`
     (408/425/429/5xx, with the Retry-After), :class:`PermanentError` (any other status >= 400) or
-    :class:`InvalidResponseError` (a body that is not the JSON promised).
+    :class:`InvalidResponseError` (a body that is not the JSON promised). ``observe`` gets every
+    answer's headers, errors included (a :class:`~common.rate_budget.RateBudget` reads its budget there).
     """
     shown = full_url(url, params)
     payload = payload_text(json_body)
@@ -102,6 +104,8 @@ def request(
         raise ConnectionFailedError(
             f"{where}: connection failed ({type(exc).__name__})", url=shown, payload=payload
         ) from exc
+    if observe is not None:
+        observe(response.headers)
     status = response.status_code
     if status >= 400:
         excerpt = redact(response.text[:_BODY_EXCERPT].strip())

@@ -28,6 +28,7 @@ from api import DEFAULT_BASE_URL, VirtuousApi  # noqa: E402
 from common import config, errors_table  # noqa: E402
 from common.logs import scrubbed_errors, setup_logging  # noqa: E402
 from common.output import SdkOutput  # noqa: E402
+from common.rate_budget import RateBudget  # noqa: E402
 from fivetran_connector_sdk import Connector  # noqa: E402
 
 # Configuration keys whose values never reach a log line, an error message or the errors table.
@@ -49,10 +50,13 @@ def update(configuration: dict, state: dict) -> None:
             config.required(configuration, "bearer_token"),
             timeout=settings.request_timeout,
             pool_size=settings.takes.parallel,
+            budget=RateBudget(max_wait=settings.rate_limit_max_wait),
         )
         try:
             sync.sync_all(api, state, SdkOutput(), settings)
         finally:
+            if api.budget.waited:
+                sync.log.info("waited %.1fs in all for the source's request budget", api.budget.waited)
             api.close()
 
 

@@ -24,6 +24,7 @@ from api import VirtuousApi
 from common import config, errors_table
 from common.cursor import PARALLEL_REQUESTS, IdCursor, TakePolicy, sync_id_cursor
 from common.output import Output
+from common.rate_budget import MAX_WAIT_SECONDS
 from common.retry import RetryPolicy, call_with_retries
 
 log = logging.getLogger("connector.virtuous")
@@ -42,6 +43,8 @@ class Settings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     takes: TakePolicy = field(default_factory=TakePolicy)
     request_timeout: float = 300.0
+    # How long a sync may wait for the hourly request budget to reset before it stops (checkpointed).
+    rate_limit_max_wait: float = MAX_WAIT_SECONDS
 
 
 def settings_from(configuration: Mapping[str, object]) -> Settings:
@@ -54,6 +57,9 @@ def settings_from(configuration: Mapping[str, object]) -> Settings:
             )
         ),
         request_timeout=config.number(configuration, "request_timeout_seconds", 300.0, minimum=0.01),
+        rate_limit_max_wait=config.number(
+            configuration, "rate_limit_max_wait_seconds", MAX_WAIT_SECONDS, minimum=0.0
+        ),
     )
 
 

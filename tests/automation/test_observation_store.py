@@ -71,7 +71,15 @@ def test_for_stack_output_is_the_spec_observations_file_format(
     path.write_text(store.for_stack(stacks["api"], T0).to_json())
 
     data = json.loads(path.read_text())
-    assert data["previews"] == {"api/feature-new-api": {"firstSeen": "2026-11-21T12:00:00Z"}}
+    # recorded once, with the identity it keeps: branch, slug and expiry (ttlHours 24)
+    assert data["previews"] == {
+        "api/feature-new-api": {
+            "firstSeen": "2026-11-21T12:00:00Z",
+            "branch": "feature/new-api",
+            "slug": "feature-new-api",
+            "expiresAt": "2026-11-22T12:00:00Z",
+        }
+    }
     assert Observations.load(path) == store.for_stack(stacks["api"], T0)
 
 
@@ -84,9 +92,12 @@ def test_fingerprint_material_ignores_the_clock_until_a_preview_expires(
 
     assert one == two
     assert expired["expiredPreviews"] == ["api/feature-new-api"]
-    assert {k: v for k, v in expired.items() if k != "expiredPreviews"} == {
-        k: v for k, v in one.items() if k != "expiredPreviews"
-    }
+    # the expired preview is no longer built: its identity and its branch's head drop out
+    assert expired["previews"] == {}
+    assert expired["git"] == {API: {"main": "a" * 40}}
+    assert one["git"] == {API: {"main": "a" * 40, "feature/new-api": "b" * 40}}
+    unchanged = {"images", "vault"}
+    assert {k: expired[k] for k in unchanged} == {k: one[k] for k in unchanged}
     json.dumps(one)  # it is hashed as JSON
 
 
@@ -123,7 +134,14 @@ def test_a_new_preview_branch_is_first_seen_when_first_used(tmp_path: Path, stac
     later = store.fingerprint_material(stacks["api"], T0 + timedelta(hours=3))
 
     assert store.first_seen("api", "api/feature-new-api") == T0
-    assert later["previews"] == {"api/feature-new-api": "2026-11-21T12:00:00Z"}
+    assert later["previews"] == {
+        "api/feature-new-api": {
+            "firstSeen": "2026-11-21T12:00:00Z",
+            "branch": "feature/new-api",
+            "slug": "feature-new-api",
+            "expiresAt": "2026-11-22T12:00:00Z",
+        }
+    }
 
 
 def test_record_images_reports_whether_anything_changed(tmp_path: Path) -> None:
@@ -306,8 +324,15 @@ def test_a_version_1_file_is_adopted_by_each_stack_using_the_project(tmp_path: P
 
     store.save()
     saved = json.loads(store.path.read_text())
-    assert saved["version"] == 2
+    assert saved["version"] == 3
     assert set(saved["stacks"]) == {"staging", "live"}
+    # the adopted first-seen time now carries the identity it was rendered with
+    assert saved["stacks"]["live"]["previews"]["api/feature-new-api"] == {
+        "firstSeen": "2026-11-21T12:00:00Z",
+        "branch": "feature/new-api",
+        "slug": "feature-new-api",
+        "expiresAt": "2026-11-22T12:00:00Z",
+    }
     assert saved["stacks"]["staging"]["images"]["api/@{prod}"]["commit"] == "5" * 40
     assert "previews" not in saved
     assert "images" not in saved

@@ -16,6 +16,8 @@ from components.common.kubernetes import labels as standard_labels
 from components.common.kubernetes import object_meta
 from components.common.spec import ResourceRequirements
 from components.wazuh.builders.names import Names
+from components.wazuh.heap import DEFAULT_MEMORY_LIMIT
+from components.wazuh.spec import WazuhClusterSpec
 
 # A str in tests, a pulumi Output[str] when the component calls a builder.
 Deferred = Any
@@ -28,7 +30,10 @@ NODE_TYPE_LABEL = "app.kubernetes.io/component"
 
 # Upstream's default resources, used when the spec gives none.
 _DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
-    "indexer": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1564Mi"}},
+    "indexer": {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"cpu": "1", "memory": DEFAULT_MEMORY_LIMIT},
+    },
     "manager": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "400m", "memory": "512Mi"}},
     "dashboard": {"requests": {"cpu": "200m", "memory": "512Mi"}, "limits": {"cpu": "500m", "memory": "1Gi"}},
 }
@@ -119,8 +124,38 @@ def pod_template(
 # --- containers --------------------------------------------------------------------------------
 
 
-def image(repository: str, version: str) -> str:
-    return f"wazuh/{repository}:{version}"
+def pulled_from(registry: str | None, reference: str) -> str:
+    """``reference`` pulled from ``registry`` (the spec's imageRegistry), unless it names its own.
+
+    The first path component names a registry when it has a dot or a port, or is ``localhost``,
+    as Docker reads a reference; ``wazuh/wazuh-indexer`` and ``busybox`` are Docker Hub's.
+    """
+    first, slash, _ = reference.partition("/")
+    names_registry = bool(slash) and ("." in first or ":" in first or first == "localhost")
+    if registry is None or names_registry:
+        return reference
+    return f"{registry}/{reference}"
+
+
+def image(spec: WazuhClusterSpec, repository: str) -> str:
+    """A Wazuh image at the spec's version, from the spec's registry."""
+    return pulled_from(spec.image_registry, f"wazuh/{repository}:{spec.version}")
+
+
+def pod_pull_settings(spec: WazuhClusterSpec) -> dict[str, Any]:
+    """The ``imagePullSecrets`` of every pod spec, when the spec names any."""
+    if not spec.image_pull_secrets:
+        return {}
+    return {"imagePullSecrets": [{"name": name} for name in spec.image_pull_secrets]}
+
+
+# Secret files readable by their owner only, as upstream mounts the indexer's certificates. With the
+# pod's fsGroup the kubelet adds group read, so a container running as that group reads them too.
+SECRET_FILE_MODE = 0o600
+
+
+def secret_volume(volume: str, secret_name: str) -> dict[str, Any]:
+    return {"name": volume, "secret": {"secretName": secret_name, "defaultMode": SECRET_FILE_MODE}}
 
 
 def resources_block(resources: ResourceRequirements | None, default: str) -> dict[str, dict[str, str]]:
@@ -150,6 +185,14 @@ def claim_template(claim: str, storage: str, storage_class: str | None) -> dict[
     if storage_class is not None:
         spec["storageClassName"] = storage_class
     return {"metadata": {"name": claim}, "spec": spec}
+
+
+def claim_retention(deletion_policy: str) -> dict[str, str]:
+    """A StatefulSet's ``persistentVolumeClaimRetentionPolicy`` for the spec's deletionPolicy.
+
+    Scaling down always keeps the claims: a node scaled away and back finds its data again.
+    """
+    return {"whenDeleted": deletion_policy, "whenScaled": "Retain"}
 
 
 def tcp_probe(port: int, initial: int, period: int, failures: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from components.wazuh.builders.common import (
     credential_env,
     file_mount,
     image,
+    pod_pull_settings,
     pod_template,
     resources_block,
     selector,
@@ -62,7 +63,7 @@ def dashboard_deployment(
     """The dashboard Deployment, talking to the indexer and to the master's API."""
     container = {
         "name": "wazuh-dashboard",
-        "image": image("wazuh-dashboard", spec.version),
+        "image": image(spec, "wazuh-dashboard"),
         "resources": resources_block(spec.dashboard.resources, "dashboard"),
         "volumeMounts": [
             file_mount("config", "/usr/share/wazuh-dashboard/config", "opensearch_dashboards.yml"),
@@ -85,6 +86,7 @@ def dashboard_deployment(
         "livenessProbe": tcp_probe(DASHBOARD_PORT, initial=120, period=30, failures=5),
     }
     pod_spec = {
+        **pod_pull_settings(spec),
         "containers": [container],
         "volumes": [
             {"name": "config", "configMap": {"name": names.dashboard_conf}},

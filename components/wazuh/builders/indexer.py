@@ -13,11 +13,15 @@ import yaml
 
 from components.wazuh.builders.common import (
     Deferred,
+    claim_retention,
     claim_template,
     file_mount,
     image,
+    pod_pull_settings,
     pod_template,
+    pulled_from,
     resources_block,
+    secret_volume,
     selector,
     tcp_probe,
     workload_meta,
@@ -30,6 +34,7 @@ from components.wazuh.builders.names import (
     Names,
     subject_dn,
 )
+from components.wazuh.heap import DEFAULT_MEMORY_LIMIT, default_heap
 from components.wazuh.spec import WazuhClusterSpec
 
 INIT_IMAGE = "busybox:1.37"
@@ -108,6 +113,23 @@ def indexer_config_data(spec: WazuhClusterSpec, names: Names) -> dict[str, str]:
 # --- workload ----------------------------------------------------------------------------------
 
 
+def java_heap(spec: WazuhClusterSpec) -> str:
+    """The spec's javaHeap, or half the memory the indexer container may use (see :mod:`..heap`)."""
+    if spec.indexer.java_heap is not None:
+        return spec.indexer.java_heap
+    resources = spec.indexer.resources
+    if resources is None:
+        return default_heap(DEFAULT_MEMORY_LIMIT)
+    memory = (resources.limits or {}).get("memory") or (resources.requests or {}).get("memory")
+    return default_heap(memory)
+
+
+def java_options(spec: WazuhClusterSpec) -> str:
+    """OPENSEARCH_JAVA_OPTS: a fixed-size heap, and no JNDI lookups in log messages (as upstream)."""
+    heap = java_heap(spec)
+    return f"-Xms{heap} -Xmx{heap} -Dlog4j2.formatMsgNoLookups=true"
+
+
 def indexer_statefulset(
     spec: WazuhClusterSpec,
     names: Names,
@@ -121,10 +143,10 @@ def indexer_statefulset(
     data = "wazuh-indexer"
     container = {
         "name": "wazuh-indexer",
-        "image": image("wazuh-indexer", spec.version),
+        "image": image(spec, "wazuh-indexer"),
         "resources": resources_block(indexer.resources, "indexer"),
         "env": [
-            {"name": "OPENSEARCH_JAVA_OPTS", "value": "-Xms1g -Xmx1g -Dlog4j2.formatMsgNoLookups=true"},
+            {"name": "OPENSEARCH_JAVA_OPTS", "value": java_options(spec)},
             {"name": "CLUSTER_NAME", "value": names.name},
             {"name": "NETWORK_HOST", "value": "0.0.0.0"},
             {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
@@ -153,7 +175,7 @@ def indexer_statefulset(
         {
             # The data volume must belong to the indexer user (uid 1000) before it starts.
             "name": "volume-mount-hack",
-            "image": INIT_IMAGE,
+            "image": pulled_from(spec.image_registry, INIT_IMAGE),
             "command": ["sh", "-c", "chown -R 1000:1000 /var/lib/wazuh-indexer"],
             "resources": {
                 "requests": {"cpu": "50m", "memory": "128Mi"},
@@ -164,19 +186,21 @@ def indexer_statefulset(
         {
             # OpenSearch refuses to start below 262144 memory map areas; a node-level sysctl.
             "name": "increase-the-vm-max-map-count",
-            "image": INIT_IMAGE,
+            "image": pulled_from(spec.image_registry, INIT_IMAGE),
             "command": ["sysctl", "-w", "vm.max_map_count=262144"],
             "securityContext": {"privileged": True},
         },
     ]
     pod_spec = {
+        # The indexer runs as uid/gid 1000: its volume and its owner-only Secret files are its group's.
         "securityContext": {"fsGroup": 1000},
+        **pod_pull_settings(spec),
         "initContainers": init_containers,
         "containers": [container],
         "volumes": [
-            {"name": "indexer-certs", "secret": {"secretName": names.indexer_certs}},
+            secret_volume("indexer-certs", names.indexer_certs),
             {"name": "indexer-conf", "configMap": {"name": names.indexer_conf}},
-            {"name": "indexer-security", "secret": {"secretName": names.indexer_security}},
+            secret_volume("indexer-security", names.indexer_security),
         ],
     }
     config = indexer_config_data(spec, names)
@@ -191,5 +215,6 @@ def indexer_statefulset(
             "selector": {"matchLabels": selector(names, "wazuh-indexer")},
             "template": pod_template(names, "wazuh-indexer", None, cert_hash_value, config, pod_spec),
             "volumeClaimTemplates": [claim_template(data, indexer.storage, indexer.storage_class)],
+            "persistentVolumeClaimRetentionPolicy": claim_retention(spec.deletion_policy),
         },
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.common.kubernetes import object_meta
-from components.wazuh.builders.common import component_labels, selector
+from components.wazuh.builders.common import component_labels, pod_pull_settings, pulled_from, selector
 from components.wazuh.builders.names import Names
 from components.wazuh.spec import WazuhClusterSpec
 
@@ -79,11 +79,12 @@ def log_rotation_objects(spec: WazuhClusterSpec, names: Names) -> list[dict[str,
                             "metadata": {"labels": job_labels},
                             "spec": {
                                 "serviceAccountName": name,
+                                **pod_pull_settings(spec),
                                 "restartPolicy": "OnFailure",
                                 "containers": [
                                     {
                                         "name": "log-rotation",
-                                        "image": spec.log_rotation.image,
+                                        "image": pulled_from(spec.image_registry, spec.log_rotation.image),
                                         "command": ["/bin/sh", "-c", log_rotation_script(spec, names)],
                                         "resources": {
                                             "requests": {"cpu": "10m", "memory": "32Mi"},

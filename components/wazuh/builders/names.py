@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CLUSTER_DOMAIN = "cluster.local"
-
 # Upstream ports (wazuh-kubernetes): indexer REST and transport, manager agents, registration,
 # cluster and API, dashboard.
 INDEXER_REST_PORT = 9200
@@ -45,6 +43,7 @@ class Names:
 
     name: str
     namespace: str
+    cluster_domain: str = "cluster.local"
 
     # Workloads; the indexer's headless Service shares its StatefulSet's name, as upstream.
     @property
@@ -158,7 +157,7 @@ class Names:
     # DNS
     def fqdn(self, host: str) -> str:
         """``host`` (a Service, or ``<pod>.<headless service>``) qualified with namespace and domain."""
-        return f"{host}.{self.namespace}.svc.{CLUSTER_DOMAIN}"
+        return f"{host}.{self.namespace}.svc.{self.cluster_domain}"
 
     def indexer_pods(self, replicas: int) -> list[str]:
         return [f"{self.indexer}-{i}" for i in range(replicas)]

@@ -1,7 +1,9 @@
 """Every Service of the cluster, in one table: what clients and peers can reach, and on which port.
 
 Headless Services give the StatefulSets' pods stable DNS names (discovery, and the SANs the
-certificates carry); client Services carry upstream's names and ports.
+certificates carry); client Services carry upstream's names and ports. The manager's and the
+dashboard's client Services are exposed as the spec's ``service`` blocks say (LoadBalancer by
+default, as upstream); the indexer's stays inside the cluster.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from components.wazuh.builders.names import (
     REGISTRATION_PORT,
     Names,
 )
-from components.wazuh.spec import WazuhClusterSpec
+from components.wazuh.spec import ServiceSpec, WazuhClusterSpec
 
 
 def _service(
@@ -34,12 +36,15 @@ def _service(
     *,
     headless: bool = False,
     target_port: int | None = None,
+    exposure: ServiceSpec | None = None,
 ) -> dict[str, Any]:
     """A TCP Service selecting ``component``'s pods (of ``node_type``, if given).
 
     ``ports`` maps port names to numbers; each targets the same container port unless
-    ``target_port`` says otherwise.
+    ``target_port`` says otherwise. ``exposure`` (the spec's ``service`` block) sets the type,
+    annotations, source ranges and node ports of a client Service; without it, ClusterIP.
     """
+    node_ports = exposure.node_ports if exposure is not None else {}
     spec: dict[str, Any] = {
         "selector": selector(names, component, node_type),
         "ports": [
@@ -48,6 +53,7 @@ def _service(
                 "port": port,
                 "targetPort": port if target_port is None else target_port,
                 "protocol": "TCP",
+                **({"nodePort": node_ports[port_name]} if port_name in node_ports else {}),
             }
             for port_name, port in ports.items()
         ],
@@ -57,11 +63,14 @@ def _service(
         # Peers must find each other before they are ready: discovery is what makes them ready.
         spec["publishNotReadyAddresses"] = True
     else:
-        spec["type"] = "ClusterIP"
+        spec["type"] = exposure.type if exposure is not None else "ClusterIP"
+    if exposure is not None and exposure.load_balancer_source_ranges:
+        spec["loadBalancerSourceRanges"] = list(exposure.load_balancer_source_ranges)
+    annotations = dict(exposure.annotations) if exposure is not None else None
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": object_meta(name, names.namespace, component_labels(names, component)),
+        "metadata": object_meta(name, names.namespace, component_labels(names, component), annotations),
         "spec": spec,
     }
 
@@ -76,16 +85,34 @@ def services(spec: WazuhClusterSpec, names: Names) -> list[dict[str, Any]]:
         _service(names, names.indexer_api, indexer, None, {"indexer-rest": INDEXER_REST_PORT}),
         _service(names, names.manager_cluster, manager, None, {"cluster": CLUSTER_PORT}, headless=True),
         _service(
-            names, names.manager, manager, "master", {"registration": REGISTRATION_PORT, "api": API_PORT}
+            names,
+            names.manager,
+            manager,
+            "master",
+            {"registration": REGISTRATION_PORT, "api": API_PORT},
+            exposure=spec.manager.service,
         ),
-        _service(names, names.manager_workers, manager, "worker", {"agents-events": AGENTS_PORT}),
+        _service(
+            names,
+            names.manager_workers,
+            manager,
+            "worker",
+            {"agents-events": AGENTS_PORT},
+            exposure=spec.manager.service,
+        ),
     ]
     if spec.dashboard.enabled:
         # Clients use the HTTPS port; the container listens on the dashboard's own.
         dashboard_ports = {"dashboard": DASHBOARD_SERVICE_PORT}
         result.append(
             _service(
-                names, names.dashboard, "wazuh-dashboard", None, dashboard_ports, target_port=DASHBOARD_PORT
+                names,
+                names.dashboard,
+                "wazuh-dashboard",
+                None,
+                dashboard_ports,
+                target_port=DASHBOARD_PORT,
+                exposure=spec.dashboard.service,
             )
         )
     return result

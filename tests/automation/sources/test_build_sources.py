@@ -29,16 +29,23 @@ def test_every_source_of_change_is_built_and_polls(tmp_path: Path, monkeypatch: 
         settings=SourceSettings(debounce_ms=50),
     )
     try:
-        assert sorted(s.name for s in sources) == ["files", "git", "registry", "ttl", "vault"]
+        assert sorted(s.name for s in sources) == [
+            "files",
+            "git",
+            "registry",
+            "registry-secret",
+            "ttl",
+            "vault",
+        ]
         assert all(isinstance(s, Source) for s in sources)
         # No stack yet: nothing is due and nothing changes.
-        assert [s.next_due(T0) for s in sources] == [None] * 5
+        assert [s.next_due(T0) for s in sources] == [None] * 6
         assert [c for s in sources for c in s.poll(T0)] == []
 
         update_stacks(sources, {"dev": load("dev", kapsa())})
 
         due = {s.name for s in sources if s.next_due(T0) == T0}
-        assert due == {"git"}  # a new repository is polled at once
+        assert due == {"git", "registry-secret"}  # a new repository and Registry are read at once
     finally:
         for source in sources:
             source.close()

@@ -29,7 +29,11 @@ def vault_answer(secrets: dict[str, dict[str, str]]):
     return answer
 
 
-def connection_answer(setup_state: str, warnings: list[dict[str, str]] | None = None):
+def connection_answer(
+    setup_state: str,
+    warnings: list[dict[str, str]] | None = None,
+    tasks: list[dict[str, str]] | None = None,
+):
     """What Fivetran reports for a connection after its setup tests."""
 
     def answer(call: Any) -> dict[str, Any]:
@@ -41,7 +45,7 @@ def connection_answer(setup_state: str, warnings: list[dict[str, str]] | None = 
                 "syncState": "scheduled",
                 "updateState": "on_schedule",
                 "isHistoricalSync": False,
-                "tasks": [],
+                "tasks": tasks or [],
                 "warnings": warnings or [],
             },
         }

@@ -28,9 +28,16 @@ def test_connection_args_leave_unset_destination_fields_out():
 
 
 def test_setup_tests_run_where_config_and_auth_are_applied_not_at_creation():
-    requested = spec(runSetupTests=True)
+    requested = spec(runSetupTests=True, auth={"api_key": "k"})
     assert builders.connection_config_flags(requested)["run_setup_tests"] is True
     assert builders.connection_args(requested)["run_setup_tests"] is False
+
+
+def test_without_config_or_auth_the_connection_itself_runs_the_setup_tests():
+    requested = spec(runSetupTests=True)
+    assert not builders.has_connection_config(requested)
+    assert builders.connection_args(requested)["run_setup_tests"] is True
+    assert builders.connection_args(spec())["run_setup_tests"] is False
 
 
 def test_json_text_is_stable_whatever_the_key_order():

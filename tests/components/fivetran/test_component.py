@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from automation.daemon.health import component_health, not_ready_message
 from automation.render.render import PROJECT_DIR
 from automation.render.values import is_secret
 from components.common.archive import sha256_of
@@ -90,7 +91,9 @@ def test_connection_receives_service_group_destination_schema_and_flags(render, 
 
 
 def test_every_resource_belongs_to_the_component_and_is_named_after_the_document(render, calls):
-    graph = render([connector(schedule={"syncFrequency": 60}, schemaConfig={})], calls=calls)
+    graph = render(
+        [connector(config={"domain": "acme"}, schedule={"syncFrequency": 60}, schemaConfig={})], calls=calls
+    )
     assert graph.named("sf", COMPONENT).parent is None
     children = graph.children("sf")
     assert {r.type for r in children} == {CONNECTION, CONNECTION_CONFIG, SCHEMA_CONFIG, SCHEDULE, PAUSE_STATE}
@@ -98,7 +101,7 @@ def test_every_resource_belongs_to_the_component_and_is_named_after_the_document
 
 
 def test_setup_tests_are_off_unless_asked_for(render, calls):
-    graph = render([connector()], calls=calls)
+    graph = render([connector(config={"domain": "acme"})], calls=calls)
     assert graph.named("sf-config", CONNECTION_CONFIG).inputs["runSetupTests"] is False
     assert graph.named("sf-pause", PAUSE_STATE).inputs["paused"] is False
 
@@ -277,12 +280,138 @@ def test_status_reports_connector_id_setup_state_and_schedule_without_secrets(re
     status = graph.outputs()["FivetranConnector/sf"]
     assert status["connectorId"] == "sf-id"
     assert status["setupState"] == "connected"
-    assert status["setupTests"] == {"requested": True}
+    assert status["setupTests"] == {"requested": True, "passed": "True"}
     assert status["paused"] is False
     assert status["schedule"]["syncFrequency"] == 360
     assert status["vaultReferences"] == ["vault://kv/fivetran/salesforce#client_secret"]
     assert "requeueAfterSeconds" not in status
     assert SECRET_VALUE not in json.dumps(status)
+
+
+def test_a_connection_with_nothing_to_configure_gets_no_connection_config_yet_is_scheduled_and_paused(
+    render, calls
+):
+    # A Connect Card (OAuth) connection: authorized in Fivetran's UI, nothing to send.
+    graph = render(
+        [
+            connector(
+                paused=True,
+                schedule={"syncFrequency": 60},
+                schemaConfig={"schemas": {"salesforce": {"tables": {"lead": {"enabled": False}}}}},
+            )
+        ],
+        calls=calls,
+    )
+    assert graph.problems == []
+    assert graph.of_type(CONNECTION_CONFIG) == []
+    assert "config" not in graph.named("sf", CONNECTION).inputs
+    schedule = graph.named("sf-schedule", SCHEDULE)
+    schema = graph.named("sf-schema", SCHEMA_CONFIG)
+    assert schedule.inputs["syncFrequency"] == "60"
+    assert schedule.depends_on == ("sf",)
+    assert schema.depends_on == ("sf",)
+    pause = graph.named("sf-pause", PAUSE_STATE)
+    assert pause.inputs == {"connectionId": "sf-id", "paused": True}
+    assert set(pause.depends_on) == {"sf", "sf-schedule", "sf-schema"}
+    assert graph.outputs()["FivetranConnector/sf"]["ready"] == "True"
+
+
+def test_without_a_connection_config_the_connection_runs_the_requested_setup_tests(render, calls):
+    graph = render([connector(runSetupTests=True), connector("other", destinationSchema={"name": "o"})])
+    assert graph.named("sf", CONNECTION).inputs["runSetupTests"] is True
+    assert graph.named("other", CONNECTION).inputs["runSetupTests"] is False
+
+
+def test_config_or_auth_alone_is_enough_for_a_connection_config(render, calls):
+    graph = render(
+        [
+            connector("cfg", destinationSchema={"name": "cfg"}, config={"domain": "acme"}),
+            connector("oauth", destinationSchema={"name": "oauth"}, auth={"refresh_token": "t"}),
+        ],
+        calls=calls,
+    )
+    assert graph.problems == []
+    assert {r.name for r in graph.of_type(CONNECTION_CONFIG)} == {"cfg-config", "oauth-config"}
+    assert "auth" not in graph.named("cfg-config", CONNECTION_CONFIG).inputs
+    assert "config" not in graph.named("oauth-config", CONNECTION_CONFIG).inputs
+
+
+def test_turning_setup_tests_on_replaces_the_connection_config_so_the_tests_run(render, calls):
+    # The provider's ConnectionConfig update is a no-op unless config or auth changed; its create
+    # (delete is a no-op) sends both with run_setup_tests, so a flag change must replace it.
+    graph = render([connector(config={"domain": "acme"}, runSetupTests=True)], calls=calls)
+    config = graph.named("sf-config", CONNECTION_CONFIG)
+    assert config.inputs["runSetupTests"] is True
+    assert config.replace_on_changes == ("runSetupTests",)
+    assert graph.named("sf", CONNECTION).replace_on_changes == ()
+    rendered = {r["name"]: r for r in graph.result.to_json()["resources"]}
+    assert rendered["sf-config"]["replaceOnChanges"] == ["runSetupTests"]
+
+
+# --- adopting a connection that already exists ----------------------------------------------------
+
+
+def test_connection_id_imports_the_existing_connection_instead_of_creating_one(render, calls):
+    sent: list[Any] = []
+
+    def record(args: Any) -> dict[str, Any]:
+        sent.append((args.name, args.resource_id))
+        return {}
+
+    graph = render(
+        [
+            connector(
+                connectionId="existing_conn", config={"domain": "acme"}, schedule={"syncFrequency": 60}
+            ),
+            connector("new", destinationSchema={"name": "fresh"}),
+        ],
+        mock=FivetranMocks(outputs={CONNECTION: record}, calls=calls),
+    )
+    assert graph.problems == []
+    adopted = graph.named("sf", CONNECTION)
+    assert adopted.import_id == "existing_conn"
+    assert graph.named("new", CONNECTION).import_id is None
+    # The provider is asked to read the existing id, and every setting lands on it.
+    assert ("sf", "existing_conn") in sent
+    assert graph.named("sf-config", CONNECTION_CONFIG).inputs["connectionId"] == "existing_conn"
+    assert graph.named("sf-schedule", SCHEDULE).inputs["connectorId"] == "existing_conn"
+    assert graph.named("sf-pause", PAUSE_STATE).inputs["connectionId"] == "existing_conn"
+    status = graph.outputs()["FivetranConnector/sf"]
+    assert status["connectorId"] == "existing_conn"
+    assert status["adopted"] is True
+
+    rendered = {r["name"]: r for r in graph.result.to_json()["resources"]}
+    assert rendered["sf"]["importId"] == "existing_conn"
+    assert "importId" not in rendered["new"]
+    assert "importId" not in rendered["sf-config"]
+
+
+def test_a_malformed_connection_id_is_rejected_with_file_and_line(render, tmp_path: Path):
+    path = tmp_path / "dev.yaml"
+    text = yaml.safe_dump_all([connector(connectionId="decent dropsy")], sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    graph = render(path)
+    line = text.splitlines().index("  connectionId: decent dropsy") + 1
+    assert graph.resources == []
+    assert len(graph.problems) == 1
+    assert graph.problems[0].startswith(f"{path}:{line}: FivetranConnector/sf: spec.connectionId: ")
+    assert "is not a Fivetran connection id" in graph.problems[0]
+
+
+def test_two_documents_cannot_adopt_one_connection(render, tmp_path: Path):
+    path = tmp_path / "dev.yaml"
+    documents = [
+        connector("a", connectionId="existing_conn"),
+        connector("b", destinationSchema={"name": "b"}, connectionId="existing_conn"),
+    ]
+    text = yaml.safe_dump_all(documents, sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    graph = render(path)
+    second = [i for i, line in enumerate(text.splitlines(), 1) if line == "  connectionId: existing_conn"][1]
+    assert graph.resources == []
+    assert len(graph.problems) == 1
+    assert graph.problems[0].startswith(f"{path}:{second}: FivetranConnector/b: spec.connectionId: ")
+    assert "FivetranConnector/a" in graph.problems[0]
 
 
 def test_failed_setup_is_surfaced_and_rechecked(render, calls):
@@ -295,6 +424,32 @@ def test_failed_setup_is_surfaced_and_rechecked(render, calls):
     assert status["setupState"] == "broken"
     assert status["warnings"] == [warning]
     assert status["requeueAfterSeconds"] > 0
+
+
+def test_failing_setup_tests_reach_the_stack_status_with_the_failing_message(render, calls):
+    task = {"code": "reconnect", "message": "Test 'Connecting to Salesforce' failed: invalid_grant"}
+    graph = render(
+        [connector(auth={"refresh_token": "t"}, runSetupTests=True)],
+        calls={**calls, GET_CONNECTION: connection_answer("incomplete", tasks=[task])},
+    )
+    status = graph.outputs()["FivetranConnector/sf"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["SetupTestsPassed"]["status"] == "False"
+    assert task["message"] in conditions["SetupTestsPassed"]["message"]
+    assert conditions["SetupConnected"]["status"] == "False"
+    assert status["setupTests"] == {"requested": True, "passed": "False"}
+
+    # What the daemon reads from every component, and so what the stack's status shows.
+    [component] = component_health(graph.outputs(), live=True)
+    assert (component.ready, component.reason) == ("False", "SetupTestsFailed")
+    assert task["message"] in not_ready_message([component])
+
+
+def test_without_setup_tests_requested_there_is_no_setup_tests_condition(render, calls):
+    graph = render([connector(config={"domain": "acme"})], calls=calls)
+    status = graph.outputs()["FivetranConnector/sf"]
+    assert [c["type"] for c in status["conditions"]] == ["SetupConnected"]
+    assert status["setupTests"] == {"requested": False}  # no result to report
 
 
 def test_preview_renders_without_any_provider_answer(render):

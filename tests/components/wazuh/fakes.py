@@ -2,7 +2,9 @@
 
 The output property names are the providers' own (pulumi_tls 5.6, pulumi_random 4.21,
 pulumi_kubernetes 4.34). PEM bodies are fake but shaped like the real thing, and each one embeds
-the resource name and a serial, so a test can re-issue one certificate and nothing else.
+the resource name and a serial, so a test can re-issue one certificate and nothing else; a
+certificate also embeds its request, which embeds its DNS names, so changing a certificate's names
+issues a new one, as the tls provider does.
 """
 
 from __future__ import annotations
@@ -56,11 +58,15 @@ def tls_outputs(
         }
 
     def cert_request(args: MockResourceArgs) -> dict[str, Any]:
-        return {"certRequestPem": pem("CERTIFICATE REQUEST", args.name), "keyAlgorithm": "RSA"}
+        # A request names its subject alternative names: new names, a new request.
+        names = ",".join(args.inputs.get("dnsNames") or [])
+        return {"certRequestPem": pem("CERTIFICATE REQUEST", args.name, names), "keyAlgorithm": "RSA"}
 
     def certificate(args: MockResourceArgs, until: str) -> dict[str, Any]:
+        # A new request is signed into a new certificate, as the provider replaces it.
+        request = args.inputs.get("certRequestPem", "")
         return {
-            "certPem": pem("CERTIFICATE", args.name, serials.get(args.name, 1)),
+            "certPem": pem("CERTIFICATE", args.name, serials.get(args.name, 1), request),
             "readyForRenewal": args.name in renewal_due,
             "validityStartTime": VALID_FROM,
             "validityEndTime": not_after.get(args.name, until),

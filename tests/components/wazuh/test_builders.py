@@ -29,7 +29,9 @@ def all_objects(s: WazuhClusterSpec) -> list[dict]:
         builders.config_map(
             NAMES, NAMES.indexer_conf, "wazuh-indexer", builders.indexer_config_data(s, NAMES)
         ),
-        builders.config_map(NAMES, NAMES.manager_conf, "wazuh-manager", builders.manager_config_data(NAMES)),
+        builders.config_map(
+            NAMES, NAMES.manager_conf, "wazuh-manager", builders.manager_config_data(s, NAMES)
+        ),
         builders.credential_secret(NAMES, NAMES.indexer_cred, "admin", "not-a-real-password"),
     ]
     if s.dashboard.enabled:
@@ -134,8 +136,8 @@ def test_indexer_mounts_follow_the_version_layout():
 
 @pytest.mark.parametrize("node_type", ["master", "worker"])
 def test_ossec_conf_is_xml_joining_the_master(node_type):
-    root = ET.fromstring(builders.ossec_conf(NAMES, node_type))
-    cluster = root.find("cluster")
+    document = ET.fromstring(f"<conf>{builders.ossec_conf(spec(), NAMES, node_type)}</conf>")
+    cluster = document.find("ossec_config/cluster")
     assert cluster is not None
     assert cluster.findtext("node_type") == node_type
     assert (

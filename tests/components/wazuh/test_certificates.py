@@ -22,11 +22,20 @@ def test_node_certificate_has_a_san_for_every_indexer_pod():
     assert {"server_auth", "client_auth"} <= set(node.allowed_uses)  # nodes talk to each other
 
 
-def test_manager_certificate_names_the_master_the_workers_and_the_services():
-    manager = plans(manager={"workers": {"replicas": 2}})["manager"]
-    assert "siem-manager-master-0.siem-manager-cluster.security.svc.cluster.local" in manager.dns_names
-    assert "siem-manager-worker-1.siem-manager-cluster.security.svc.cluster.local" in manager.dns_names
-    assert {"siem-manager", "siem-manager-workers.security.svc"} <= set(manager.dns_names)
+def test_master_and_worker_certificates_each_name_their_own_pods_and_service():
+    planned = plans(manager={"workers": {"replicas": 2}})
+    master, worker = planned["master"].dns_names, planned["worker"].dns_names
+    assert "siem-manager-master-0.siem-manager-cluster.security.svc.cluster.local" in master
+    assert "siem-manager-worker-1.siem-manager-cluster.security.svc.cluster.local" in worker
+    assert {"siem-manager", "siem-manager.security.svc"} <= set(master)
+    assert {"siem-manager-workers", "siem-manager-workers.security.svc"} <= set(worker)
+    assert not any("worker" in name for name in master)
+    assert not any("master" in name for name in worker)
+
+
+def test_a_new_worker_changes_only_the_worker_certificate():
+    two, three = plans(manager={"workers": {"replicas": 2}}), plans(manager={"workers": {"replicas": 3}})
+    assert {key for key in two if two[key] != three[key]} == {"worker"}
 
 
 def test_client_certificates_are_only_for_client_auth():
@@ -38,4 +47,4 @@ def test_client_certificates_are_only_for_client_auth():
 
 def test_dashboard_certificate_only_when_the_dashboard_is_enabled():
     assert "dashboard" in plans()
-    assert set(plans(dashboard={"enabled": False})) == {"node", "admin", "filebeat", "manager"}
+    assert set(plans(dashboard={"enabled": False})) == {"node", "admin", "filebeat", "master", "worker"}

@@ -217,7 +217,7 @@ def test_certificates_renew_early_and_live_as_configured(render):
     assert (ca["validityPeriodHours"], ca["earlyRenewalHours"], ca["isCaCertificate"]) == (43800, 240, True)
     signed = graph.of_type(CERT)
     assert {c.name for c in signed} == {
-        f"siem-{k}-cert" for k in ("node", "admin", "filebeat", "manager", "dashboard")
+        f"siem-{k}-cert" for k in ("node", "admin", "filebeat", "master", "worker", "dashboard")
     }
     for cert in signed:
         assert (cert.inputs["validityPeriodHours"], cert.inputs["earlyRenewalHours"]) == (2160, 240), (
@@ -258,6 +258,32 @@ def test_renewed_filebeat_certificate_rolls_only_the_managers(render):
     assert pod_hash(before, "siem-indexer") == pod_hash(after, "siem-indexer")
     for name in ("siem-manager-master", "siem-manager-worker"):
         assert pod_hash(before, name) != pod_hash(after, name), name
+
+
+def test_adding_a_worker_rolls_the_workers_and_never_the_master(render):
+    def hashes(workers: int) -> dict[str, str]:
+        graph = render(
+            [document({"manager": {"workers": {"replicas": workers}}})], outputs=fakes.all_outputs()
+        )
+        assert_valid(graph)
+        return {
+            name: pod_hash(graph, name)
+            for name in ("siem-indexer", "siem-manager-master", "siem-manager-worker")
+        }
+
+    two, three = hashes(2), hashes(3)
+    # the new worker's name re-issues the workers' certificate, which only the workers mount
+    assert two["siem-manager-worker"] != three["siem-manager-worker"]
+    assert two["siem-manager-master"] == three["siem-manager-master"]
+    assert two["siem-indexer"] == three["siem-indexer"]
+
+
+def test_adding_an_indexer_node_re_issues_the_node_certificate(render):
+    """The fakes issue a new certificate for new names; this is what makes the test above mean it."""
+    three = render([document()], outputs=fakes.all_outputs())
+    four = render([document({"indexer": {"replicas": 4}})], outputs=fakes.all_outputs())
+    assert pod_hash(three, "siem-indexer") != pod_hash(four, "siem-indexer")
+    assert pod_hash(three, "siem-manager-master") == pod_hash(four, "siem-manager-master")
 
 
 def test_renewed_ca_rolls_every_pod(render):
@@ -305,7 +331,14 @@ def test_pods_mount_only_their_own_keys(rendered):
     for manager in ("siem-manager-master", "siem-manager-worker"):
         secrets = mounted(manager)
         assert "siem-indexer-certs" not in secrets, manager
-        assert {"filebeat-key.pem", "manager-key.pem"} <= secrets["siem-manager-certs"], manager
+        own = "master" if manager.endswith("master") else "worker"
+        assert secrets["siem-manager-certs"] == {
+            "root-ca.pem",
+            "filebeat.pem",
+            "filebeat-key.pem",
+            f"{own}.pem",
+            f"{own}-key.pem",
+        }, manager
     assert mounted("siem-dashboard", DEPLOYMENT) == {
         "siem-dashboard-certs": {"root-ca.pem", "cert.pem", "key.pem"}
     }
@@ -499,7 +532,7 @@ def test_status_is_failed_when_the_dashboard_rollout_is_stuck(render):
 
 
 def test_certificate_due_for_renewal_asks_for_an_immediate_run(render):
-    outputs = fakes.all_outputs(READY, renewal_due=frozenset({"siem-manager-cert"}))
+    outputs = fakes.all_outputs(READY, renewal_due=frozenset({"siem-master-cert"}))
     status = status_of(render([document()], outputs=outputs))
     assert status["certificates"]["renewalDue"] is True
     assert status["requeueAfterSeconds"] == 0

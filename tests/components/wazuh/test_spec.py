@@ -92,6 +92,7 @@ def test_the_good_document_loads_with_the_spec_defaults():
             "must be a vault://",
         ),
         ('  version: "4.14.6"', "  waitForReadiness: true", "spec.waitForReadiness", "unknown field"),
+        ('  version: "4.14.6"', "  deletionPolicy: Keep", "spec.deletionPolicy", "'Retain' or 'Delete'"),
     ],
 )
 def test_bad_input_is_rejected_with_file_line_and_field(old, new, path, message):

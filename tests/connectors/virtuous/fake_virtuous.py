@@ -9,11 +9,19 @@ the ``<Entity> Id GreaterThan`` filter, sorted by ID) and checks the bearer toke
 - ``poison``: a page that holds one of these IDs always gets HTTP 500 (the body echoes the
   Authorization header, as some servers do, so redaction is exercised);
 - ``crash_after_id``: the first query for contacts after that ID crashes the connector.
+
+Like Virtuous, every answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
+``X-RateLimit-Reset`` (Unix seconds), from one budget of ``rate_limit`` requests per
+``window_seconds`` (5,000 an hour) shared by every request, whoever sends it; a request over the
+budget gets HTTP 429 with ``Retry-After`` (counted in ``over_budget``). ``spend(n)`` spends part of
+the budget as another integration of the same organization would.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+import threading
 import time
 from typing import Any
 
@@ -34,6 +42,37 @@ class FakeVirtuous(FakeApi):
         self.poison: set[int] = set()
         self.crash_after_id: int | None = None
         self._numbers = itertools.count(1)
+        self.rate_limit = 5000
+        self.window_seconds = 3600.0
+        self.over_budget = 0
+        self._window_end: float | None = None
+        self._spent = 0
+        self._budget_lock = threading.Lock()
+
+    def _budget(self) -> tuple[bool, dict[str, str]]:
+        """Counts one request against the shared window: (within budget, the rate-limit headers)."""
+        with self._budget_lock:
+            now = time.time()
+            if self._window_end is None or now >= self._window_end:
+                self._window_end, self._spent = now + self.window_seconds, 0
+            within = self._spent < self.rate_limit
+            if within:
+                self._spent += 1
+            else:
+                self.over_budget += 1
+            headers = {
+                "X-RateLimit-Limit": str(self.rate_limit),
+                "X-RateLimit-Remaining": str(self.rate_limit - self._spent),
+                "X-RateLimit-Reset": str(math.ceil(self._window_end)),
+            }
+            if not within:
+                headers["Retry-After"] = str(math.ceil(self._window_end - now))
+            return within, headers
+
+    def spend(self, requests: int) -> None:
+        """Another integration of the organization spends ``requests`` of the current window."""
+        for _ in range(requests):
+            self._budget()
 
     def add(self, entity: str, records: list[dict[str, Any]]) -> None:
         self.records[entity] = self.records[entity] + records
@@ -49,6 +88,14 @@ class FakeVirtuous(FakeApi):
         return entity, after, int(request.query["skip"]), int(request.query["take"])
 
     def answer(self, request: Recorded) -> tuple[int, dict[str, str], Any]:
+        within, limits = self._budget()
+        if not within:
+            request.note = "over budget"
+            return 429, limits, {"message": "API calls quota exceeded"}
+        status, headers, body = self._answer(request)
+        return status, {**limits, **headers}, body
+
+    def _answer(self, request: Recorded) -> tuple[int, dict[str, str], Any]:
         number = next(self._numbers)
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return 401, {}, {"message": "Authorization has been denied for this request."}

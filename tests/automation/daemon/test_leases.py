@@ -1,0 +1,260 @@
+"""Replicas share the stacks through Leases: fair shares, take-over of a dead replica's stacks,
+rebalancing that spares running operations, and no operation without the Lease."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from automation.cli import main
+from automation.daemon.clock import ManualClock
+from automation.daemon.leases import LeaseSettings, StackLeases
+from automation.daemon.logs import EventLog
+from automation.kube import KubernetesClient, KubernetesError, cluster_access
+from tests.automation.daemon.fake_apiserver import FakeApiserver
+from tests.automation.daemon.helpers import FakeDriver, SimulatedCrash, note, write_stack
+
+STACKS = ["alpha", "beta", "gamma", "delta"]
+SETTINGS = LeaseSettings("driftless", duration_seconds=30, renew_seconds=10)
+
+
+@pytest.fixture
+def apiserver() -> Iterator[FakeApiserver]:
+    with FakeApiserver().running() as server:
+        yield server
+
+
+@pytest.fixture
+def kubeconfig(apiserver: FakeApiserver, tmp_path: Path) -> Path:
+    path = tmp_path / "kubeconfig"
+    path.write_text(apiserver.kubeconfig())
+    return path
+
+
+class _Recorder(logging.Handler):
+    """Keeps each logged event with its fields, as the structured log would print them."""
+
+    def __init__(self, events: list[tuple[str, dict]]):
+        super().__init__()
+        self.events = events
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.events.append((record.getMessage(), dict(getattr(record, "fields", {}))))
+
+
+class Replica:
+    """One daemon's Lease keeper, with the stacks it sees and the ones it is running."""
+
+    def __init__(self, identity: str, kubeconfig: Path, clock: ManualClock, stacks: list[str]):
+        self.stacks = stacks
+        self.busy: set[str] = set()
+        self.events: list[tuple[str, dict]] = []
+        logger = logging.getLogger(f"driftless.test.leases.{identity}.{id(self)}")
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+        logger.addHandler(_Recorder(self.events))
+        log = EventLog(logger)
+        self.leases = StackLeases(
+            KubernetesClient(cluster_access({}, environ={"KUBECONFIG": str(kubeconfig)})),
+            SETTINGS,
+            identity,
+            stacks=lambda: self.stacks,
+            busy=lambda: self.busy,
+            clock=clock,
+            log=log,
+        )
+
+    def sync(self, clock: ManualClock) -> set[str]:
+        self.leases.sync(clock.now())
+        return self.leases.owned()
+
+
+def stack_holders(apiserver: FakeApiserver) -> dict[str, str | None]:
+    return {
+        name.removeprefix("driftless-stack-"): holder
+        for name, holder in apiserver.holders().items()
+        if name.startswith("driftless-stack-")
+    }
+
+
+def test_a_lone_replica_owns_every_stack_and_says_so_in_leases(apiserver, kubeconfig):
+    clock = ManualClock()
+    a = Replica("a", kubeconfig, clock, STACKS)
+    assert a.sync(clock) == set(STACKS)
+    assert stack_holders(apiserver) == dict.fromkeys(STACKS, "a")
+    assert apiserver.holders()["driftless-member-a"] == "a"
+    lease = apiserver.lease("driftless-stack-alpha")
+    assert lease["spec"]["leaseDurationSeconds"] == 30
+    assert lease["spec"]["renewTime"].endswith("Z")
+    assert all(a.leases.owns(s, clock.now()) for s in STACKS)
+
+
+def test_a_joining_replica_gets_a_fair_share_and_only_that_many_stacks_move(apiserver, kubeconfig):
+    clock = ManualClock()
+    a, b = Replica("a", kubeconfig, clock, STACKS), Replica("b", kubeconfig, clock, STACKS)
+    a.sync(clock)
+    assert b.sync(clock) == set()  # all held and fresh: nothing to take yet
+
+    clock.advance(10)
+    kept = a.sync(clock)  # a sees two live replicas: gives back what is above 2
+    clock.advance(1)
+    taken = b.sync(clock)
+
+    assert (len(kept), len(taken)) == (2, 2)
+    assert kept.isdisjoint(taken)
+    assert stack_holders(apiserver) == {**dict.fromkeys(kept, "a"), **dict.fromkeys(taken, "b")}
+    released = [fields["stack"] for event, fields in a.events if event == "leases.released"]
+    assert sorted(released) == sorted(taken)
+
+
+def test_a_stack_with_an_operation_running_is_never_given_away(apiserver, kubeconfig):
+    clock = ManualClock()
+    a, b = Replica("a", kubeconfig, clock, STACKS), Replica("b", kubeconfig, clock, STACKS)
+    a.sync(clock)
+    b.sync(clock)
+    a.busy = set(STACKS)  # every stack has an up running
+
+    clock.advance(10)
+    assert a.sync(clock) == set(STACKS)
+    assert b.sync(clock) == set()
+
+
+def test_a_dead_replicas_stacks_move_to_the_survivor_once_its_leases_expire(apiserver, kubeconfig):
+    clock = ManualClock()
+    a, b = Replica("a", kubeconfig, clock, STACKS), Replica("b", kubeconfig, clock, STACKS)
+    a.sync(clock)
+    b.sync(clock)
+    clock.advance(10)
+    a.sync(clock)
+    b.sync(clock)
+    of_a = set(stack for stack, holder in stack_holders(apiserver).items() if holder == "a")
+
+    # a dies: it renews nothing from now on
+    clock.advance(20)
+    assert b.sync(clock) & of_a == set()  # not expired yet
+    clock.advance(15)
+    assert b.sync(clock) == set(STACKS)
+    assert not any(a.leases.owns(s, clock.now()) for s in STACKS)  # a would not act on them either
+    for stack in of_a:
+        lease = apiserver.lease(f"driftless-stack-{stack}")
+        assert lease["spec"]["holderIdentity"] == "b"
+        assert lease["spec"]["leaseTransitions"] == 1
+    taken_over = [f for e, f in b.events if e == "leases.acquired" and f["previous_owner"] == "a"]
+    assert sorted(f["stack"] for f in taken_over) == sorted(of_a)
+    assert {f["reason"] for f in taken_over} == {"expired"}
+
+
+def test_of_two_replicas_racing_for_a_lease_exactly_one_wins(apiserver, kubeconfig):
+    clock = ManualClock()
+    a, b = Replica("a", kubeconfig, clock, ["alpha"]), Replica("b", kubeconfig, clock, ["alpha"])
+    a.sync(clock)
+    clock.advance(40)  # a's Lease expired; both see it free at once
+    lease = apiserver.lease("driftless-stack-alpha")
+    a.leases.sync(clock.now())
+    b.leases.sync(clock.now())
+    winners = [r for r in (a, b) if r.leases.owns("alpha", clock.now())]
+    assert len(winners) == 1
+    assert (
+        apiserver.lease("driftless-stack-alpha")["metadata"]["resourceVersion"]
+        != lease["metadata"]["resourceVersion"]
+    )
+
+
+def test_a_replica_that_cannot_renew_stops_counting_the_stacks_as_its_own(apiserver, kubeconfig):
+    clock = ManualClock()
+    a = Replica("a", kubeconfig, clock, STACKS)
+    a.sync(clock)
+    apiserver.down = True
+    clock.advance(10)
+    assert a.leases.poll(clock.now()) == []  # the failure is logged, not raised
+    assert all(a.leases.owns(s, clock.now()) for s in STACKS)  # renewed 10 s ago: still safe
+    clock.advance(25)
+    assert not any(a.leases.owns(s, clock.now()) for s in STACKS)
+
+
+def test_stopping_gives_every_lease_back(apiserver, kubeconfig):
+    clock = ManualClock()
+    a = Replica("a", kubeconfig, clock, STACKS)
+    a.sync(clock)
+    a.leases.release_all()
+    assert apiserver.holders() == {}
+    assert a.leases.owned() == set()
+
+
+def test_a_wrong_token_is_a_clear_error_without_the_token(apiserver, tmp_path):
+    path = tmp_path / "kubeconfig"
+    path.write_text(apiserver.kubeconfig(token="s3cret-wrong-token"))
+    client = KubernetesClient(cluster_access({}, environ={"KUBECONFIG": str(path)}))
+    with pytest.raises(KubernetesError) as caught:
+        client.get("/apis/coordination.k8s.io/v1/namespaces/driftless/leases")
+    assert "HTTP 401" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+
+
+# --- the reconciler acts only on what it owns -------------------------------------------------------
+
+
+def test_the_reconciler_never_operates_on_a_stack_it_does_not_own(
+    apiserver, kubeconfig, make_reconciler, driver: FakeDriver, layout, clock
+):
+    for stack in STACKS:
+        write_stack(layout.stacks_dir / f"{stack}.yaml", note(stack))
+    other = Replica("other", kubeconfig, clock, ["alpha", "beta"])
+    other.sync(clock)  # another replica holds alpha and beta
+    mine = Replica("me", kubeconfig, clock, STACKS)
+    mine.sync(clock)
+
+    reconciler = make_reconciler(driver, ownership=mine.leases)
+    outcomes = {o.stack: o for o in reconciler.cycle()}
+
+    assert sorted(driver.stacks_operated()) == ["delta", "gamma"]
+    assert (outcomes["alpha"].state, outcomes["alpha"].message) == ("elsewhere", "owned by other")
+    document = {s["name"]: s for s in reconciler.status_document()["stacks"]}
+    assert document["gamma"]["owner"] == "me"
+
+
+def test_sharding_refuses_a_local_pulumi_backend(tmp_path, kubeconfig, capsys, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    (tmp_path / "stacks").mkdir()
+    code = main(
+        [
+            "run",
+            "--shard-by-lease",
+            "--stacks-dir",
+            str(tmp_path / "stacks"),
+            "--state-dir",
+            str(tmp_path / "s"),
+        ]
+    )
+    assert code == 2
+    assert "replicas need one backend they all reach" in capsys.readouterr().err
+
+
+def test_a_stack_taken_from_a_replica_that_crashed_mid_up_is_recovered_by_its_new_owner(
+    apiserver, kubeconfig, make_reconciler, driver: FakeDriver, layout, clock
+):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    driver.crash_next_up.add("alpha")
+    with pytest.raises(SimulatedCrash):
+        make_reconciler(driver).cycle()  # the replica died mid-up: its state has a pending operation
+
+    waiting = Replica("next", kubeconfig, clock, [])  # not owning alpha yet
+    waiting.sync(clock)
+    restarted = make_reconciler(driver, ownership=waiting.leases)
+    assert restarted.recover() == []  # nothing at start: the stacks are not ours yet
+    assert [o.state for o in restarted.cycle()] == ["elsewhere"]
+    assert driver.recovered == []
+    assert driver.pending == {"alpha"}
+
+    waiting.stacks = ["alpha"]
+    waiting.sync(clock)
+    outcomes = {o.stack: o.state for o in restarted.cycle()}
+
+    assert driver.recovered == ["alpha"]
+    assert driver.pending == set()
+    assert outcomes == {"alpha": "reconciled"}
+    assert restarted.status("alpha").recovery[0].trigger == "Startup"
