@@ -445,6 +445,7 @@ def _run_locked(
             metrics,
             daemon.ready,
             stacks_in_error=lambda: stacks_in_error(reconciler.statuses()),
+            unready_reasons=(lambda: leases.trouble(SystemClock().now())) if leases is not None else None,
             host=args.http_host,
             port=args.http_port,
             allowed_hosts=settings.http.allowed_hosts,
@@ -461,6 +462,8 @@ def _run_locked(
             )
             store.close()
             return EXIT_USAGE
+    if leases is not None:
+        leases.start(daemon.wake)
     restore = install_signal_handlers(stop, on_second=reconciler.cancel_all, on_first=daemon.wake)
     try:
         left = daemon.run(stop)

@@ -15,14 +15,15 @@ values; status holds none), so exposing it beyond the host is a deliberate choic
 Hardened for a long-running process: a connection has ``timeout`` seconds to send its whole
 request (a client that trickles bytes is cut off too), at most ``max_connections`` are served
 at once (one more is answered 503 and closed at once), and a request whose ``Host`` is not a
-loopback name, the bound address or an allowed host gets 421 — so a web page that rebinds its
-own DNS name to 127.0.0.1 cannot read ``/stacks`` through a browser.
+loopback name, an IP address, the bound address or an allowed host gets 421 — so a web page that
+rebinds its own DNS name to 127.0.0.1 cannot read ``/stacks`` through a browser.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import json
 import logging
 import socket
@@ -78,9 +79,11 @@ class StatusServer:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         stacks_in_error: Callable[[], list[str]] | None = None,
+        unready_reasons: Callable[[], list[str]] | None = None,
     ):
         self._status = status
         self._stacks_in_error = stacks_in_error or list
+        self._unready_reasons = unready_reasons or list  # what keeps a started daemon from its work
         self._metrics = metrics
         self._ready = ready
         self.host = host
@@ -126,7 +129,10 @@ class StatusServer:
         the name)."""
         if ANY_HOST in self.allowed_hosts:
             return True
-        return _host_name(_split_host(host.strip())[0]) in self.allowed_hosts
+        name = _host_name(_split_host(host.strip())[0])
+        # An address, not a name: a page can make the browser send only its own DNS name, so an IP
+        # literal (a scrape by pod IP, a probe) is never a rebinding.
+        return name in self.allowed_hosts or _is_address(name)
 
     def respond(self, path: str) -> tuple[int, str, bytes]:
         """Status code, content type and body for ``GET path``."""
@@ -134,9 +140,10 @@ class StatusServer:
         if route == "/healthz":
             return HTTPStatus.OK, "text/plain; charset=utf-8", b"ok\n"
         if route == "/readyz":
-            ready = self._ready()
+            reasons = self._unready_reasons()
+            ready = self._ready() and not reasons
             errors = self._stacks_in_error()
-            lines = ["ready" if ready else "not ready"]
+            lines = ["ready" if ready else "not ready", *reasons]
             if errors:
                 lines += [f"{len(errors)} stack(s) in error:", *errors]
             code = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
@@ -223,6 +230,14 @@ def _split_host(host: str) -> tuple[str, str, str]:
     if host.count(":") > 1:  # a bare IPv6 address has no port
         return f"[{host}]", "", ""
     return host.partition(":")
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _host_name(name: str) -> str:

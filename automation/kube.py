@@ -1,7 +1,8 @@
 """A small Kubernetes API client, with the daemon's kubeconfig: the daemon's own calls.
 
 The program talks to clusters through the Pulumi provider. The daemon makes a few calls of its
-own: it reads a Registry's credentials Secret for its version, and keeps the Leases replicas
+own: it reads a Registry's credentials Secret for its version and, to verify the registry, for
+the credentials in it (never logged or kept), and keeps the Leases replicas
 share the stacks with; a full client library would be a large dependency for that. The
 kubeconfig is the first file of ``$KUBECONFIG`` that exists, else ``~/.kube/config``; its context
 is the one a stack's config names (``kubernetes:context``, as the Kubernetes provider reads it),
@@ -215,12 +216,25 @@ class KubernetesClient:
 
     def secret_resource_version(self, namespace: str, name: str) -> str:
         """The Secret's ``metadata.resourceVersion`` (its data is not asked for where avoidable)."""
-        path = f"/api/v1/namespaces/{quote(namespace, safe='')}/secrets/{quote(name, safe='')}"
+        path = secret_path(namespace, name)
         body = self.get(path, accept=METADATA_ONLY)
         version = (body.get("metadata") or {}).get("resourceVersion")
         if not isinstance(version, str) or not version:
             raise KubernetesError(f"{self.access.server}{path}: the answer has no metadata.resourceVersion")
         return version
+
+    def secret_data(self, namespace: str, name: str) -> tuple[str, dict[str, bytes]]:
+        """The Secret's ``type`` and its decoded ``data``: for the caller's use only, never to be
+        logged or kept (an undecodable value is an error that names its key, not its content)."""
+        path = secret_path(namespace, name)
+        body = self.get(path)
+        data: dict[str, bytes] = {}
+        for key, value in (body.get("data") or {}).items():
+            try:
+                data[str(key)] = base64.b64decode(str(value), validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise KubernetesError(f"{self.access.server}{path}: data.{key} is not base64") from exc
+        return str(body.get("type") or "Opaque"), data
 
     def request(
         self,
@@ -275,6 +289,10 @@ class KubernetesClient:
         if not isinstance(body, dict):
             raise KubernetesError(f"{self.access.server}{path}: the answer is not an object")
         return body
+
+
+def secret_path(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{quote(namespace, safe='')}/secrets/{quote(name, safe='')}"
 
 
 def _private(path: Path, data: bytes) -> str:

@@ -93,6 +93,11 @@ class StackLeases:
         self._owned: dict[str, datetime] = {}  # stack -> when our Lease on it was last renewed
         self._owners: dict[str, str] = {}  # stack -> holder, as last read
         self._next_sync: datetime | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._pending: list[Change] = []  # found by the renewing thread, not yet polled
+        self._synced: datetime | None = None  # the last round that reached the apiserver
+        self._error: str | None = None  # why the rounds since then failed
         self._path = f"/apis/coordination.k8s.io/v1/namespaces/{settings.namespace}/leases"
 
     # --- what the reconciler asks
@@ -114,17 +119,62 @@ class StackLeases:
     # --- the Source protocol
 
     def poll(self, now: datetime) -> list[Change]:
+        """What changed since the last poll: renewed here, or by the renewing thread once started."""
+        if self._thread is not None:
+            with self._lock:
+                changes, self._pending = self._pending, []
+            return changes
         if self._next_sync is not None and now < self._next_sync:
             return []
+        return self.renew(now)
+
+    def start(self, wake: Callable[[], None]) -> None:
+        """Renew on a thread of its own, every ``renewSeconds``, whatever the daemon's loop is doing:
+        a long cycle must not cost a replica its Leases. ``wake`` asks the loop for a cycle."""
+
+        def renewing() -> None:
+            while True:
+                try:
+                    changes = self.renew(self.clock.now())
+                except Exception as exc:  # noqa: BLE001 (a bug here must not end the renewals)
+                    self.log.error("leases.renew_failed", error=f"{type(exc).__name__}: {exc}")
+                    changes = []
+                if changes:
+                    with self._lock:
+                        self._pending.extend(changes)
+                    wake()
+                if self._stop.wait(self.settings.renew_seconds):
+                    return
+
+        self._thread = threading.Thread(target=renewing, name="driftless-leases", daemon=True)
+        self._thread.start()
+
+    def renew(self, now: datetime) -> list[Change]:
+        """One round (:meth:`sync`), its failure logged; the stacks whose ownership changed."""
         before = self.owned()
         try:
             self.sync(now)
         except KubernetesError as exc:
+            self._error = str(exc)
             self.log.error("leases.sync_failed", error=str(exc), identity=self.identity)
+            expired = sorted(stack for stack in before if not self.owns(stack, now))
+            if expired:  # said once: they are no longer counted as ours from here on
+                self.log.error("leases.expired", identity=self.identity, stacks=expired)
+                self._forget_all(expired)
         finally:
             self._next_sync = now + timedelta(seconds=self.settings.renew_seconds)
         changed = before ^ self.owned()
         return [Change("leases", frozenset(changed), "stack ownership changed")] if changed else []
+
+    def trouble(self, now: datetime) -> list[str]:
+        """Why this replica cannot do its share (for ``/readyz``): Leases it could not renew in time."""
+        if self._error is None:
+            return []
+        last = self._synced
+        if last is not None and now < last + timedelta(seconds=self.settings.duration_seconds):
+            return []  # the Leases renewed last still hold
+        since = f"since {times.iso(last)}" if last else "since the start"
+        return [f"leases: cannot renew {since} ({self._error}); they have expired, no operation starts"]
 
     def next_due(self, now: datetime) -> datetime | None:
         return self._next_sync or now
@@ -135,6 +185,9 @@ class StackLeases:
 
     def release_all(self) -> None:
         """Give every stack back and leave the fleet: the daemon's last step, after its operations."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.client.timeout + 1)
         for stack in sorted(self.owned()):
             self._release(stack, reason="stopping")
         try:
@@ -187,6 +240,7 @@ class StackLeases:
                 or (lease.holder != self.identity and lease.expired(now))
             ):
                 self._acquire(stack, lease, now)
+        self._synced, self._error = now, None
 
     def _list(self) -> dict[str, _Lease]:
         selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
@@ -248,6 +302,11 @@ class StackLeases:
     def _spread(self, stack: str) -> int:
         """A pseudo-random order of its own per replica, so replicas reach for different stacks first."""
         return zlib.crc32(f"{self.identity}/{stack}".encode())
+
+    def _forget_all(self, stacks: Iterable[str]) -> None:
+        with self._lock:
+            for stack in stacks:
+                self._owned.pop(stack, None)
 
     def _forget(self, stack: str, reason: str) -> None:
         with self._lock:

@@ -279,6 +279,7 @@ def _result(recording: Recording, validator: SchemaValidator) -> RenderResult:
             for finding in validator.validate(values.for_validation(dict(recorded.inputs))):
                 target = result.problems if finding.severity == "error" else result.warnings
                 target.append(Problem(recorded.name, finding.path, finding.message))
+    result.warnings.extend(Problem("", "", message) for message in recording.warnings)
     result.outputs = values.display(dict(recording.stack_outputs()))
     return result
 

@@ -10,6 +10,7 @@ instead, through :class:`OfflineMocks`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class Recording:
     # URN -> outputs registered with register_outputs (components and the stack itself)
     outputs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     calls: list[mocks.MockCallArgs] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the program's pulumi.log.warn messages
 
     def stack_outputs(self) -> Mapping[str, Any]:
         return next((outs for urn, outs in self.outputs.items() if urn.split("::")[2] == STACK_TYPE), {})
@@ -92,6 +94,17 @@ class OfflineMocks(mocks.Mocks):
     def call(self, args: mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         answer = self._calls.get(args.token)
         return dict(answer(args)) if answer else {}
+
+
+class _ProgramLog(logging.Logger):
+    """The engine's log under the mock runtime: the program's warnings are kept for the render."""
+
+    def __init__(self, recording: Recording):
+        super().__init__("driftless.render.program")
+        self._recording = recording
+
+    def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self._recording.warnings.append(str(msg))
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -173,7 +186,9 @@ def run_program(
     monitor = RecordingMonitor(mock, recording)
     set_all_config(dict(config or {}), [])
     ROOT.set(None)
-    mocks.set_mocks(mock, project=project, stack=stack, preview=preview, monitor=monitor)
+    mocks.set_mocks(
+        mock, project=project, stack=stack, preview=preview, logger=_ProgramLog(recording), monitor=monitor
+    )
     # set_mocks creates and finishes a root stack at once; run our own so exports are registered
     ROOT.set(None)
     SETTINGS.rpc_manager.clear()

@@ -76,7 +76,6 @@ class SourceSettings:
     force_polling: bool | None = None  # None: watchfiles decides (WATCHFILES_FORCE_POLLING, WSL)
     vault_interval_seconds: float = 60
     registry_interval_seconds: float = 300
-    registry_auth_file: Path | None = None  # None: $DRIFTLESS_REGISTRY_AUTH_FILE
     registry_verify: Verify | None = None  # None: components.kapsa.registry_check.verify_registry
     registry_secret_interval_seconds: float = 60  # credentials Secrets' resourceVersion (kubeconfig)
     git_parallel: int = 4
@@ -129,8 +128,8 @@ def build_sources(
         RegistrySource(
             stacks,
             store,
+            project_dir=project_dir,
             verify=settings.registry_verify,
-            auth_file=settings.registry_auth_file,
             interval_seconds=settings.registry_interval_seconds,
             wake=wake,
         ),

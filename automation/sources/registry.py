@@ -1,20 +1,25 @@
-"""Registry verification: are the push credentials of each Registry still accepted?
+"""Registry verification: does each Registry accept the credentials kpack pushes with?
 
-Every Registry document names a server. On an interval (default 300 s) this source logs in to it
-with the credentials of a docker config file (``$DRIFTLESS_REGISTRY_AUTH_FILE``, the standard
-``{"auths": {server: {"auth": base64(user:pass)}}}`` format) through the Kapsa domain's
-verification function, and records the result (verified, message, checkedAt) in the store for
-status (``registries`` in the status document and ``driftless status``). The program never reads
-the result (it is in no stack's observations), so it is in no fingerprint either and ``poll``
-never reports a change: an ``up`` would render exactly the same. A flip (credentials revoked, or
-fixed) is logged as a warning naming the stacks holding that Registry; other results at info.
+Every Registry document names a server and a ``credentialsSecret`` (a docker-registry Secret in
+``credentialsNamespace``). On an interval (default 300 s) this source reads that Secret through the
+Kubernetes API (:mod:`automation.kube`: the daemon's kubeconfig, with the context the stack's
+config names, exactly as :mod:`automation.sources.registry_secrets` reads its version), takes the
+entry for the server from its ``.dockerconfigjson`` (``auths[server]``: ``auth`` or
+``username``/``password``) and logs in to the server's ``/v2/`` with exactly those credentials
+through the Kapsa domain's verification function (Basic, or the Bearer token flow the registry's
+``WWW-Authenticate`` asks for). So a stale Secret shows as not verified, whatever else would work.
 
-The checks run on a background thread, never on the daemon's loop (each request has the
-verification's timeout, 10 s): ``poll`` starts the checks that are due and records the results of
-the previous ones, so a registry that never answers delays nothing but its own result.
+The result (verified, message, checkedAt) goes to the store for status (``registries`` in the
+status document, ``/stacks`` and ``driftless status``). The program never reads it (it is in no
+stack's observations), so it is in no fingerprint and ``poll`` never reports a change. A flip
+(credentials revoked, or fixed) is logged as a warning naming the stacks holding that Registry;
+other results at info. Without a kubeconfig nothing is checked (one warning says so).
 
-The file is read at each check, so rotated credentials are picked up without a restart. Neither the
-password nor the encoded ``auth`` value is ever logged or stored: only the server and the username.
+The checks run on a background thread, never on the daemon's loop (each request has its timeout,
+10 s): ``poll`` starts the checks that are due and records the results of the previous ones, so
+a registry or apiserver that never answers delays nothing but its own result. The Secret is read
+at each check, so a rotation is picked up without a restart. Its data stays on the checks' thread:
+only the server, the Secret's name and the username are ever logged, stored or shown.
 """
 
 from __future__ import annotations
@@ -22,24 +27,25 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from automation.kube import DEFAULT_TIMEOUT_SECONDS, KubeconfigMissingError, KubernetesError
 from automation.observation_store import ObservationStore, RegistryCheck
 from automation.sources.background import BackgroundJob
 from automation.sources.base import Change, Schedule, Wake
-from automation.stack_inputs import RegistryInputs, registries
+from automation.sources.registry_secrets import ClusterClients, SecretTarget, cluster_of
+from automation.stack_inputs import registries
 from components.documents import StackDocuments
 from components.kapsa.registry_check import credentials_from_docker_config, verify_registry
 
 log = logging.getLogger("driftless.sources.registry")
 
-AUTH_FILE_ENV = "DRIFTLESS_REGISTRY_AUTH_FILE"
 DEFAULT_INTERVAL_SECONDS = 300
+DOCKER_CONFIG_KEY = ".dockerconfigjson"
 
 
 class VerificationResult(Protocol):
@@ -60,40 +66,50 @@ class Credentials:
     password: str = field(repr=False)
 
 
-class AuthFileError(Exception):
-    """The registry auth file is unusable; the message never quotes its content."""
+class CredentialsError(Exception):
+    """The Secret holds no usable credentials for the server; the message never quotes its data."""
 
 
-def read_auth_file(path: Path) -> dict[str, Any]:
-    """The docker config document (``{"auths": {...}}``) of the registry auth file."""
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AuthFileError(f"{path}: cannot read the registry auth file: {exc.strerror}") from exc
-    except ValueError as exc:
-        # only the position: a decoder message could quote the document
-        raise AuthFileError(
-            f"{path}: the registry auth file is not valid JSON ({type(exc).__name__})"
-        ) from exc
-    if not isinstance(document, dict) or not isinstance(document.get("auths"), dict):
-        raise AuthFileError(f'{path}: the registry auth file has no "auths" object')
-    return document
-
-
-def credentials_for(document: Mapping[str, Any], server: str) -> Credentials | None:
-    """The credentials the auth file holds for ``server`` (keys may be hosts or URLs)."""
+def credentials_in_secret(
+    secret_type: str, data: Mapping[str, bytes], server: str, where: str
+) -> Credentials:
+    """The credentials a docker-registry Secret's ``.dockerconfigjson`` holds for ``server``."""
+    document = data.get(DOCKER_CONFIG_KEY)
+    if document is None:
+        raise CredentialsError(
+            f"credentials Secret {where} has no {DOCKER_CONFIG_KEY} (type {secret_type}); "
+            "create it with kubectl create secret docker-registry"
+        )
     try:
         found = credentials_from_docker_config(document, server)
-    except ValueError:  # a malformed base64 "auth" (binascii.Error and UnicodeDecodeError are ValueErrors)
-        return None
-    return Credentials(*found) if found is not None else None
+    except ValueError as exc:  # not JSON, or a malformed base64 "auth": the type only
+        raise CredentialsError(
+            f"credentials Secret {where}: {DOCKER_CONFIG_KEY} cannot be read ({type(exc).__name__})"
+        ) from exc
+    if found is None:
+        raise CredentialsError(f"credentials Secret {where} has no auths entry for {server}")
+    return Credentials(*found)
 
 
-_Check = tuple[str, bool, str, datetime]  # server, verified, message, when the check started
+@dataclass(frozen=True)
+class _Target:
+    """One server checked with one Secret on one cluster."""
+
+    secret: SecretTarget
+    server: str
+    scheme: str
+
+    @property
+    def key(self) -> str:
+        return json.dumps([self.server, self.scheme, self.secret.cluster, self.secret.key])
+
+
+# server, verified (None: no kubeconfig, nothing known), message, when the check started
+_Check = tuple[str, bool | None, str, datetime]
 
 
 class RegistrySource:
-    """Periodically verifies every Registry's credentials, in the background, for status and the log."""
+    """Verifies every Registry with its credentials Secret, periodically and in the background."""
 
     name = "registry"
 
@@ -102,103 +118,122 @@ class RegistrySource:
         stacks: Mapping[str, StackDocuments],
         store: ObservationStore,
         *,
+        project_dir: Path | None = None,
+        environ: Mapping[str, str] | None = None,
         verify: Verify | None = None,
-        auth_file: Path | None = None,
         interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
         wake: Wake | None = None,
     ):
         self._store = store
+        self._project_dir = project_dir
+        self._environ = environ
         self._verify: Verify = verify if verify is not None else verify_registry
-        env_file = os.environ.get(AUTH_FILE_ENV)
-        self._auth_file = auth_file if auth_file is not None else (Path(env_file) if env_file else None)
         self._interval = timedelta(seconds=interval_seconds)
+        self._timeout = timeout
         self._schedule = Schedule()
         self._warned: set[str] = set()
         self._checks: BackgroundJob[list[_Check]] = BackgroundJob("registry", wake)
         self.update_stacks(stacks)
 
     def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
-        self._users: dict[str, set[str]] = {}
-        self._registries: dict[str, RegistryInputs] = {}
+        self._users: dict[str, set[str]] = {}  # server -> stacks
+        self._targets: dict[str, _Target] = {}
         for stack, documents in stacks.items():
+            cluster = cluster_of(self._project_dir, documents)
             for registry in registries(documents):
+                if registry.credentials_secret is None:
+                    continue
+                secret = SecretTarget(cluster, registry.credentials_namespace, registry.credentials_secret)
+                target = _Target(secret, registry.server, "http" if registry.insecure else "https")
                 self._users.setdefault(registry.server, set()).add(stack)
-                self._registries.setdefault(registry.server, registry)
-        self._schedule.set_keys({server: self._interval for server in self._users})
-
-    def _enabled(self) -> bool:
-        if self._auth_file is None:
-            self._warn_once("auth", f"registry verification is off: {AUTH_FILE_ENV} is not set")
-            return False
-        return True
+                self._targets[target.key] = target
+        self._schedule.set_keys({key: self._interval for key in self._targets})
 
     def next_due(self, now: datetime) -> datetime | None:
         if self._checks.ready:
             return now
-        if not self._users or self._auth_file is None:
+        if not self._targets:
             return None
         return self._schedule.next_due(now)
 
     def poll(self, now: datetime) -> list[Change]:
         """Record the checks that finished, start those due; never a change (nothing a stack
-        renders) and never a wait for a registry."""
+        renders) and never a wait for a registry or an apiserver."""
         self._record(self._checks.take())
         due = self._schedule.due(now)
-        if not due or self._checks.running or not self._enabled() or self._auth_file is None:
+        if not due or self._checks.running:
             return []
-        try:
-            auth = read_auth_file(self._auth_file)
-        except AuthFileError as exc:
-            log.warning("%s", exc)
-            for server in due:
-                self._schedule.done(server, now)
-            return []
-        work = []
-        for server in due:
-            self._schedule.done(server, now)
-            registry = self._registries.get(server)
-            scheme = "http" if registry is not None and registry.insecure else "https"
-            work.append((server, credentials_for(auth, server), scheme))
-        self._checks.start(
-            lambda: [
-                (server, *self._check(server, credentials, scheme), now)
-                for server, credentials, scheme in work
-            ]
-        )
+        for key in due:
+            self._schedule.done(key, now)
+        work = [self._targets[key] for key in due]
+        self._checks.start(lambda: self._check_all(work, now))
         return []
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until no check is under way (for one-shot callers and tests)."""
         return self._checks.wait(timeout)
 
+    def _check_all(self, targets: list[_Target], started: datetime) -> list[_Check]:
+        """On the checks' thread: read each Secret, verify, and keep only the verdicts."""
+        clusters = ClusterClients(self._environ, self._timeout)
+        checks: list[_Check] = []
+        for target in targets:
+            verdict: bool | None
+            try:
+                verdict, message = self._check(clusters, target)
+            except KubeconfigMissingError as exc:
+                verdict, message = None, str(exc)
+            checks.append((target.server, verdict, message, started))
+        return checks
+
+    def _check(self, clusters: ClusterClients, target: _Target) -> tuple[bool, str]:
+        where = target.secret.label()
+        try:
+            client = clusters.client(target.secret.cluster)
+            secret_type, data = client.secret_data(target.secret.namespace, target.secret.name)
+            credentials = credentials_in_secret(secret_type, data, target.server, where)
+        except KubernetesError as exc:
+            return False, f"cannot read credentials Secret {where}: {exc}"
+        except CredentialsError as exc:
+            return False, str(exc)
+        try:
+            result = self._verify(
+                target.server, credentials.username, credentials.password, scheme=target.scheme
+            )
+        except Exception as exc:  # noqa: BLE001 - a failing check must never stop the daemon
+            # Only the exception type: its text could quote the request, credentials included.
+            return False, f"credentials Secret {where}: verification error: {type(exc).__name__}"
+        return bool(result.verified), _scrub(f"credentials Secret {where}: {result.message}", credentials)
+
     def _record(self, checks: list[_Check] | None) -> None:
-        """Record finished checks on the caller's thread; a flip is a warning."""
+        """Record finished checks on the caller's thread, one verdict per server (every Secret
+        checked against it must be accepted); a flip is a warning."""
+        verdicts: dict[str, tuple[list[str], list[str], datetime]] = {}
         for server, verified, message, started in checks or []:
             if server not in self._users:
                 continue  # no stack holds this Registry any more
+            if verified is None:  # no Secret can be read at all: nothing is known, nothing recorded
+                self._warn_once("kubeconfig", f"registry verification is off: {message}")
+                continue
+            accepted, refused, _ = verdicts.setdefault(server, ([], [], started))
+            (accepted if verified else refused).append(message)
+        for server, (accepted, refused, started) in sorted(verdicts.items()):
+            verified = not refused
+            message = "; ".join(refused or accepted)
             flipped = self._store.record_registry_check(server, RegistryCheck(verified, message, started))
             state = "verified" if verified else f"not verified: {message}"
+            stacks = sorted(self._users[server])
             if flipped:
                 log.warning(
                     "registry %s is now %s (stacks: %s)",
                     server,
                     state,
-                    ", ".join(sorted(self._users[server])),
-                    extra={"registry": server, "verified": verified, "stacks": sorted(self._users[server])},
+                    ", ".join(stacks),
+                    extra={"registry": server, "verified": verified, "stacks": stacks},
                 )
             else:
                 log.info("registry %s: %s", server, state, extra={"registry": server, "verified": verified})
-
-    def _check(self, server: str, credentials: Credentials | None, scheme: str) -> tuple[bool, str]:
-        """On the checks' thread: only the verification, nothing shared is touched."""
-        if credentials is None:
-            return False, f"no credentials for {server} in the registry auth file"
-        try:
-            result = self._verify(server, credentials.username, credentials.password, scheme=scheme)
-        except Exception as exc:  # noqa: BLE001 - a failing check must never stop the daemon
-            # Only the exception type: its text could quote the request, credentials included.
-            return False, f"verification error: {type(exc).__name__}"
-        return bool(result.verified), _scrub(str(result.message), credentials)
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:

@@ -5,8 +5,9 @@ nothing else would bring a rotated Secret there. This source reads, on an interv
 the ``metadata.resourceVersion`` of each Registry's credentials Secret through the Kubernetes API
 (:mod:`automation.kube`: the daemon's kubeconfig, with the context the stack's config
 names) and records it for every stack holding that Registry. The version is part of those stacks'
-fingerprint material, so a rotation makes exactly them run ``up``. Only the metadata is asked for:
-the Secret's data never reaches the daemon.
+fingerprint material, so a rotation makes exactly them run ``up``. Only the metadata is asked for
+here (the registry check, :mod:`automation.sources.registry`, reads the same Secret on the same
+cluster, through :func:`cluster_of` and :class:`ClusterClients`, for the credentials it verifies).
 
 Without a kubeconfig, or when the Secret cannot be read, the version is unknown: the fingerprint
 keeps whatever was last known (nothing, at first), so it never changes for that reason, and status
@@ -46,7 +47,7 @@ ClusterOf = Callable[[StackDocuments], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
-class _Target:
+class SecretTarget:
     """One Secret on one cluster (as one stack's config reaches it)."""
 
     cluster: str  # canonical JSON of the stack's kubernetes:* config ("{}": the daemon's default)
@@ -61,6 +62,40 @@ class _Target:
         config = json.loads(self.cluster)
         where = config.get("kubernetes:context") or config.get("kubernetes:cluster")
         return f"{self.key} (context {where})" if where else self.key
+
+
+def cluster_of(project_dir: Path | None, documents: StackDocuments) -> str:
+    """The cluster a stack's Registries are read on: its ``kubernetes:*`` config, as canonical JSON
+    (``"{}"``: the kubeconfig's current context)."""
+    if project_dir is None:
+        return "{}"
+    try:
+        return StackSet(project_dir, project_dir / "stacks").cluster_of(Path(documents.file))
+    except Exception:  # noqa: BLE001 (a broken stack config is that stack's error, reported by its read)
+        return "{}"
+
+
+class ClusterClients:
+    """One client per cluster for one sweep; a cluster that cannot be reached fails the same way
+    for every Secret on it, without being tried again."""
+
+    def __init__(self, environ: Mapping[str, str] | None, timeout: float):
+        self._environ = environ
+        self._timeout = timeout
+        self._clients: dict[str, KubernetesClient | KubernetesError | KubeconfigMissingError] = {}
+
+    def client(self, cluster: str) -> KubernetesClient:
+        """Raises :class:`KubeconfigMissingError` or :class:`KubernetesError` (no credential in either)."""
+        if cluster not in self._clients:
+            try:
+                access = cluster_access(json.loads(cluster), self._environ)
+                self._clients[cluster] = KubernetesClient(access, self._timeout)
+            except (KubeconfigMissingError, KubernetesError) as exc:
+                self._clients[cluster] = exc
+        found = self._clients[cluster]
+        if isinstance(found, Exception):
+            raise found
+        return found
 
 
 _Read = tuple[str | None, str]  # the resourceVersion (None: unknown), and what the read said
@@ -88,11 +123,11 @@ class RegistrySecretSource:
         self._interval = timedelta(seconds=interval_seconds)
         self._timeout = timeout
         self._next: datetime | None = None
-        self._sweep: BackgroundJob[tuple[datetime, dict[_Target, _Read]]] = BackgroundJob(
+        self._sweep: BackgroundJob[tuple[datetime, dict[SecretTarget, _Read]]] = BackgroundJob(
             "registry-secret", wake
         )
         self._health = HealthBook(self.name)
-        self._unknown: dict[_Target, str] = {}  # why each version is unknown, to warn once per reason
+        self._unknown: dict[SecretTarget, str] = {}  # why each version is unknown, to warn once per reason
         self.update_stacks(stacks)
 
     def health(self) -> list[TargetHealth]:
@@ -100,24 +135,16 @@ class RegistrySecretSource:
 
     def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
         """Read the credentials Secrets of these stacks' Registries from now on."""
-        self._users: dict[_Target, set[tuple[str, str]]] = {}  # target -> {(stack, registry server)}
+        self._users: dict[SecretTarget, set[tuple[str, str]]] = {}  # target -> {(stack, registry server)}
         for stack, documents in stacks.items():
-            cluster = self._cluster_of(documents)
+            cluster = cluster_of(self._project_dir, documents)
             for registry in registries(documents):
                 if registry.credentials_secret is None:
                     continue
-                target = _Target(cluster, registry.credentials_namespace, registry.credentials_secret)
+                target = SecretTarget(cluster, registry.credentials_namespace, registry.credentials_secret)
                 self._users.setdefault(target, set()).add((stack, registry.server))
         self._health.track(target.label() for target in self._users)
         self._next = None  # a new Registry is read at the next poll, not an interval later
-
-    def _cluster_of(self, documents: StackDocuments) -> str:
-        if self._project_dir is None:
-            return "{}"
-        try:
-            return StackSet(self._project_dir, self._project_dir / "stacks").cluster_of(Path(documents.file))
-        except Exception:  # noqa: BLE001 (a broken stack config is that stack's error, reported by its read)
-            return "{}"
 
     def next_due(self, now: datetime) -> datetime | None:
         if self._sweep.ready:
@@ -145,29 +172,20 @@ class RegistrySecretSource:
     def close(self) -> None:
         self._sweep.close()
 
-    def _read_all(self, targets: list[_Target]) -> dict[_Target, _Read]:
+    def _read_all(self, targets: list[SecretTarget]) -> dict[SecretTarget, _Read]:
         """On the sweep's thread: each Secret's version, or why it is unknown."""
-        reads: dict[_Target, _Read] = {}
-        readers: dict[str, KubernetesClient | str] = {}
+        reads: dict[SecretTarget, _Read] = {}
+        clusters = ClusterClients(self._environ, self._timeout)
         for target in targets:
-            if target.cluster not in readers:
-                try:
-                    access = cluster_access(json.loads(target.cluster), self._environ)
-                    readers[target.cluster] = KubernetesClient(access, self._timeout)
-                except (KubeconfigMissingError, KubernetesError) as exc:
-                    readers[target.cluster] = str(exc)
-            reader = readers[target.cluster]
-            if isinstance(reader, str):
-                reads[target] = (None, reader)
-                continue
             try:
+                reader = clusters.client(target.cluster)
                 version = reader.secret_resource_version(target.namespace, target.name)
                 reads[target] = (version, f"read from {reader.access.server}")
-            except KubernetesError as exc:
+            except (KubeconfigMissingError, KubernetesError) as exc:
                 reads[target] = (None, str(exc))
         return reads
 
-    def _apply(self, swept: tuple[datetime, dict[_Target, _Read]] | None) -> list[Change]:
+    def _apply(self, swept: tuple[datetime, dict[SecretTarget, _Read]] | None) -> list[Change]:
         """Record a sweep's versions on the caller's thread; one change per rotated Secret."""
         if swept is None:
             return []

@@ -106,6 +106,16 @@ def check_projects(stack: StackDocuments) -> Iterator[SpecError]:
     for document in stack.of_kind("Project"):
         spec = _spec(document, ProjectSpec)
         path = namespace_path(document)
+        git_namespace = (spec.repo.credentials_secret or "").rpartition("/")[0]
+        if git_namespace == document.namespace:
+            yield SpecError(
+                document.file,
+                document.line_of(("spec", "repo", "credentialsSecret")),
+                document.subject,
+                "spec.repo.credentialsSecret",
+                f"the Secret is in the Project's own namespace {git_namespace!r}, where its annotated copy "
+                "would be the Secret itself; keep it in another namespace",
+            )
         for registry_document, registry in registries:
             if registry.credentials_namespace != document.namespace:
                 continue
@@ -140,6 +150,31 @@ def credentials_namespace(document: Document) -> Iterator[NamespaceUse]:
     )
 
 
+def project_warnings(document: Document) -> list[str]:
+    """What may keep a Project from building without being an error: an ssh clone URL (it always
+    needs a key) with no ``repo.credentialsSecret``."""
+    repo = _spec(document, ProjectSpec).repo
+    if repo.credentials_secret is not None or not repo.needs_credentials():
+        return []
+    path = ("spec", "repo", "url")
+    message = (
+        f"{repo.url!r} is an ssh URL and kpack needs a key to clone it: set spec.repo.credentialsSecret "
+        "to a kubernetes.io/ssh-auth Secret, or the builds fail"
+    )
+    return [str(SpecError(document.file, document.line_of(path), document.subject, ".".join(path), message))]
+
+
+def git_credentials_namespace(document: Document) -> Iterator[NamespaceUse]:
+    """A Project's ``namespace/name`` git credentials come from a namespace no stack may create."""
+    namespace, _, name = (_spec(document, ProjectSpec).repo.credentials_secret or "").rpartition("/")
+    if namespace and namespace != document.namespace:  # its own namespace: refused by check_projects
+        yield NamespaceUse(
+            namespace=namespace,
+            path=("spec", "repo", "credentialsSecret"),
+            keeps=f"git credentials Secret {name!r}",
+        )
+
+
 def create_project(document: Document, context: StackContext) -> Project:
     plan, registry = _plan(document, context)
     return Project(
@@ -148,6 +183,7 @@ def create_project(document: Document, context: StackContext) -> Project:
             plan=plan,
             credentials_namespace=registry.credentials_namespace,
             create_namespace=_spec(document, ProjectSpec).create_namespace,
+            warnings=tuple(project_warnings(document)),
         ),
     )
 
@@ -160,6 +196,7 @@ KINDS = (
         namespaced=True,
         check_stack=check_projects,
         creates_namespace=creates_its_namespace_unless_disabled,
+        uses_namespaces=git_credentials_namespace,
         check_in_context=check_project,
     ),
     KindRegistration(

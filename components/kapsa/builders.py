@@ -33,6 +33,9 @@ PERMANENT = "permanent"
 PREVIEW = "preview"
 
 DOCKER_CONFIG_TYPE = "kubernetes.io/dockerconfigjson"
+GIT_CREDENTIALS_TYPES = ("kubernetes.io/basic-auth", "kubernetes.io/ssh-auth")
+GIT_CREDENTIALS_SECRET = "git-credentials"  # the copy's name in the project's namespace
+KPACK_GIT_ANNOTATION = "kpack.io/git"
 KPACK_API_VERSION = "kpack.io/v1alpha2"
 CERT_MANAGER_API_VERSION = "cert-manager.io/v1"
 
@@ -99,13 +102,36 @@ def registry_credentials(namespace_name: str, secret_name: str, project: str, da
     }
 
 
-def service_account(namespace_name: str, name: str, project: str, credentials_secret: str) -> dict[str, Any]:
-    """One account for kpack (pushes with ``secrets``) and for the pods (pull with ``imagePullSecrets``)."""
+def git_credentials(
+    namespace_name: str, project: str, kpack_git: str, secret_type: Any, data: Any
+) -> dict[str, Any]:
+    """The project's copy of its git credentials Secret, annotated for kpack (``data`` stays a secret)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": object_meta(
+            GIT_CREDENTIALS_SECRET, namespace_name, project_labels(project), {KPACK_GIT_ANNOTATION: kpack_git}
+        ),
+        "type": secret_type,
+        "data": data,
+    }
+
+
+def service_account(
+    namespace_name: str,
+    name: str,
+    project: str,
+    credentials_secret: str,
+    git_credentials_secret: str | None = None,
+) -> dict[str, Any]:
+    """One account for kpack (pushes and clones with ``secrets``) and for the pods (pull with
+    ``imagePullSecrets``)."""
+    secrets = [credentials_secret] + ([git_credentials_secret] if git_credentials_secret else [])
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
         "metadata": object_meta(name, namespace_name, project_labels(project)),
-        "secrets": [{"name": credentials_secret}],
+        "secrets": [{"name": secret} for secret in secrets],
         "imagePullSecrets": [{"name": credentials_secret}],
     }
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from components.common.health import FALSE, from_condition
 from components.kapsa import builders
@@ -69,6 +70,43 @@ class PlannedWorkload:
 
 
 @dataclass(frozen=True)
+class GitCredentials:
+    """The Secret kpack clones with: where the source is, and what its copy is annotated with."""
+
+    source_namespace: str
+    source_name: str
+    kpack_git: str  # the kpack.io/git annotation: the git host the credentials are for
+
+    @property
+    def source(self) -> str:
+        return f"{self.source_namespace}/{self.source_name}"
+
+
+def kpack_git_host(url: str) -> str:
+    """The ``kpack.io/git`` annotation for a clone URL, in the form kpack's docs give.
+
+    ``https://host[:port]`` (the URL's scheme) for http(s), ``git@host`` for ssh (kpack matches an
+    ssh Secret by host), ``git://host[:port]`` for the git protocol.
+    """
+    if url.startswith("git@"):  # scp-like: git@host:path
+        return url.partition(":")[0]
+    parts = urlsplit(url)
+    if parts.scheme == "ssh":
+        return f"git@{parts.hostname}"
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+def git_credentials(spec: ProjectSpec, registry: RegistrySpec) -> GitCredentials | None:
+    """``spec.repo.credentialsSecret``: a bare name is in the Registry's ``credentialsNamespace``."""
+    reference = spec.repo.credentials_secret
+    if reference is None:
+        return None
+    namespace, _, name = reference.rpartition("/")
+    return GitCredentials(namespace or registry.credentials_namespace, name, kpack_git_host(spec.repo.url))
+
+
+@dataclass(frozen=True)
 class ProjectPlan:
     project: str
     namespace: str
@@ -85,6 +123,7 @@ class ProjectPlan:
     previews: PreviewPlan
     recorded: Mapping[str, GoodImage]  # branch -> last good image from observations
     now: datetime
+    git_credentials: GitCredentials | None = None
 
     def built(self) -> dict[str, Build]:
         """The builds that get a kpack Image: those with an observed commit."""
@@ -188,6 +227,7 @@ def plan_project(
         previews=previews,
         recorded=recorded,
         now=observations.now,
+        git_credentials=git_credentials(spec, registry),
     )
 
 

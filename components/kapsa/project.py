@@ -1,8 +1,9 @@
 """The ``driftless:kapsa:Project`` component: a repository built by kpack and deployed per branch.
 
 Per project: a Namespace (none when ``createNamespace: false`` declares it external), a copy of
-the Registry's docker-registry Secret, and a ServiceAccount that kpack pushes with and pods pull
-with. Per branch some environment or preview runs (and whose head commit the daemon observed): a
+the Registry's docker-registry Secret, with ``repo.credentialsSecret`` a copy of the git
+credentials annotated ``kpack.io/git``, and a ServiceAccount that kpack pushes and clones with and
+pods pull with. Per branch some environment or preview runs (and whose head commit the daemon observed): a
 kpack ``Image`` at that commit. Per environment and preview: a Deployment, a Service, an Ingress
 and the cert-manager Certificate (from the DomainPool's ClusterIssuer) whose Secret it serves.
 
@@ -51,6 +52,7 @@ class ProjectArgs:
     plan: ProjectPlan
     credentials_namespace: str
     create_namespace: bool = True  # false: the namespace exists already and is only used
+    warnings: tuple[str, ...] = ()  # shown by preview, up and render, never fatal
 
 
 class Project(pulumi.ComponentResource):
@@ -89,8 +91,38 @@ class Project(pulumi.ComponentResource):
             data=credentials_object["data"],
             opts=in_namespace,
         )
+        secrets: list[pulumi.Resource] = [credentials]
+        git = plan.git_credentials
+        if git is not None:
+            # kpack clones with the Secrets of the Image's ServiceAccount that carry a kpack.io/git
+            # annotation for the repository's host: a copy beside the Image, annotated, data secret.
+            git_source = k8s.core.v1.Secret.get(
+                child_name(name, "git-credentials-source"), id=git.source, opts=child(self)
+            )
+            git_object = builders.git_credentials(
+                plan.namespace,
+                plan.project,
+                git.kpack_git,
+                git_source.type,
+                pulumi.Output.secret(git_source.data),
+            )
+            secrets.append(
+                k8s.core.v1.Secret(
+                    child_name(name, "git-credentials"),
+                    metadata=git_object["metadata"],
+                    type=git_object["type"],
+                    data=git_object["data"],
+                    opts=in_namespace,
+                )
+            )
+        for warning in args.warnings:
+            pulumi.log.warn(warning)
         account_object = builders.service_account(
-            plan.namespace, plan.service_account, plan.project, plan.credentials_secret
+            plan.namespace,
+            plan.service_account,
+            plan.project,
+            plan.credentials_secret,
+            builders.GIT_CREDENTIALS_SECRET if git is not None else None,
         )
         account = k8s.core.v1.ServiceAccount(
             child_name(name, "service-account"),
@@ -121,7 +153,7 @@ class Project(pulumi.ComponentResource):
                 kind=image_object["kind"],
                 metadata=image_object["metadata"],
                 spec=image_object["spec"],
-                opts=child(self, depends_on=[*created, account, credentials]),
+                opts=child(self, depends_on=[*created, account, *secrets]),
             )
             lives[branch] = self._read_custom(
                 child_name(name, "image", build.image_name, "live"), image, image_object

@@ -194,8 +194,8 @@ def _refuse_credential_parameters(url: str, query: str) -> None:
 _GIT_URL_FORMS = "(https://host/path, ssh://git@host/path, git://host/path or git@host:path)"
 _NO_CREDENTIALS = (
     "a clone URL holds no user name, token or password, in its user part or its query (only ssh's bare "
-    "git@ user): it is written into the kpack Image, the status and the render; give git its "
-    "credentials through a credential helper or the kpack Image's service account instead"
+    "git@ user): it is written into the kpack Image, the status and the render; give kpack "
+    "credentials through spec.repo.credentialsSecret (an existing Secret) instead"
 )
 
 
@@ -207,7 +207,24 @@ def _masked(value: str) -> str:
     return masking.mask_url(value)
 
 
+def _secret_reference(value: str) -> str:
+    """``name`` or ``namespace/name`` of a Secret."""
+    namespace, slash, name = value.rpartition("/")
+    if (slash and not _DNS_1123_LABEL.match(namespace)) or not _DNS_1123_SUBDOMAIN.match(name):
+        raise ValueError(
+            f"{value!r} is not a Secret reference: a Secret name (lowercase letters, digits, '-' and '.'), "
+            "or namespace/name"
+        )
+    return value
+
+
+_DNS_1123_LABEL = re.compile(r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_1123_SUBDOMAIN = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+
 EnvironmentName = Annotated[str, AfterValidator(_dns_1035_label)]
+SecretReference = Annotated[str, AfterValidator(_secret_reference)]
 BranchName = Annotated[str, AfterValidator(_branch)]
 BranchGlob = Annotated[str, AfterValidator(_glob)]
 RegistryServer = Annotated[str, AfterValidator(_registry_server)]
@@ -235,6 +252,19 @@ class RepoSpec(SpecModel):
     url: GitUrl = Field(description="clone URL; credentials never go here")
     branch: BranchName = Field(default="main", description="default branch: its image has the plain tag")
     poll_interval_seconds: int = Field(default=300, ge=10, description="how often the daemon polls git")
+    credentials_secret: SecretReference | None = Field(
+        default=None,
+        description=(
+            "git credentials for kpack's builds: an existing kubernetes.io/basic-auth (https) or "
+            "kubernetes.io/ssh-auth (ssh) Secret, as name (in the Registry's credentialsNamespace) or "
+            "namespace/name; copied into the project's namespace as git-credentials"
+        ),
+    )
+
+    def needs_credentials(self) -> bool:
+        """An ssh clone always needs a key; an https one only when the repository is private,
+        which nothing here can tell."""
+        return self.url.startswith(("ssh://", "git@"))
 
 
 class EnvironmentSpec(SpecModel):

@@ -5,7 +5,8 @@ indexer, the manager master, the manager workers, the dashboard, the log-rotatio
 status. Here the same steps register resources in that order and Pulumi's diff does the "create
 or update if changed"; the daemon's periodic ``up`` is the requeue. Status comes from a read of
 every workload on every run (``<workload>-live``), as WandB and Kapsa do: the written resource's
-own outputs are only what the provider saw when it last changed it. Everything that decides what
+own outputs are only what the provider saw when it last changed it. The Job that loads rotated
+indexer users is read back the same way. Everything that decides what
 an object looks like lives in :mod:`components.wazuh.builders`; this module only wires builder
 output to resources and Outputs to builder inputs.
 """
@@ -23,6 +24,7 @@ from components.common.kubernetes import await_annotations, child
 from components.common.objects import normalize
 from components.wazuh import builders, status
 from components.wazuh.builders import Names
+from components.wazuh.builders.indexer_users import PATCH_KEY as USERS_PATCH_KEY
 from components.wazuh.certificates import IssuedCertificates, issue_certificates
 from components.wazuh.credentials import Credential, CredentialHasher, ResolveReference, credentials
 from components.wazuh.spec import WazuhClusterSpec
@@ -40,17 +42,21 @@ _RESOURCE_CLASSES: dict[tuple[str, str], type[pulumi.CustomResource]] = {
     ("apps/v1", "StatefulSet"): k8s.apps.v1.StatefulSet,
     ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
     ("batch/v1", "CronJob"): k8s.batch.v1.CronJob,
+    ("batch/v1", "Job"): k8s.batch.v1.Job,
 }
 # Top-level fields whose Python argument name differs from the manifest's.
 _ARGUMENT_NAMES = {"stringData": "string_data", "roleRef": "role_ref"}
 
 # The credentials each workload's pods read at start (CredentialsSpec fields): a change to one rolls
-# exactly these pods. The indexer is not listed: see "What is not automated" in credentials.py.
+# exactly these pods. The indexer is not listed: restarting it would not reload its users, the
+# users Job (INDEXER_USERS) does.
 CREDENTIAL_CONSUMERS: Mapping[str, tuple[str, ...]] = {
     "manager-master": ("indexer_admin", "api_user", "cluster_key", "authd_password"),
     "manager-worker": ("indexer_admin", "cluster_key"),
     "dashboard": ("indexer_admin", "dashboard_user", "api_user"),
 }
+# The indexer's own users: a change to one of them names a new Job that loads them.
+INDEXER_USERS = ("indexer_admin", "dashboard_user")
 
 
 @dataclass(frozen=True)
@@ -143,17 +149,30 @@ class WazuhCluster(pulumi.ComponentResource):
                 self._read_back(dashboard, names.dashboard), spec.dashboard.replicas
             )
 
-        # 3. log rotation
+        # 3. the indexer users, loaded once per password change
+        users_job_name = hash_credentials(INDEXER_USERS).apply(names.indexer_users_job)
+        users_job = self._register(
+            builders.indexer_users_job(spec, names, users_job_name, awaiting),
+            names.indexer_users,
+            depends_on=[*config, indexer],
+        )
+        live_job: Any = self._read_back(users_job, names.indexer_users)
+        users = pulumi.Output.all(users_job_name, live_job.status).apply(
+            lambda v: status.infer_users_job(v[0], v[1])
+        )
+
+        # 4. log rotation
         if spec.log_rotation.enabled:
             for obj in builders.log_rotation_objects(spec, names):
                 self._register(obj, obj["metadata"]["name"])
 
-        # 4. status
+        # 5. status
         self.status = pulumi.Output.all(
             components=pulumi.Output.all(**observed),
             renewal=pulumi.Output.all(*certs.renewal_flags()),
             expiry=pulumi.Output.all(*certs.expiry_times()),
-        ).apply(lambda v: status.cluster_status(v["components"], v["renewal"], v["expiry"]))
+            users=users,
+        ).apply(lambda v: status.cluster_status(v["components"], v["renewal"], v["expiry"], v["users"]))
         self.register_outputs({"status": self.status})
 
     def _register_configuration(
@@ -187,7 +206,10 @@ class WazuhCluster(pulumi.ComponentResource):
                 names,
                 names.indexer_security,
                 "wazuh-indexer",
-                {"internal_users.yml": _internal_users(creds)},
+                {
+                    "internal_users.yml": _internal_users(creds),
+                    USERS_PATCH_KEY: _users_patch(creds),
+                },
             ),
             builders.config_map(
                 names, names.indexer_conf, "wazuh-indexer", builders.indexer_config_data(spec, names)
@@ -269,6 +291,15 @@ def _internal_users(creds: Mapping[str, Credential]) -> pulumi.Output[str]:
     assert dashboard is not None
     return pulumi.Output.secret(
         pulumi.Output.all(admin, dashboard).apply(lambda h: builders.internal_users_yml(h[0], h[1]))
+    )
+
+
+def _users_patch(creds: Mapping[str, Credential]) -> pulumi.Output[str]:
+    admin, dashboard = creds["indexer_admin"].bcrypt_hash, creds["dashboard_user"].bcrypt_hash
+    assert admin is not None
+    assert dashboard is not None
+    return pulumi.Output.secret(
+        pulumi.Output.all(admin, dashboard).apply(lambda h: builders.internal_users_patch(h[0], h[1]))
     )
 
 

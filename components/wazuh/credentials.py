@@ -17,14 +17,12 @@ credentials it reads (:class:`CredentialHasher`); a new value (a Vault rotation,
 notices and answers with an ``up``) rolls exactly those pods. The managers apply the API user's
 password, the cluster key and the agent enrollment password when they start.
 
-What is not automated: the indexer's own users. The indexer loads internal_users.yml into its
-security index only the first time the cluster starts; later, restarting it changes nothing, so the
-indexer pods are not rolled. After the ``indexer_admin`` or ``dashboard_user`` password changes,
-the managers and the dashboard restart with the new one and fail to log in to the indexer until
-someone loads the new hashes with ``securityadmin.sh`` and the admin certificate (the README says
-how). No Job does it here: ``securityadmin.sh -t internalusers`` replaces the whole internal user
-database, so it would delete every user created in the dashboard since, and run against a cluster
-still initialising it could leave a security index holding nothing but the users.
+The indexer's own users. The indexer loads internal_users.yml into its security index only the
+first time the cluster starts; later, restarting it changes nothing, so the indexer pods are not
+rolled. A change to the ``indexer_admin`` or ``dashboard_user`` password names a new Job instead
+(keyed hash of those two, see :mod:`components.wazuh.builders.indexer_users`), which sets the new
+hashes through the security REST API, touching no other user; the managers and the dashboard
+restart with the new passwords meanwhile, and log in once it has.
 """
 
 from __future__ import annotations

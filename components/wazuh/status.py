@@ -13,6 +13,11 @@ Requeue hints (the seed's table), read by the daemon from ``requeueAfterSeconds`
 - a component Pending or Creating: 10 s, to follow the rollout;
 - a component Failed: 30 s; retrying faster cannot fix a failed rollout, a spec change can.
 
+The Job loading rotated indexer users (``builders.indexer_users``) is read back too and shows as
+``indexerUsers``: ``Loaded`` once it succeeded, ``Failed`` with the Job's reason when Kubernetes
+gave up on it (which fails the cluster: the managers and the dashboard cannot log in to the
+indexer with passwords it does not know), ``Loading`` until then (10 s).
+
 What status cannot show: a StatefulSet reports no failure condition, so a crash-looping indexer
 stays Creating (never Running) rather than Failed; only a Deployment's ``ProgressDeadlineExceeded``
 or any ``ReplicaFailure`` condition makes a component Failed.
@@ -100,6 +105,40 @@ def infer_component(
     return ComponentStatus(desired, ready, CREATING, f"{ready}/{desired} ready, {updated} updated")
 
 
+LOADED = "Loaded"
+LOADING = "Loading"
+
+
+@dataclass(frozen=True)
+class UsersJobStatus:
+    """The Job loading the indexer users: its name, and whether it loaded them."""
+
+    job: str
+    phase: str  # LOADING, LOADED or FAILED
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job": self.job, "phase": self.phase, "message": self.message}
+
+
+def infer_users_job(job: str, status: Mapping[str, Any] | None) -> UsersJobStatus:
+    """The phase of the users Job from its live ``status`` (conditions Complete and Failed)."""
+    status = normalize(status or {})
+    for condition in status.get("conditions") or []:
+        if condition.get("status") != "True":
+            continue
+        if condition.get("type") == "Complete":
+            return UsersJobStatus(job, LOADED, "indexer users loaded")
+        if condition.get("type") == "Failed":
+            detail = condition.get("message") or condition.get("reason") or "the Job failed"
+            return UsersJobStatus(job, FAILED, f"loading the indexer users failed: {detail}")
+    if _int(status, "succeeded") > 0:
+        return UsersJobStatus(job, LOADED, "indexer users loaded")
+    failed = _int(status, "failed")
+    tries = f", {failed} failed attempt(s) so far" if failed else ""
+    return UsersJobStatus(job, LOADING, f"loading the indexer users{tries}")
+
+
 def cluster_phase(components: Mapping[str, ComponentStatus]) -> str:
     """Failed if any component failed, Running if all run, Pending if none has started."""
     phases = [c.phase for c in components.values()]
@@ -140,19 +179,28 @@ def cluster_status(
     components: Mapping[str, ComponentStatus],
     renewal_flags: Iterable[bool | None] = (),
     expiry_times: Iterable[str | None] = (),
+    users: UsersJobStatus | None = None,
 ) -> dict[str, Any]:
-    """The WazuhCluster status output: phase, per-component status, certificates, requeue hint."""
+    """The WazuhCluster status output: phase, per-component status, certificates, the indexer
+    users' loading, requeue hint."""
     phase = cluster_phase(components)
     renewal_due = any(bool(flag) for flag in renewal_flags)
     not_ready = [f"{name}: {c.message}" for name, c in components.items() if c.phase != RUNNING]
+    reason = {RUNNING: "AllComponentsReady", FAILED: "ComponentFailed"}.get(phase, "Progressing")
+    if users is not None and users.phase != LOADED:
+        not_ready.append(f"indexerUsers: {users.message}")
+        if users.phase == FAILED and phase != FAILED:
+            phase, reason = FAILED, "IndexerUsersFailed"
+        elif phase == RUNNING:
+            phase, reason = CREATING, "Progressing"
     message = "; ".join(not_ready) if not_ready else "all components ready"
     ready = {
         "type": "Ready",
         "status": "True" if phase == RUNNING else "False",
-        "reason": {RUNNING: "AllComponentsReady", FAILED: "ComponentFailed"}.get(phase, "Progressing"),
+        "reason": reason,
         "message": message,
     }
-    return {
+    result = {
         **from_condition(ready),
         "phase": phase,
         "components": {name: c.to_dict() for name, c in components.items()},
@@ -160,3 +208,6 @@ def cluster_status(
         "certificates": {"renewalDue": renewal_due, "notAfter": earliest(expiry_times)},
         "requeueAfterSeconds": requeue_after(phase, renewal_due),
     }
+    if users is not None:
+        result["indexerUsers"] = users.to_dict()
+    return result

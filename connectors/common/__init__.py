@@ -7,6 +7,7 @@ Every connector's deployment package carries a copy of this package beside its `
 - :mod:`common.http`: one HTTP request, raising typed errors; no retries (``api.py`` modules use it).
 - :mod:`common.retry`: retries on 429/5xx with capped exponential backoff, jitter and Retry-After.
 - :mod:`common.cursor`: the ID cursor with adaptive take sizes and parallel requests.
+- :mod:`common.changes`: the cursor on the modification time that re-reads changed records.
 - :mod:`common.windows`: time-window batches that shrink on timeout.
 - :mod:`common.errors_table`: the ``errors`` table, for what failed even at the smallest size.
 - :mod:`common.logs`: logging through the SDK with credentials redacted.

@@ -49,7 +49,9 @@ MIN_SECRET_LENGTH = 4
 
 _KEY_NAMES = (
     r"authorization|proxy-authorization|bearer_token|access_token|refresh_token|api_key|apikey|x-api-key|"
-    r"token|password|passwd|secret|client_secret|x_password|x_username|x_account_code"
+    r"token|password|passwd|secret|client_secret|x_password|x_username|x_account_code|"
+    # the signature of a pre-signed download URL (Azure SAS, S3), a credential while it is valid
+    r"sig|x-amz-signature|x-amz-credential|x-amz-security-token"
 )
 # ``password=hunter2``, ``"x_password": "hunter2"``, ``Authorization: Bearer abc`` ...
 _KEY_VALUE = re.compile(

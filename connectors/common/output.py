@@ -16,6 +16,9 @@ class Output(Protocol):
     def upsert(self, table: str, data: dict[str, Any]) -> None:
         """Writes one row (replacing the row with the same primary key)."""
 
+    def delete(self, table: str, keys: dict[str, Any]) -> None:
+        """Marks the row with these primary-key values deleted (Fivetran soft-deletes it)."""
+
     def checkpoint(self, state: dict[str, Any]) -> None:
         """Commits everything emitted so far and saves ``state`` as the point to resume from."""
 
@@ -27,6 +30,11 @@ class SdkOutput:
         from fivetran_connector_sdk import Operations
 
         Operations.upsert(table=table, data=data)
+
+    def delete(self, table: str, keys: dict[str, Any]) -> None:
+        from fivetran_connector_sdk import Operations
+
+        Operations.delete(table=table, keys=keys)
 
     def checkpoint(self, state: dict[str, Any]) -> None:
         from fivetran_connector_sdk import Operations

@@ -12,8 +12,14 @@ Shapes, from OnGage's public API documentation (Lists API, Contacts Search API):
 - ``GET {base}/{list_id}/api/contact_search/{id}/export``: the search's contacts as CSV.
 - Authentication: the headers ``x_username``, ``x_password`` and ``x_account_code``.
 
-A search selects contacts by ``ocx_created_date`` in a half-open window ``[start, end)`` of Unix
-seconds, so consecutive windows never overlap.
+A search selects contacts by one system date in a half-open window ``[start, end)`` of Unix seconds
+(``date_absolute`` criteria), so consecutive windows never overlap: ``ocx_created_date`` for the
+contacts added to a list, and each of the dates OnGage stamps when a contact's status changes
+(``ocx_unsubscribe_date``, ``ocx_resubscribe_date``, ``ocx_bounce_date``, ``ocx_complaint_date``)
+to find the contacts changed since the last sync. Not confirmed from the public documentation:
+that ``filters.user_type: "all"`` includes inactive (unsubscribed, bounced, complained) contacts
+while ``filters.type: "Active"`` does not restrict them, and that every one of these dates can be a
+``date_absolute`` criterion (OnGage lists them as system fields of every list).
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ import requests
 from common import http
 
 DEFAULT_BASE_URL = "https://api.ongage.net"
+CREATED_DATE = "ocx_created_date"
+# The system dates OnGage stamps on a contact when its status changes.
+CHANGE_DATES = ("ocx_unsubscribe_date", "ocx_resubscribe_date", "ocx_bounce_date", "ocx_complaint_date")
 
 
 def _unix(moment: datetime) -> int:
@@ -66,11 +75,13 @@ class OnGageApi:
         return f"{self._base_url}/{list_id}/api/contact_search"
 
     @staticmethod
-    def search_body(list_id: str, start: datetime | None, end: datetime | None) -> dict[str, Any]:
-        """The body of a search for the contacts of ``list_id`` created in ``[start, end)`` (None: open).
+    def search_body(
+        list_id: str, start: datetime | None, end: datetime | None, *, date_field: str = CREATED_DATE
+    ) -> dict[str, Any]:
+        """The body of a search for the contacts of ``list_id`` whose ``date_field`` is in ``[start, end)``.
 
-        Deterministic (no timestamps in the title), so the same window is recorded the same way
-        in the errors table every time it fails.
+        ``None`` leaves that side open. Deterministic (no timestamps in the title), so the same
+        window is recorded the same way in the errors table every time it fails.
         """
         criteria: list[dict[str, Any]] = [
             {
@@ -87,7 +98,7 @@ class OnGageApi:
                 criteria.append(
                     {
                         "type": "date_absolute",
-                        "field_name": "ocx_created_date",
+                        "field_name": date_field,
                         "operator": operator,
                         "operand": [_unix(moment)],
                         "case_sensitive": 0,
@@ -95,22 +106,26 @@ class OnGageApi:
                     }
                 )
         window = f"{_unix(start) if start else '-'}..{_unix(end) if end else '-'}"
+        what = "created" if date_field == CREATED_DATE else date_field.removeprefix("ocx_")
         return {
-            "title": f"fivetran list {list_id} created {window}",
+            "title": f"fivetran list {list_id} {what} {window}",
             "include_behavior": False,
             "filters": {"type": "Active", "criteria": criteria, "user_type": "all"},
             "combined_as_and": True,
         }
 
     def create_contact_search(
-        self, list_id: str, start: datetime | None, end: datetime | None
+        self, list_id: str, start: datetime | None, end: datetime | None, *, date_field: str = CREATED_DATE
     ) -> dict[str, Any]:
-        """Starts a search for the contacts created in ``[start, end)``: ``{"payload": {"id": ...}}``."""
+        """Starts a search for the contacts whose ``date_field`` is in ``[start, end)``.
+
+        Answers ``{"payload": {"id": ...}}``.
+        """
         return http.request(
             self._session,
             "POST",
             self.search_url(list_id),
-            json_body=self.search_body(list_id, start, end),
+            json_body=self.search_body(list_id, start, end, date_field=date_field),
             timeout=self._timeout,
         )
 

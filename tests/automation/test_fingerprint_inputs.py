@@ -16,7 +16,7 @@ import pytest
 from automation.cli import main
 from automation.observation_store import ObservationStore
 from automation.status_page import render_status_page
-from tests.automation.sources.fake_apiserver import FakeApiserver
+from tests.automation.fake_apiserver import FakeApiserver
 from tests.automation.sources.stacks import GitRepo, connector, kapsa
 from tests.automation.test_end_to_end import REPO_URL, cycle, write
 

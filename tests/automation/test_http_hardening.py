@@ -260,3 +260,11 @@ def test_the_daemon_serves_with_the_settings_of_driftless_yaml(tmp_path):
         daemon.send_signal(signal.SIGTERM)
         daemon.communicate(timeout=60)
     assert daemon.returncode == 0
+
+
+def test_an_ip_address_as_host_is_answered_but_an_unknown_name_is_not(serve):
+    """A scrape by pod IP is never a rebinding (a page can only send its own DNS name)."""
+    server = serve()
+    assert request(server, "/metrics", "10.244.1.7:9464")[0] == 200
+    assert request(server, "/metrics", "[fd00::7]:9464")[0] == 200
+    assert request(server, "/metrics", "10.244.1.7.nip.io:9464")[0] == 421

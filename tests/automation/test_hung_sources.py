@@ -13,8 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.automation.daemon.helpers import free_port, get
+from tests.automation.daemon.helpers import eventually, free_port, get
 from tests.automation.sources.hung import HungServer, Process, descendants, survivors
 from tests.automation.sources.stacks import connector, kapsa
 
@@ -31,14 +30,6 @@ REPO_URL = "https://git.example.test/acme/api.git"
 SECRETS = [f"vault://secret/team/app-{n}#password" for n in range(10)]
 BOUND = 30.0  # seconds: a generous bound on what must happen at once, never a speed target
 STOP_BOUND = 15.0  # seconds a SIGTERM may take, whatever the remotes do (default timeouts are longer)
-
-
-def eventually(condition: Callable[[], bool], timeout: float = BOUND) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
 
 
 def write(path: Path, documents: list[dict[str, Any]]) -> None:
@@ -140,7 +131,7 @@ def test_a_stack_edit_is_applied_while_vault_and_git_hang_and_sigterm_stops_at_o
         assert project.git.connected.wait(BOUND)
         seen = git_processes(daemon.pid)
         assert "git-remote-http" in {p.name for p in seen}
-        eventually(lambda: stacks().get("plain", {}).get("phase") == "Ready")
+        eventually(lambda: stacks().get("plain", {}).get("phase") == "Ready", BOUND)
         before = stacks()["plain"]
 
         write(project.stacks / "plain.yaml", [connector("plain", "vault://secret/team/new#password")])
@@ -149,7 +140,8 @@ def test_a_stack_edit_is_applied_while_vault_and_git_hang_and_sigterm_stops_at_o
             lambda: (
                 stacks()["plain"]["fingerprint"] != before["fingerprint"]
                 and stacks()["plain"]["phase"] == "Ready"
-            )
+            ),
+            BOUND,
         )
         after = stacks()["plain"]
         assert after["lastOperation"]["kind"] == "up"

@@ -83,6 +83,10 @@ def test_a_pulumi_killed_mid_update_is_recovered_and_nothing_is_lost(project: Pr
 def test_two_updates_of_one_stack_at_once_never_corrupt_it(project: Project, tmp_path: Path) -> None:
     create_prerequisites(project.sandbox.kube)
     project.write_stack("twice", kubernetes_only("twice"))
+    # The stack exists before the race: two first `up`s would race to create it instead, which a
+    # file backend does not fence (one may read the other's half-created stack); the lock is the
+    # fence under test.
+    project.run("preview", "--stack", "twice")
     # Two daemons' state folders, one Pulumi backend: only Pulumi's own stack lock stands between them.
     other_state = tmp_path / "other-state"
     runs = []

@@ -15,7 +15,8 @@ or port that a file and a pod must agree on is written in one module:
 - :mod:`.indexer`: opensearch.yml, internal_users.yml and the indexer StatefulSet;
 - :mod:`.manager`: ossec.conf and the master and worker StatefulSets;
 - :mod:`.dashboard`: opensearch_dashboards.yml and the dashboard Deployment;
-- :mod:`.log_rotation`: the CronJob that deletes old manager logs, and its RBAC.
+- :mod:`.log_rotation`: the CronJob that deletes old manager logs, and its RBAC;
+- :mod:`.indexer_users`: the Job loading rotated indexer users through the security REST API.
 
 What the component and the certificates need is importable from the package itself.
 """
@@ -40,6 +41,7 @@ from components.wazuh.builders.indexer import (
     internal_users_yml,
     opensearch_yml,
 )
+from components.wazuh.builders.indexer_users import indexer_users_job, internal_users_patch, users_request
 from components.wazuh.builders.log_rotation import log_rotation_objects, log_rotation_script
 from components.wazuh.builders.manager import (
     manager_config_data,
@@ -74,6 +76,8 @@ __all__ = [
     "dashboard_deployment",
     "indexer_config_data",
     "indexer_statefulset",
+    "indexer_users_job",
+    "internal_users_patch",
     "internal_users_yml",
     "log_rotation_objects",
     "log_rotation_script",
@@ -86,4 +90,5 @@ __all__ = [
     "secret",
     "service_names",
     "services",
+    "users_request",
 ]

@@ -35,6 +35,9 @@ SERVICE_NAME_MAX = 63  # a Service name is a DNS-1035 label: a letter first, at 
 # and a label value has at most 63 characters.
 STATEFULSET_NAME_MAX = 52
 CRONJOB_NAME_MAX = 52  # the API server's own limit: its Jobs are "<name>-<11-digit schedule time>"
+JOB_NAME_MAX = 63  # a Job labels its pods "job-name: <name>", and a label value has at most 63
+# The part of a credentials hash that names the Job loading the indexer users it hashes.
+JOB_HASH_LENGTH = 10
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,16 @@ class Names:
     @property
     def log_rotation(self) -> str:
         return f"{self.name}-log-rotation"
+
+    @property
+    def indexer_users(self) -> str:
+        return f"{self.name}-indexer-users"
+
+    def indexer_users_job(self, credentials_hash: str) -> str:
+        """The Job loading the indexer users whose passwords ``credentials_hash`` hashes: a new
+        password, a new Job, and each password is loaded by exactly one."""
+        digest = credentials_hash.rpartition(":")[2]
+        return f"{self.indexer_users}-{digest[:JOB_HASH_LENGTH]}"
 
     # Secrets and ConfigMaps
     @property
@@ -152,6 +165,7 @@ class Names:
                 for workload in (self.indexer, self.manager_master, self.manager_worker)
             ),
             ("CronJob", self.log_rotation, CRONJOB_NAME_MAX),
+            ("Job", self.indexer_users_job("0" * JOB_HASH_LENGTH), JOB_NAME_MAX),
         ]
 
     # DNS

@@ -15,8 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
-from tests.automation.daemon.helpers import free_port, get
+from tests.automation.daemon.helpers import eventually, free_port, get
 
 pytestmark = pytest.mark.browser
 
@@ -41,14 +40,6 @@ PROJECT_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__
 PROJECT_DIRS = ("automation", "components", "connectors", "stacks")
 MARKUP = "<script>window.pwned=1</script>"
 BOUND = 120.0  # seconds: a generous bound on the first cycle, never a speed target
-
-
-def eventually(condition: Callable[[], bool], timeout: float = BOUND) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.2)
 
 
 def project_copy(target: Path) -> Path:
@@ -84,9 +75,9 @@ def daemon(tmp_path: Path) -> Iterator[str]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        eventually(lambda: process.poll() is not None or get(f"{base}/readyz")[0] == 200)
+        eventually(lambda: process.poll() is not None or get(f"{base}/readyz")[0] == 200, BOUND)
         assert process.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
-        eventually(lambda: settled(stacks(base)))
+        eventually(lambda: settled(stacks(base)), BOUND)
         yield base
     finally:
         process.send_signal(signal.SIGTERM)

@@ -4,10 +4,8 @@ that stack's error; the other stacks are reconciled, the daemon keeps running an
 from __future__ import annotations
 
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -18,7 +16,7 @@ from automation.daemon.status import STALLED, stacks_in_error
 from automation.http import StatusServer
 from automation.metrics import Metrics
 from components.registry import KindRegistry
-from tests.automation.daemon.helpers import REGISTRY, FakeObservations, note, saved, write_stack
+from tests.automation.daemon.helpers import REGISTRY, FakeObservations, eventually, note, saved, write_stack
 
 # Files that made the loader raise something other than a stack file error: each must become the
 # stack's own error, with the file and, where it can be told, the line.
@@ -31,14 +29,6 @@ UNLOADABLE = {
 
 def states(outcomes):
     return {o.stack: o.state for o in outcomes}
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 def run_for_cycles(daemon: Daemon, cycles: int) -> None:

@@ -14,24 +14,26 @@ from automation.daemon.clock import ManualClock
 from automation.daemon.leases import LeaseSettings, StackLeases
 from automation.daemon.logs import EventLog
 from automation.kube import KubernetesClient, KubernetesError, cluster_access
-from tests.automation.daemon.fake_apiserver import FakeApiserver
 from tests.automation.daemon.helpers import FakeDriver, SimulatedCrash, note, write_stack
+from tests.automation.fake_apiserver import FakeApiserver
 
 STACKS = ["alpha", "beta", "gamma", "delta"]
 SETTINGS = LeaseSettings("driftless", duration_seconds=30, renew_seconds=10)
 
 
+TOKEN = "fake-apiserver-token"
+
+
 @pytest.fixture
 def apiserver() -> Iterator[FakeApiserver]:
-    with FakeApiserver().running() as server:
-        yield server
+    server = FakeApiserver(TOKEN)
+    yield server
+    server.close()
 
 
 @pytest.fixture
 def kubeconfig(apiserver: FakeApiserver, tmp_path: Path) -> Path:
-    path = tmp_path / "kubeconfig"
-    path.write_text(apiserver.kubeconfig())
-    return path
+    return apiserver.kubeconfig(tmp_path / "kubeconfig")
 
 
 class _Recorder(logging.Handler):
@@ -171,8 +173,17 @@ def test_a_replica_that_cannot_renew_stops_counting_the_stacks_as_its_own(apiser
     clock.advance(10)
     assert a.leases.poll(clock.now()) == []  # the failure is logged, not raised
     assert all(a.leases.owns(s, clock.now()) for s in STACKS)  # renewed 10 s ago: still safe
+    assert a.leases.trouble(clock.now()) == []
     clock.advance(25)
     assert not any(a.leases.owns(s, clock.now()) for s in STACKS)
+
+    (change,) = a.leases.poll(clock.now())  # a cycle follows: every stack is now elsewhere
+    assert change.stacks == frozenset(STACKS)
+    assert [f["stacks"] for e, f in a.events if e == "leases.expired"] == [sorted(STACKS)]
+    (reason,) = a.leases.trouble(clock.now())
+    assert reason.startswith("leases: cannot renew since 2026-11-21T12:00:00Z (")
+    assert "HTTP 503" in reason
+    assert reason.endswith("they have expired, no operation starts")
 
 
 def test_stopping_gives_every_lease_back(apiserver, kubeconfig):
@@ -185,8 +196,7 @@ def test_stopping_gives_every_lease_back(apiserver, kubeconfig):
 
 
 def test_a_wrong_token_is_a_clear_error_without_the_token(apiserver, tmp_path):
-    path = tmp_path / "kubeconfig"
-    path.write_text(apiserver.kubeconfig(token="s3cret-wrong-token"))
+    path = apiserver.kubeconfig(tmp_path / "kubeconfig", token="s3cret-wrong-token")
     client = KubernetesClient(cluster_access({}, environ={"KUBECONFIG": str(path)}))
     with pytest.raises(KubernetesError) as caught:
         client.get("/apis/coordination.k8s.io/v1/namespaces/driftless/leases")

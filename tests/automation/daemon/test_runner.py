@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from automation.sources.base import Change
 from tests.automation.daemon.helpers import (
     UNAVAILABLE_STDERR,
     command_error,
+    eventually,
     free_port,
     get,
     note,
@@ -30,14 +30,6 @@ from tests.automation.daemon.helpers import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 class OneShotSource:

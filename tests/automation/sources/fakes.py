@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 
 class _Server:
@@ -115,22 +116,42 @@ class FakeVault(_Server):
 
 
 class FakeRegistry(_Server):
-    """A registry's ``GET /v2/`` with HTTP basic auth (Distribution spec): 200 or 401."""
+    """A registry's ``GET /v2/`` (Distribution spec): 200, or 401 with a challenge.
 
-    def __init__(self, username: str, password: str):
+    ``bearer=False``: HTTP basic auth on ``/v2/``. ``bearer=True``: the token flow Harbor and Docker
+    Hub use: ``/v2/`` asks for a Bearer token from ``/service/token``, which takes basic auth.
+    """
+
+    TOKEN = "opaque-registry-token"
+
+    def __init__(self, username: str, password: str, *, bearer: bool = False):
         self.username = username
         self.password = password
+        self.bearer = bearer
         super().__init__()
 
-    def answer(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
-        if path.split("?")[0].rstrip("/") != "/v2":
-            return 404, {}, {"errors": [{"code": "NOT_FOUND", "message": "not found"}]}
+    def _basic_ok(self, headers: dict[str, str]) -> bool:
         expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
-        if headers.get("authorization") != expected:
-            challenge = {
-                "WWW-Authenticate": 'Basic realm="fake registry"',
-                "Docker-Distribution-API-Version": "registry/2.0",
-            }
+        return headers.get("authorization") == expected
+
+    def answer(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        route = path.split("?")[0].rstrip("/")
+        if self.bearer and route == "/service/token":
+            if not self._basic_ok(headers) or parse_qs(urlsplit(path).query).get("account") != [
+                self.username
+            ]:
+                return 401, {"WWW-Authenticate": 'Basic realm="token"'}, {"errors": []}
+            return 200, {}, {"token": self.TOKEN, "expires_in": 300}
+        if route != "/v2":
+            return 404, {}, {"errors": [{"code": "NOT_FOUND", "message": "not found"}]}
+        if self.bearer:
+            accepted = headers.get("authorization") == f"Bearer {self.TOKEN}"
+            realm = f'Bearer realm="{self.url}/service/token",service="fake-registry"'
+        else:
+            accepted = self._basic_ok(headers)
+            realm = 'Basic realm="fake registry"'
+        if not accepted:
+            challenge = {"WWW-Authenticate": realm, "Docker-Distribution-API-Version": "registry/2.0"}
             return (
                 401,
                 challenge,

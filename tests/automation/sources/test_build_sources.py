@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import hvac
-import pytest
 
 from automation.observation_store import ObservationStore
 from automation.sources import GitClient, Source, SourceSettings, build_sources, merge_changes, update_stacks
@@ -16,8 +15,7 @@ from tests.automation.sources.stacks import kapsa, load
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-def test_every_source_of_change_is_built_and_polls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DRIFTLESS_REGISTRY_AUTH_FILE", raising=False)
+def test_every_source_of_change_is_built_and_polls(tmp_path: Path) -> None:
     (tmp_path / "stacks").mkdir()
     store = ObservationStore(tmp_path / ".driftless" / "observations.json")
     sources = build_sources(
@@ -45,7 +43,8 @@ def test_every_source_of_change_is_built_and_polls(tmp_path: Path, monkeypatch: 
         update_stacks(sources, {"dev": load("dev", kapsa())})
 
         due = {s.name for s in sources if s.next_due(T0) == T0}
-        assert due == {"git", "registry-secret"}  # a new repository and Registry are read at once
+        # a new repository and Registry are read and verified at once
+        assert due == {"git", "registry", "registry-secret"}
     finally:
         for source in sources:
             source.close()

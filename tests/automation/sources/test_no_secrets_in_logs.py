@@ -15,6 +15,7 @@ from automation.observation_store import ObservationStore
 from automation.sources.git import GitClient, GitSource
 from automation.sources.registry import RegistrySource
 from automation.sources.vault import VaultSource
+from tests.automation.fake_apiserver import FakeApiserver
 from tests.automation.sources.fakes import FakeRegistry, FakeVault
 from tests.automation.sources.stacks import connector, kapsa, load
 
@@ -48,10 +49,12 @@ def test_vault_tokens_and_registry_passwords_never_appear_in_logs(
             assert good.wait(timeout=30)
             good.poll(T0 + timedelta(minutes=minute))  # ...and logs as it applies the result
 
-        auth = tmp_path / "auth.json"
+        apiserver = FakeApiserver("kube-token")
+        environ = {"KUBECONFIG": str(apiserver.kubeconfig(tmp_path / "kubeconfig"))}
         for password in (PASSWORD, PASSWORD + "-wrong"):
             encoded = base64.b64encode(f"robot:{password}".encode()).decode()
-            auth.write_text(json.dumps({"auths": {registry.address: {"auth": encoded}}}))
+            config = json.dumps({"auths": {registry.address: {"auth": encoded}}})
+            apiserver.write_secret("default", "harbor-push", {".dockerconfigjson": config})
             insecure = load(
                 "app",
                 [
@@ -59,10 +62,11 @@ def test_vault_tokens_and_registry_passwords_never_appear_in_logs(
                     for d in kapsa(server=registry.address)
                 ],
             )
-            checks = RegistrySource({"app": insecure}, store, auth_file=auth)
-            checks.poll(T0)  # checks in the background...
+            checks = RegistrySource({"app": insecure}, store, project_dir=tmp_path, environ=environ)
+            checks.poll(T0)  # reads the Secret and checks in the background...
             assert checks.wait(timeout=30)
             checks.poll(T0)  # ...and logs as it records the result
+        apiserver.close()
         assert len(registry.requests) >= 3  # the checks really ran, with the password sent
     finally:
         vault.close()

@@ -13,7 +13,7 @@ import yaml
 from automation.observation_store import ObservationStore
 from automation.sources.base import Change
 from automation.sources.registry_secrets import RegistrySecretSource
-from tests.automation.sources.fake_apiserver import FakeApiserver
+from tests.automation.fake_apiserver import FakeApiserver
 from tests.automation.sources.stacks import connector, kapsa, load
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -187,11 +187,49 @@ def deployment_stuck(replicas: int) -> dict[str, Any]:
     }
 
 
+def job_complete() -> dict[str, Any]:
+    return {
+        "startTime": "2026-11-21T12:00:06Z",
+        "completionTime": "2026-11-21T12:04:10Z",
+        "succeeded": 1,
+        "failed": 2,
+        "ready": 0,
+        "terminating": 0,
+        "uncountedTerminatedPods": {},
+        "conditions": [
+            {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached"},
+            {"type": "Complete", "status": "True", "reason": "CompletionsReached"},
+        ],
+    }
+
+
+def job_retrying(failed: int) -> dict[str, Any]:
+    return {"startTime": "2026-11-21T12:00:06Z", "active": 1, "failed": failed, "ready": 0, "terminating": 0}
+
+
+def job_refused() -> dict[str, Any]:
+    message = (
+        "Pod security/siem-indexer-users-0d3b5c7a9e-x7k2p has condition DisruptionTarget matching "
+        "FailJob rule at index 0"
+    )
+    return {
+        "startTime": "2026-11-21T12:00:06Z",
+        "failed": 1,
+        "ready": 0,
+        "terminating": 0,
+        "conditions": [
+            {"type": "FailureTarget", "status": "True", "reason": "PodFailurePolicy", "message": message},
+            {"type": "Failed", "status": "True", "reason": "PodFailurePolicy", "message": message},
+        ],
+    }
+
+
 # What the API server answers when a workload is created (and so what the written resource's own
 # outputs keep in the state until the provider changes it again): no pod counted yet.
 JUST_CREATED: dict[str, dict[str, Any]] = {
     "kubernetes:apps/v1:StatefulSet": {"replicas": 0, "availableReplicas": 0},
     "kubernetes:apps/v1:Deployment": {},
+    "kubernetes:batch/v1:Job": {},
 }
 
 
@@ -208,9 +246,9 @@ def workload_outputs(statuses: Mapping[str, Mapping[str, Any]]) -> dict[str, Out
         name = args.name.removesuffix("-live")
         status = statuses.get(name)
         generation = int((status or {}).get("observedGeneration", 1))
-        kind = args.typ.rsplit(":", 1)[1]
+        group, kind = args.typ.split(":")[1:]
         live: dict[str, Any] = {
-            "apiVersion": "apps/v1",
+            "apiVersion": group,
             "kind": kind,
             "metadata": {
                 "name": name,
@@ -225,7 +263,11 @@ def workload_outputs(statuses: Mapping[str, Mapping[str, Any]]) -> dict[str, Out
             live["status"] = dict(status)
         return live
 
-    return {"kubernetes:apps/v1:StatefulSet": outputs, "kubernetes:apps/v1:Deployment": outputs}
+    return {
+        "kubernetes:apps/v1:StatefulSet": outputs,
+        "kubernetes:apps/v1:Deployment": outputs,
+        "kubernetes:batch/v1:Job": outputs,
+    }
 
 
 def all_outputs(statuses: Mapping[str, Mapping[str, Any]] | None = None, **tls: Any) -> dict[str, Outputs]:

@@ -80,3 +80,7 @@ def test_the_longest_allowed_name_renders_valid_names(render):
     for kind in ("kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:CronJob"):
         for workload in written(graph, kind):
             assert len(workload.inputs["metadata"]["name"]) <= 52, workload.name
+    # a Job names its pods' job-name label: 63 characters at most, the credentials hash included
+    [job] = written(graph, "kubernetes:batch/v1:Job")
+    assert len(job.inputs["metadata"]["name"]) <= 63
+    assert job.inputs["metadata"]["name"].startswith(f"{name}-indexer-users-")

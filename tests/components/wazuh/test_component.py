@@ -18,6 +18,7 @@ from tests.harness import RenderedGraph, get_path
 STS = "kubernetes:apps/v1:StatefulSet"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CRONJOB = "kubernetes:batch/v1:CronJob"
+JOB = "kubernetes:batch/v1:Job"
 SECRET = "kubernetes:core/v1:Secret"
 CERT = "tls:index/locallySignedCert:LocallySignedCert"
 HASH = "driftless.dev/cert-hash"
@@ -76,7 +77,16 @@ def test_every_kubernetes_object_validates_against_the_schema(render):
     graph = render([document({"logRotation": {"enabled": True}})], outputs=fakes.all_outputs())
     assert_valid(graph)
     kinds = {r.inputs["kind"] for r in graph.kubernetes_objects()}
-    assert {"StatefulSet", "Deployment", "Service", "Secret", "ConfigMap", "CronJob", "Namespace"} <= kinds
+    assert {
+        "StatefulSet",
+        "Deployment",
+        "Service",
+        "Secret",
+        "ConfigMap",
+        "CronJob",
+        "Job",
+        "Namespace",
+    } <= kinds
 
 
 def test_preview_without_provider_outputs_is_valid_too(render):
@@ -189,7 +199,8 @@ def test_two_clusters_in_one_namespace_do_not_collide(render):
         [
             document(name="siem", spec={"createNamespace": False}),
             document(name="soc", spec={"createNamespace": False}),
-        ]
+        ],
+        outputs=fakes.all_outputs(),
     )
     assert_valid(graph)
     names = [(o.inputs["kind"], o.inputs["metadata"]["name"]) for o in graph.kubernetes_objects()]
@@ -482,7 +493,7 @@ def test_generated_passwords_satisfy_the_wazuh_password_policy(rendered):
 @pytest.mark.parametrize(("wait", "annotation"), [(False, "true"), (True, None)])
 def test_wait_for_ready_controls_the_provider_await(render, wait, annotation):
     graph = render([document({"waitForReady": wait})])
-    for workload in [*written(graph, STS), *written(graph, DEPLOYMENT)]:
+    for workload in [*written(graph, STS), *written(graph, DEPLOYMENT), *written(graph, JOB)]:
         annotations = workload.inputs["metadata"].get("annotations", {})
         assert annotations.get("pulumi.com/skipAwait") == annotation, workload.name
 
@@ -494,6 +505,7 @@ READY = {
     "siem-manager-master": fakes.statefulset_ready(1),
     "siem-manager-worker": fakes.statefulset_ready(2),
     "siem-dashboard": fakes.deployment_ready(1),
+    "siem-indexer-users": fakes.job_complete(),
 }
 
 
@@ -541,7 +553,7 @@ def test_certificate_due_for_renewal_asks_for_an_immediate_run(render):
 def test_every_workload_is_read_back_every_run_and_the_read_owns_nothing(render):
     graph = render([document()], outputs=fakes.all_outputs(READY))
     reads = {r.name: r for r in graph.resources if r.read is not None}
-    workloads = [*written(graph, STS), *written(graph, DEPLOYMENT)]
+    workloads = [*written(graph, STS), *written(graph, DEPLOYMENT), *written(graph, JOB)]
     assert {f"{w.name}-live" for w in workloads} == set(reads)
     for workload in workloads:
         read = reads[f"{workload.name}-live"]

@@ -72,11 +72,14 @@ def test_credential_shapes_are_redacted_even_when_the_value_is_unknown(lines: Li
     log.info("headers: Authorization: Bearer abc.def.ghi")
     log.info('payload {"password": "other-secret", "take": 10}')
     log.info("url https://user:hunter2@example.org/x?api_key=zzz9&skip=0")
+    log.info("GET https://files.example.net/e/1.csv?sv=2020-08-04&sig=Sas%2Bsig%3D77&se=2024 failed")
+    log.info("GET https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA55/x&X-Amz-Signature=feed77 failed")
     joined = "\n".join(lines.lines)
-    for leaked in ("abc.def.ghi", "other-secret", "hunter2", "zzz9"):
+    for leaked in ("abc.def.ghi", "other-secret", "hunter2", "zzz9", "Sas%2Bsig", "feed77", "AKIA55"):
         assert leaked not in joined
     assert '"take": 10' in joined
     assert "skip=0" in joined
+    assert "sv=2020-08-04" in joined
 
 
 def test_a_logged_exception_traceback_is_redacted(lines: Lines) -> None:

@@ -115,11 +115,13 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
 
 
 def _windows(run: DebugRun, list_id: str) -> list[tuple[int, int]]:
-    """The ``[start, end)`` of every search the run started on ``list_id``, in order."""
+    """The ``[start, end)`` of every search for new contacts the run started on ``list_id``, in order."""
     return [
         FakeOnGage.window_of(r.body)
         for r in run.requests
-        if r.method == "POST" and r.path == f"/{list_id}/api/contact_search"
+        if r.method == "POST"
+        and r.path == f"/{list_id}/api/contact_search"
+        and FakeOnGage.date_field_of(r.body) == "ocx_created_date"
     ]
 
 

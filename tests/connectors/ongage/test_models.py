@@ -64,6 +64,16 @@ def test_the_search_body_is_a_half_open_window_and_deterministic() -> None:
     assert ongage.api.OnGageApi.search_body("101", start, end) == body
 
 
+def test_a_status_change_search_filters_on_that_date_only() -> None:
+    start, end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 15, tzinfo=UTC)
+    body = ongage.api.OnGageApi.search_body("101", start, end, date_field="ocx_bounce_date")
+    dates = [c for c in body["filters"]["criteria"] if c["type"] == "date_absolute"]
+    assert {c["field_name"] for c in dates} == {"ocx_bounce_date"}
+    assert [(c["operator"], c["operand"]) for c in dates] == [(">=", [1704067200]), ("<", [1705276800])]
+    assert body["combined_as_and"] is True
+    assert body["title"] != ongage.api.OnGageApi.search_body("101", start, end)["title"]
+
+
 class Recorder(Output):
     def __init__(self) -> None:
         self.rows: list[tuple[str, dict[str, Any]]] = []
@@ -95,19 +105,29 @@ def test_lists_are_discovered_on_the_first_sync_and_new_ones_added_later() -> No
     found = [{"id": i, "name": f"L{i}"} for i in range(1, 151)]  # two pages of 100
     state: dict[str, Any] = {}
     out = Recorder()
-    chosen = ongage.sync.discover_lists(_api(found), state, out, settings, ongage.sync.Clock())
+    end = datetime(2024, 6, 1, tzinfo=UTC)
+    chosen = ongage.sync.discover_lists(_api(found), state, out, settings, ongage.sync.Clock(), end=end)
     assert [raw["id"] for raw in chosen] == list(range(1, 151))
     assert set(state["lists"]) == {str(i) for i in range(1, 151)}
     assert [t for t, _ in out.rows].count("lists") == 150
     state["lists"]["1"]["cursor"] = "2024-01-01T00:00:00+00:00"
-    ongage.sync.discover_lists(_api([*found, {"id": 151}]), state, Recorder(), settings, ongage.sync.Clock())
-    assert state["lists"]["151"] == {"cursor": None}
+    ongage.sync.discover_lists(
+        _api([*found, {"id": 151}]), state, Recorder(), settings, ongage.sync.Clock(), end=end
+    )
+    # A new list's contacts are read as they are now: status changes count from this sync's start.
+    changed = dict.fromkeys(ongage.api.CHANGE_DATES, end.isoformat())
+    assert state["lists"]["151"] == {"cursor": None, "changed": changed}
     assert state["lists"]["1"]["cursor"] == "2024-01-01T00:00:00+00:00"  # known lists keep their cursor
 
 
 def test_list_ids_restrict_the_lists_synced() -> None:
     settings = ongage.sync.settings_from({"list_ids": "3, 1"})
     chosen = ongage.sync.discover_lists(
-        _api([{"id": i} for i in range(1, 5)]), {}, Recorder(), settings, ongage.sync.Clock()
+        _api([{"id": i} for i in range(1, 5)]),
+        {},
+        Recorder(),
+        settings,
+        ongage.sync.Clock(),
+        end=datetime(2024, 6, 1, tzinfo=UTC),
     )
     assert [raw["id"] for raw in chosen] == [1, 3]

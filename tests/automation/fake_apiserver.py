@@ -1,9 +1,14 @@
-"""A loopback Kubernetes apiserver for Secrets: HTTPS with its own CA, bearer tokens, Status errors.
+"""A loopback Kubernetes apiserver: HTTPS with its own CA, bearer tokens, ``Status`` errors.
 
-It answers ``GET /api/v1/namespaces/{ns}/secrets/{name}`` as kube-apiserver does: the Secret
-(``v1``), or only its metadata (``meta.k8s.io/v1`` ``PartialObjectMetadata``) when the ``Accept``
-header asks for it; ``401``/``403``/``404`` as ``Status`` objects. Every write bumps one
-resourceVersion counter, as etcd's revision does.
+It serves what the daemon's own calls use, as kube-apiserver does:
+
+- ``GET /api/v1/namespaces/{ns}/secrets/{name}``: the Secret (``v1``), or only its metadata
+  (``meta.k8s.io/v1`` ``PartialObjectMetadata``) when the ``Accept`` header asks for it;
+- ``coordination.k8s.io/v1`` Leases: list (with a label selector), get, create (409 when the
+  name exists), replace and delete (409 when the ``resourceVersion`` written is not the current).
+
+Every write bumps one resourceVersion counter, as etcd's revision does. ``down`` makes it answer
+503 to everything, as an apiserver that lost etcd.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ import base64
 import datetime
 import ipaddress
 import json
+import re
 import ssl
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 from cryptography import x509
@@ -26,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 SECRET_PATH = "/api/v1/namespaces/{}/secrets/{}"
+_LEASES = re.compile(r"^/apis/coordination\.k8s\.io/v1/namespaces/(?P<ns>[^/]+)/leases(?:/(?P<name>[^/]+))?$")
 
 
 def _certificate_pair() -> tuple[bytes, bytes, bytes]:
@@ -70,6 +78,8 @@ class FakeApiserver:
         self.token = token
         self.forbidden = set(forbidden_namespaces)
         self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
+        self.leases: dict[tuple[str, str], dict[str, Any]] = {}
+        self.down = False
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._revision = 100
         self._lock = threading.Lock()
@@ -131,14 +141,34 @@ class FakeApiserver:
         path.write_text(yaml.safe_dump(document))
         return path
 
+    def holders(self, namespace: str = "driftless") -> dict[str, str | None]:
+        """Lease name -> holderIdentity."""
+        with self._lock:
+            return {
+                name: lease["spec"].get("holderIdentity")
+                for (ns, name), lease in self.leases.items()
+                if ns == namespace
+            }
+
+    def lease(self, name: str, namespace: str = "driftless") -> dict[str, Any] | None:
+        with self._lock:
+            return self.leases.get((namespace, name))
+
     def close(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._folder.cleanup()
 
-    def _answer(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def _answer(
+        self, path: str, headers: dict[str, str], method: str = "GET", body: Any = None
+    ) -> tuple[int, dict[str, Any]]:
+        if self.down:
+            return 503, _status(503, "ServiceUnavailable", "etcd is unreachable")
         if headers.get("authorization") != f"Bearer {self.token}":
             return 401, _status(401, "Unauthorized", "Unauthorized")
+        url = urlsplit(path)
+        if match := _LEASES.match(url.path):
+            return self._lease(method, match["ns"], match["name"], url.query, body)
         parts = path.split("?")[0].strip("/").split("/")
         if len(parts) != 6 or parts[:3] != ["api", "v1", "namespaces"] or parts[4] != "secrets":
             return 404, _status(404, "NotFound", "the server could not find the requested resource")
@@ -158,20 +188,75 @@ class FakeApiserver:
             }
         return 200, secret
 
+    def _lease(
+        self, method: str, namespace: str, name: str | None, query: str, body: Any
+    ) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            if method == "GET" and name is None:
+                selector = parse_qs(query).get("labelSelector", [""])[0]
+                wanted = dict(part.split("=", 1) for part in selector.split(",") if part)
+                items = [
+                    lease
+                    for (ns, _), lease in sorted(self.leases.items())
+                    if ns == namespace and wanted.items() <= lease["metadata"].get("labels", {}).items()
+                ]
+                return 200, {"kind": "LeaseList", "apiVersion": "coordination.k8s.io/v1", "items": items}
+            if method == "POST":
+                name = body["metadata"]["name"]
+                if (namespace, name) in self.leases:
+                    return 409, _status(409, "AlreadyExists", f'leases "{name}" already exists')
+                return 201, self._store_lease(namespace, str(name), body)
+            current = self.leases.get((namespace, name or ""))
+            if current is None:
+                return 404, _status(404, "NotFound", f'leases "{name}" not found')
+            if method == "GET":
+                return 200, current
+            if method == "PUT":
+                if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
+                    return 409, _status(
+                        409, "Conflict", "the object has been modified; please apply your changes"
+                    )
+                return 200, self._store_lease(namespace, name or "", body)
+            if method == "DELETE":
+                del self.leases[(namespace, name or "")]
+                return 200, _status(200, "Success", "deleted")
+        return 405, _status(405, "MethodNotAllowed", method)
+
+    def _store_lease(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._revision += 1
+        stored = json.loads(json.dumps(body))
+        stored["metadata"].update(namespace=namespace, name=name, resourceVersion=str(self._revision))
+        self.leases[(namespace, name)] = stored
+        return stored
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
+            def _serve(self) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 server.requests.append((self.path, headers))
-                code, body = server._answer(self.path, headers)
+                length = int(headers.get("content-length") or 0)
+                sent = json.loads(self.rfile.read(length)) if length else None
+                code, body = server._answer(self.path, headers, self.command, sent)
                 payload = json.dumps(body).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                self._serve()
+
+            def do_POST(self) -> None:
+                self._serve()
+
+            def do_PUT(self) -> None:
+                self._serve()
+
+            def do_DELETE(self) -> None:
+                self._serve()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
