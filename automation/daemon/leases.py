@@ -304,9 +304,11 @@ class StackLeases:
         return zlib.crc32(f"{self.identity}/{stack}".encode())
 
     def _forget_all(self, stacks: Iterable[str]) -> None:
+        """Expired: neither ours nor, as far as anyone here can tell, anybody else's."""
         with self._lock:
             for stack in stacks:
                 self._owned.pop(stack, None)
+                self._owners.pop(stack, None)
 
     def _forget(self, stack: str, reason: str) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.automation.daemon.helpers import eventually
+from tests.automation.daemon.helpers import eventually, get
 from tests.automation.fake_apiserver import FakeApiserver
 from tests.automation.fleet import Fleet, overlapping_operations
 
@@ -20,15 +20,20 @@ STACKS = ("alpha", "beta", "gamma", "delta")
 
 
 @pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    apiserver = FakeApiserver("fake-apiserver-token")
+def apiserver() -> Iterator[FakeApiserver]:
+    server = FakeApiserver("fake-apiserver-token")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, apiserver: FakeApiserver) -> Iterator[Fleet]:
     fleet = Fleet(tmp_path, apiserver.kubeconfig(tmp_path / "kubeconfig"))
     fleet.write_stacks(STACKS)
     try:
         yield fleet
     finally:
         fleet.stop()
-        apiserver.close()
 
 
 def test_two_replicas_split_the_stacks_and_a_survivor_takes_over_a_killed_ones(fleet):
@@ -57,3 +62,18 @@ def test_a_stopped_replica_gives_its_stacks_back_at_once(fleet):
     assert "leases.released" in a.log.read_text()
     eventually(lambda: b.applied() == dict.fromkeys(STACKS, "b"), 30)
     assert {s["owner"] for s in b.stacks()} == {"b"}
+
+
+def test_a_replica_cut_off_from_the_apiserver_stops_acting_and_says_so(fleet, apiserver):
+    a = fleet.start("a")
+    eventually(lambda: set(a.applied()) == set(STACKS), 60)
+    assert get(f"http://127.0.0.1:{a.port}/readyz")[0] == 200
+
+    apiserver.down = True  # every call now answers 503
+    eventually(lambda: get(f"http://127.0.0.1:{a.port}/readyz")[0] == 503, 60)
+    body = get(f"http://127.0.0.1:{a.port}/readyz")[1].decode()
+    assert "leases: cannot renew since " in body
+    assert "they have expired, no operation starts" in body
+    eventually(lambda: "leases.expired" in a.log.read_text(), 30)  # said at the next failed renewal
+    assert "leases.sync_failed" in a.log.read_text()
+    eventually(lambda: a.owns() == set(), 30)  # no stack is counted as its own any more
