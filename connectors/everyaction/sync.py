@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +35,7 @@ import models
 from api import EveryActionApi
 from common import config, errors_table, http
 from common.changes import OVERLAP, overlap_from
+from common.clock import Clock
 from common.errors import InvalidResponseError, RequestTimeoutError, TransientError
 from common.output import Output
 from common.retry import RetryPolicy, call_with_retries
@@ -86,15 +86,6 @@ def settings_from(configuration: Mapping[str, object]) -> Settings:
         start_date=config.date(configuration, "start_date", start) if start else None,
         modified_overlap=overlap_from(configuration),
     )
-
-
-@dataclass
-class Clock:
-    """Time as the sync sees it; tests pass their own."""
-
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    monotonic: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
 
 
 def sync_all(

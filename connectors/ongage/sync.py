@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +41,7 @@ import models
 from api import CHANGE_DATES, CREATED_DATE, OnGageApi
 from common import config, errors_table, http
 from common.changes import OVERLAP, overlap_from
+from common.clock import Clock
 from common.errors import InvalidResponseError, RequestTimeoutError, TransientError
 from common.output import Output
 from common.retry import RetryPolicy, call_with_retries
@@ -95,15 +95,6 @@ def settings_from(configuration: Mapping[str, object]) -> Settings:
         list_ids=tuple(part.strip() for part in list_ids.split(",") if part.strip()),
         modified_overlap=overlap_from(configuration),
     )
-
-
-@dataclass
-class Clock:
-    """Time as the sync sees it; tests pass their own."""
-
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    monotonic: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
 
 
 def sync_all(
