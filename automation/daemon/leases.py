@@ -67,7 +67,11 @@ def micro_time(moment: datetime) -> str:
 
 
 class StackLeases:
-    """One replica's share of the stacks, kept in Leases; polled by the daemon loop like a source."""
+    """One replica's share of the stacks, kept in Leases.
+
+    Once started, it renews on a thread of its own; the daemon loop polls it like a source of change
+    for the stacks it took or lost, and asks :meth:`owns` before every operation.
+    """
 
     name = "leases"
 
