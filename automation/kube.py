@@ -59,6 +59,8 @@ class ClusterAccess:
     ca_data: bytes | None = field(default=None, repr=False)
     insecure: bool = False
     token: str | None = field(default=None, repr=False)
+    # read again for every request: a pod's service-account token is rotated on disk
+    token_file: Path | None = None
     client_cert: bytes | None = field(default=None, repr=False)
     client_key: bytes | None = field(default=None, repr=False)
     username: str | None = None
@@ -136,14 +138,17 @@ def load_access(text: str, source: str, base: Path, stack_config: Mapping[str, A
                 "give the daemon a kubeconfig with a token or a client certificate"
             )
     token = user.get("token")
+    token_file = None
     if not token and user.get("tokenFile"):
         token = _file(base, user["tokenFile"], where, "tokenFile").decode("utf-8").strip()
+        token_file = base / Path(str(user["tokenFile"])).expanduser()
     return ClusterAccess(
         source=where,
         server=server.rstrip("/"),
         ca_data=_data(cluster, "certificate-authority", base, where),
         insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
         token=str(token) if token else None,
+        token_file=token_file,
         client_cert=_data(user, "client-certificate", base, where),
         client_key=_data(user, "client-key", base, where),
         username=str(user["username"]) if user.get("username") else None,
@@ -246,9 +251,13 @@ class KubernetesClient:
     ) -> requests.Response:
         access = self.access
         headers = {"Accept": accept}
-        if access.token:
-            headers["Authorization"] = f"Bearer {access.token}"
-        auth = (access.username, access.password or "") if access.username and not access.token else None
+        token = access.token
+        if access.token_file is not None:
+            current = _file(access.token_file.parent, access.token_file.name, access.source, "tokenFile")
+            token = current.decode("utf-8").strip()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        auth = (access.username, access.password or "") if access.username and not token else None
         with tempfile.TemporaryDirectory(prefix="driftless-kube-") as folder:
             verify: bool | str = not access.insecure
             if access.ca_data is not None and not access.insecure:

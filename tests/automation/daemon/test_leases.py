@@ -268,3 +268,20 @@ def test_a_stack_taken_from_a_replica_that_crashed_mid_up_is_recovered_by_its_ne
     assert driver.pending == set()
     assert outcomes == {"alpha": "reconciled"}
     assert restarted.status("alpha").recovery[0].trigger == "Startup"
+
+
+def test_a_token_file_is_read_again_for_every_request(apiserver, tmp_path):
+    """A pod's service-account token is rotated on disk: a long-running daemon must follow it."""
+    token = tmp_path / "token"
+    token.write_text("the-token-before-rotation\n")
+    path = apiserver.kubeconfig(tmp_path / "kubeconfig")
+    text = path.read_text().replace(f"token: {TOKEN}", f"tokenFile: {token}")
+    assert "tokenFile" in text
+    path.write_text(text)
+    client = KubernetesClient(cluster_access({}, environ={"KUBECONFIG": str(path)}))
+    leases = "/apis/coordination.k8s.io/v1/namespaces/driftless/leases"
+
+    with pytest.raises(KubernetesError):
+        client.get(leases)  # the apiserver does not know that token
+    token.write_text(f"{TOKEN}\n")  # the kubelet writes the rotated one
+    assert client.get(leases)["kind"] == "LeaseList"
