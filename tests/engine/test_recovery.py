@@ -47,6 +47,10 @@ def test_a_pulumi_killed_mid_update_is_recovered_and_nothing_is_lost(project: Pr
     create_prerequisites(kube)
     project.write_stack("crash", kubernetes_only("crash"))
     expected = rendered_objects(project.render("crash"))
+    # The stack exists before the update that is killed: a pulumi killed while it creates a new
+    # stack's first checkpoint on a file backend can leave one it cannot read back ("failed to load
+    # checkpoint: EOF"), which recovery rightly leaves to a person; this test is about an update.
+    project.run("preview", "--stack", "crash")
     update = project.start("up", "--stack", "crash")
     assert update.stderr is not None
     killed = []
