@@ -62,6 +62,7 @@ class Metrics:
             labelnames=("stack", "kind", "name", "ready"),
             registry=self.registry,
         )
+        self._component_series: dict[str, list[tuple[str, str, str, str]]] = {}  # stack -> its labels
         self._phases_seen: set[str] = set(PHASES)  # all exported, so a dashboard shows 0 rather than no data
         self.set_stack_phases({})
 
@@ -75,21 +76,22 @@ class Metrics:
             for phase in self._phases_seen:
                 self._stacks.labels(phase=phase).set(counts.get(phase, 0))
 
-    def set_component_health(self, components: Mapping[str, list[ComponentHealth]]) -> None:
-        """Set ``driftless_component_ready`` from every stack's components (stack → components).
+    def set_component_health(self, stack: str, components: list[ComponentHealth]) -> None:
+        """Set ``driftless_component_ready`` for one stack's components (at each save of its status).
 
         Each component has a series per ready value, 1 for the current one and 0 for the others, as
         kube-state-metrics exports conditions; a component that is gone loses its series.
         """
         with self._lock:
-            self._components.clear()
-            for stack, healths in components.items():
-                for health in healths:
-                    for value in READY_VALUES:
-                        series = self._components.labels(
-                            stack=stack, kind=health.kind, name=health.name, ready=value
-                        )
-                        series.set(1 if health.ready == value else 0)
+            for labels in self._component_series.pop(stack, []):
+                self._components.remove(*labels)
+            series = []
+            for health in components:
+                for value in READY_VALUES:
+                    labels = (stack, health.kind, health.name, value)
+                    self._components.labels(*labels).set(1 if health.ready == value else 0)
+                    series.append(labels)
+            self._component_series[stack] = series
 
     def observe_reconcile(self, stack: str, seconds: float) -> None:
         self._reconcile.labels(stack=stack).observe(seconds)

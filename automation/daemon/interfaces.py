@@ -55,7 +55,7 @@ class LockedObservations:
 class MetricsSink(Protocol):
     def set_stack_phases(self, phases: Mapping[str, str]) -> None: ...
 
-    def set_component_health(self, components: Mapping[str, list[ComponentHealth]]) -> None: ...
+    def set_component_health(self, stack: str, components: list[ComponentHealth]) -> None: ...
 
     def observe_reconcile(self, stack: str, seconds: float) -> None: ...
 
@@ -88,7 +88,7 @@ class NoMetrics:
     def set_stack_phases(self, phases: Mapping[str, str]) -> None:
         return None
 
-    def set_component_health(self, components: Mapping[str, list[ComponentHealth]]) -> None:
+    def set_component_health(self, stack: str, components: list[ComponentHealth]) -> None:
         return None
 
     def observe_reconcile(self, stack: str, seconds: float) -> None:

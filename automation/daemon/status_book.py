@@ -28,6 +28,8 @@ class StatusBook:
         self._metrics = metrics
         self._clock = clock
         self._statuses: dict[str, StackStatus] = {s.name: s for s in store.all()}
+        for status in self._statuses.values():  # what a restart read back is on /metrics at once
+            metrics.set_component_health(status.name, status.components)
 
     def get(self, name: str) -> StackStatus:
         """The live status (created on first use); change it only while holding :attr:`lock`."""
@@ -46,7 +48,7 @@ class StatusBook:
             status.update_next_check()
             self._store.save(status)
             self._metrics.set_stack_phases({s.name: s.phase for s in self._statuses.values()})
-            self._metrics.set_component_health({s.name: s.components for s in self._statuses.values()})
+            self._metrics.set_component_health(status.name, status.components)
 
     @contextmanager
     def edit(self, name: str) -> Iterator[StackStatus]:

@@ -37,8 +37,7 @@ from automation.kube import DEFAULT_TIMEOUT_SECONDS, KubeconfigMissingError, Kub
 from automation.observation_store import ObservationStore, RegistryCheck
 from automation.sources.background import BackgroundJob
 from automation.sources.base import Change, Schedule, Wake
-from automation.sources.registry_secrets import ClusterClients, SecretTarget, cluster_of
-from automation.stack_inputs import registries
+from automation.sources.registry_secrets import ClusterClients, SecretTarget, registry_secrets
 from components.documents import StackDocuments
 from components.kapsa.registry_check import credentials_from_docker_config, verify_registry
 
@@ -139,15 +138,10 @@ class RegistrySource:
     def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
         self._users: dict[str, set[str]] = {}  # server -> stacks
         self._targets: dict[str, _Target] = {}
-        for stack, documents in stacks.items():
-            cluster = cluster_of(self._project_dir, documents)
-            for registry in registries(documents):
-                if registry.credentials_secret is None:
-                    continue
-                secret = SecretTarget(cluster, registry.credentials_namespace, registry.credentials_secret)
-                target = _Target(secret, registry.server, "http" if registry.insecure else "https")
-                self._users.setdefault(registry.server, set()).add(stack)
-                self._targets[target.key] = target
+        for stack, registry, secret in registry_secrets(self._project_dir, stacks):
+            target = _Target(secret, registry.server, "http" if registry.insecure else "https")
+            self._users.setdefault(registry.server, set()).add(stack)
+            self._targets[target.key] = target
         self._schedule.set_keys({key: self._interval for key in self._targets})
 
     def next_due(self, now: datetime) -> datetime | None:

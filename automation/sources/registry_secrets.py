@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,7 +35,7 @@ from automation.kube import (
 from automation.observation_store import ObservationStore, SourceSecret
 from automation.sources.background import BackgroundJob
 from automation.sources.base import Change, HealthBook, TargetHealth, Wake
-from automation.stack_inputs import StackSet, registries
+from automation.stack_inputs import RegistryInputs, StackSet, registries
 from components.documents import StackDocuments
 
 log = logging.getLogger("driftless.sources.registry_secrets")
@@ -73,6 +73,18 @@ def cluster_of(project_dir: Path | None, documents: StackDocuments) -> str:
         return StackSet(project_dir, project_dir / "stacks").cluster_of(Path(documents.file))
     except Exception:  # noqa: BLE001 (a broken stack config is that stack's error, reported by its read)
         return "{}"
+
+
+def registry_secrets(
+    project_dir: Path | None, stacks: Mapping[str, StackDocuments]
+) -> Iterator[tuple[str, RegistryInputs, SecretTarget]]:
+    """``(stack, registry, its credentials Secret)`` for every Registry that names a Secret."""
+    for stack, documents in stacks.items():
+        cluster = cluster_of(project_dir, documents)
+        for registry in registries(documents):
+            if registry.credentials_secret is not None:
+                secret = SecretTarget(cluster, registry.credentials_namespace, registry.credentials_secret)
+                yield stack, registry, secret
 
 
 class ClusterClients:
@@ -136,13 +148,8 @@ class RegistrySecretSource:
     def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
         """Read the credentials Secrets of these stacks' Registries from now on."""
         self._users: dict[SecretTarget, set[tuple[str, str]]] = {}  # target -> {(stack, registry server)}
-        for stack, documents in stacks.items():
-            cluster = cluster_of(self._project_dir, documents)
-            for registry in registries(documents):
-                if registry.credentials_secret is None:
-                    continue
-                target = SecretTarget(cluster, registry.credentials_namespace, registry.credentials_secret)
-                self._users.setdefault(target, set()).add((stack, registry.server))
+        for stack, registry, target in registry_secrets(self._project_dir, stacks):
+            self._users.setdefault(target, set()).add((stack, registry.server))
         self._health.track(target.label() for target in self._users)
         self._next = None  # a new Registry is read at the next poll, not an interval later
 

@@ -214,12 +214,12 @@ def test_the_status_json_round_trips_components_and_previews():
 
 def test_metrics_export_a_series_per_component_and_ready_value():
     metrics = Metrics()
-    metrics.set_component_health({"alpha": component_health({"WazuhCluster/siem": FAILED}, live=True)})
+    metrics.set_component_health("alpha", component_health({"WazuhCluster/siem": FAILED}, live=True))
     text = metrics.exposition().decode()
     series = 'driftless_component_ready{kind="WazuhCluster",name="siem",ready="%s",stack="alpha"}'
     assert series % "False" + " 1.0" in text
     assert series % "True" + " 0.0" in text
     assert series % "Unknown" + " 0.0" in text
 
-    metrics.set_component_health({"alpha": []})  # the component was removed
+    metrics.set_component_health("alpha", [])  # the component was removed
     assert "driftless_component_ready{" not in metrics.exposition().decode()
