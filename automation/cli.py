@@ -507,6 +507,7 @@ def _stack_leases(
         busy=reconciler.busy,
         clock=SystemClock(),
         log=log,
+        describe=reconciler.published_status,
     )
 
 

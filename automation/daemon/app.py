@@ -196,7 +196,8 @@ def preview_markdown(stack: str, result: OperationResult) -> str:
         lines += ["", "| operation | type | name | fields |", "| --- | --- | --- | --- |"]
         for change in result.resources:
             fields = ", ".join(f"`{f}`" for f in change.fields)
-            lines.append(f"| {change.op} | `{change.type}` | **{change.name}** | {fields} |")
+            op = f"{change.op} (**retained**: stays in the cluster)" if change.retained else change.op
+            lines.append(f"| {op} | `{change.type}` | **{change.name}** | {fields} |")
     return "\n".join(lines) + "\n"
 
 

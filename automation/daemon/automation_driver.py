@@ -663,7 +663,8 @@ class _EventCollector:
         if metadata.type.startswith(_NOT_RESOURCES) or op not in _CHANGED_OPS:
             return
         fields = tuple(sorted((metadata.detailed_diff or {}).keys())) or tuple(metadata.diffs or ())
-        change = ResourceChange(op, metadata.type, _name(metadata.urn), metadata.urn, fields)
+        retained = op == "delete" and bool(getattr(metadata.old, "retain_on_delete", False))
+        change = ResourceChange(op, metadata.type, _name(metadata.urn), metadata.urn, fields, retained)
         with self._lock:
             self._ops[metadata.urn] = change
         if announce:

@@ -92,10 +92,12 @@ class ResourceChange:
     name: str
     urn: str = ""
     fields: tuple[str, ...] = ()  # property paths that differ, when the engine says
+    retained: bool = False  # a delete of a resource with retainOnDelete: it leaves the stack, not the cluster
 
     def describe(self) -> str:
         detail = f" ({', '.join(self.fields)})" if self.fields else ""
-        return f"{self.op} {self.type} {self.name}{detail}"
+        retained = " [retained: stays in the cluster]" if self.retained else ""
+        return f"{self.op} {self.type} {self.name}{detail}{retained}"
 
 
 @dataclass(frozen=True)

@@ -81,11 +81,14 @@ def _change_to_json(change: ResourceChange) -> dict[str, Any]:
         "name": change.name,
         "urn": change.urn,
         "fields": list(change.fields),
+        "retained": change.retained,
     }
 
 
 def _change_from_json(data: dict[str, Any]) -> ResourceChange:
-    return ResourceChange(data["op"], data["type"], data["name"], data["urn"], tuple(data["fields"]))
+    return ResourceChange(
+        data["op"], data["type"], data["name"], data["urn"], tuple(data["fields"]), bool(data.get("retained"))
+    )
 
 
 def result_to_json(result: Any) -> dict[str, Any]:

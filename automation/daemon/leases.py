@@ -15,10 +15,17 @@ in controller-runtime's leader election, a Lease is only as good as its last ren
 that cannot renew in time stops counting the stack as its own, and Pulumi's stack lock remains
 the second fence. The daemon never starts an operation on a stack it does not own
 (:meth:`StackLeases.owns`). Every change of owner is logged.
+
+The stack Leases double as the status store the replicas share: at every renewal the owner writes
+the stack's status (``describe``, secret-free, without its history) into the Lease's
+``driftless.dev/status`` annotation, and every replica reads the others' from the list it takes
+anyway (:meth:`StackLeases.published`). So each replica's ``/stacks`` shows the whole fleet, at
+most one renewal behind, with no store or write of its own.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import zlib
@@ -38,6 +45,13 @@ STACK_PREFIX = "driftless-stack-"
 MEMBER_PREFIX = "driftless-member-"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "driftless"}
 ROLE_LABEL = "driftless.dev/lease"  # "stack" | "member"
+STATUS_ANNOTATION = "driftless.dev/status"
+# Annotations of one object may total 256 KiB; a status past this is published as its summary.
+PUBLISHED_STATUS_LIMIT = 64 * 1024
+SUMMARY_FIELDS = ("name", "phase", "conditions", "lastOperation", "fingerprint", "nextCheckAt")
+
+StatusOf = Callable[[str], "dict[str, Any] | None"]
+"""The status this replica publishes for a stack it owns (secret-free), or None."""
 
 
 @dataclass(frozen=True)
@@ -85,17 +99,20 @@ class StackLeases:
         busy: Callable[[], Iterable[str]],
         clock: Clock | None = None,
         log: EventLog | None = None,
+        describe: StatusOf | None = None,
     ):
         self.client = client
         self.settings = settings
         self.identity = identity
         self._stacks = stacks
         self._busy = busy
+        self._describe = describe
         self.clock = clock or SystemClock()
         self.log = log or EventLog()
         self._lock = threading.Lock()
         self._owned: dict[str, datetime] = {}  # stack -> when our Lease on it was last renewed
         self._owners: dict[str, str] = {}  # stack -> holder, as last read
+        self._published: dict[str, dict[str, Any]] = {}  # stack -> status its (other) holder published
         self._next_sync: datetime | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -119,6 +136,11 @@ class StackLeases:
     def owned(self) -> set[str]:
         with self._lock:
             return set(self._owned)
+
+    def published(self) -> dict[str, dict[str, Any]]:
+        """Stack → the status its owner published, for the stacks other live replicas hold."""
+        with self._lock:
+            return {stack: dict(status) for stack, status in self._published.items()}
 
     # --- the Source protocol
 
@@ -218,6 +240,12 @@ class StackLeases:
                 for lease in leases.values()
                 if lease.name.startswith(STACK_PREFIX) and lease.holder and not lease.expired(now)
             }
+            self._published = {
+                stack: status
+                for stack, holder in self._owners.items()
+                if holder != self.identity
+                and (status := _published_status(leases[STACK_PREFIX + stack])) is not None
+            }
         held = [
             s for s in stacks if (lease := leases.get(STACK_PREFIX + s)) and lease.holder == self.identity
         ]
@@ -284,6 +312,7 @@ class StackLeases:
         with self._lock:
             self._owned[stack] = now
             self._owners[stack] = self.identity
+            self._published.pop(stack, None)
         previous = lease.holder if lease is not None else None
         self.log.info(
             "leases.acquired",
@@ -330,6 +359,10 @@ class StackLeases:
         spec: dict[str, Any] = dict(current.body.get("spec") or {}) if current is not None else {}
         if current is not None:
             metadata["resourceVersion"] = current.version
+        if role == "stack" and self._describe is not None:
+            status = self._describe(name.removeprefix(STACK_PREFIX))
+            if status is not None:
+                metadata["annotations"] = {STATUS_ANNOTATION: _publishable(status)}
         if current is None or acquired:
             spec["acquireTime"] = micro_time(now)
         if acquired and current is not None and current.holder != self.identity:
@@ -340,6 +373,25 @@ class StackLeases:
             renewTime=micro_time(now),
         )
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata, "spec": spec}
+
+
+def _publishable(status: dict[str, Any]) -> str:
+    """The annotation's value: the status as compact JSON, cut to its summary when too large."""
+    text = json.dumps(status, sort_keys=True, separators=(",", ":"))
+    if len(text) <= PUBLISHED_STATUS_LIMIT:
+        return text
+    summary = {key: status[key] for key in SUMMARY_FIELDS if key in status}
+    return json.dumps(summary, sort_keys=True, separators=(",", ":"))[:PUBLISHED_STATUS_LIMIT]
+
+
+def _published_status(lease: _Lease) -> dict[str, Any] | None:
+    """The status a Lease's holder wrote into it; None when there is none or it does not parse."""
+    annotations = (lease.body.get("metadata") or {}).get("annotations") or {}
+    try:
+        status = json.loads(annotations.get(STATUS_ANNOTATION) or "null")
+    except ValueError:
+        return None
+    return status if isinstance(status, dict) else None
 
 
 def _parse(item: dict[str, Any]) -> _Lease:

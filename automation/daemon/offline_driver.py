@@ -272,7 +272,12 @@ class OfflineDriver:
             )
             for r, fields in diff.updated
         ]
-        changes += [ResourceChange("delete", str(r.get("type")), str(r.get("name"))) for r in diff.removed]
+        changes += [
+            ResourceChange(
+                "delete", str(r.get("type")), str(r.get("name")), retained=bool(r.get("retainOnDelete"))
+            )
+            for r in diff.removed
+        ]
         if progress is not None:
             for change in changes:
                 progress(f"  {change.describe()}")

@@ -71,6 +71,10 @@ class Ownership(Protocol):
 
     def owner(self, stack: str) -> str | None: ...
 
+    def published(self) -> dict[str, dict[str, Any]]:
+        """Stack → the status another replica, its owner, published for it."""
+        ...
+
 
 class Reconciler:
     """Decides and runs operations for every stack of a project; one instance per daemon."""
@@ -149,11 +153,34 @@ class Reconciler:
         return self._book.copies()
 
     def status_document(self) -> dict[str, Any]:
+        """Every stack's status; sharing the stacks, the whole fleet's, each naming its owner.
+
+        A stack another replica owns shows the status that replica published, not this replica's
+        copy from when it last owned the stack; one no replica has reported on yet shows as Pending.
+        """
         document = status_document(self.statuses())
-        if self.ownership is not None:  # each stack says which replica acts on it
-            for stack in document["stacks"]:
-                stack["owner"] = self.ownership.owner(stack["name"])
-        return document
+        if self.ownership is None:
+            return document
+        stacks = {stack["name"]: stack for stack in document["stacks"]}
+        for name, status in self.ownership.published().items():
+            stacks[name] = {**status, "name": name}
+        with self._lock:
+            known = set(self._documents)
+        for name in known - set(stacks):
+            stacks[name] = {"name": name, "phase": PHASE_PENDING, "conditions": []}
+        for name, stack in stacks.items():  # each stack says which replica acts on it
+            stack["owner"] = self.ownership.owner(name)
+        return {**document, "stacks": [stacks[name] for name in sorted(stacks)]}
+
+    def published_status(self, name: str) -> dict[str, Any] | None:
+        """What this replica tells the others of a stack it owns: its status without the history."""
+        status = self._book.copy(name)
+        if status is None:
+            return None
+        published = status.to_json()
+        for private in ("history", "recovery", "handledForceTokens", "handledAllowDeletionsTokens"):
+            published.pop(private, None)
+        return published
 
     def busy(self) -> list[str]:
         with self._lock:

@@ -41,6 +41,13 @@ def test_two_replicas_split_the_stacks_and_a_survivor_takes_over_a_killed_ones(f
     eventually(lambda: set(a.applied()) == set(STACKS), 60)
     b = fleet.start("b")
     eventually(lambda: len(a.owns()) == 2 and len(b.owns()) == 2 and a.owns().isdisjoint(b.owns()), 90)
+    # every replica shows the whole fleet: the other's stacks as that one published them
+    eventually(
+        lambda: (
+            a.applied() == b.applied() == {**dict.fromkeys(a.owns(), "a"), **dict.fromkeys(b.owns(), "b")}
+        ),
+        30,
+    )
 
     a.process.send_signal(signal.SIGKILL)  # no release: its Leases must expire
     a.process.wait()

@@ -88,6 +88,20 @@ def test_removing_a_retained_cluster_keeps_its_namespace_claims_and_credentials(
     held = project.run("up", "--stack", "siem", check=False)
     assert held.returncode == 2, held.stdout + held.stderr
     assert kube.get("Namespace", "wazuh-dropped-engine") is not None, "a held up deleted something"
+    # the review says, resource by resource, which deletions leave the cluster alone
+    review = project.run("preview", "--stack", "siem", "--markdown").stdout
+    rows = [
+        [cell.strip(" `*") for cell in line.split("|")[1:4]]
+        for line in review.splitlines()
+        if line.startswith("|")
+    ]
+    deletes = {(kind, name): op for op, kind, name in rows if op.startswith("delete")}
+    retained = {(kind, name) for (kind, name), op in deletes.items() if "retained" in op}
+    assert ("kubernetes:core/v1:Namespace", "kept-namespace") in retained, review
+    retained_secrets = [name for kind, name in retained if kind == "kubernetes:core/v1:Secret"]
+    assert len(retained_secrets) == len(CREDENTIAL_SECRETS), review
+    assert all(name.startswith("kept-") for _, name in retained), review
+    assert any(name.startswith("dropped-") for _, name in deletes), review
 
     removal = project.run("up", "--stack", "siem", "--allow-deletions")
     assert "0 to create, 0 to update" in removal.stdout, removal.stdout

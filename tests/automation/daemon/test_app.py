@@ -30,6 +30,25 @@ def test_preview_markdown_lists_every_change_with_its_fields():
     assert "| update | `kubernetes:apps/v1:Deployment` | **api-dev** | `spec.replicas` |" in text
 
 
+def test_preview_markdown_says_which_deletions_stay_in_the_cluster():
+    result = OperationResult(
+        "preview",
+        ChangeCounts(delete=2),
+        1.0,
+        resources=(
+            ResourceChange("delete", "kubernetes:core/v1:Namespace", "siem", retained=True),
+            ResourceChange("delete", "kubernetes:apps/v1:StatefulSet", "siem-indexer"),
+        ),
+    )
+
+    text = preview_markdown("prod", result)
+
+    assert (
+        "| delete (**retained**: stays in the cluster) | `kubernetes:core/v1:Namespace` | **siem** |" in text
+    )
+    assert "| delete | `kubernetes:apps/v1:StatefulSet` | **siem-indexer** |  |" in text
+
+
 def test_preview_markdown_without_changes_says_so():
     text = preview_markdown("prod", OperationResult("preview", ChangeCounts(same=12), 1.0))
 

@@ -53,6 +53,7 @@ class Replica:
     def __init__(self, identity: str, kubeconfig: Path, clock: ManualClock, stacks: list[str]):
         self.stacks = stacks
         self.busy: set[str] = set()
+        self.statuses: dict[str, dict] = {}  # what it publishes of the stacks it owns
         self.events: list[tuple[str, dict]] = []
         logger = logging.getLogger(f"driftless.test.leases.{identity}.{id(self)}")
         logger.propagate = False
@@ -67,6 +68,7 @@ class Replica:
             busy=lambda: self.busy,
             clock=clock,
             log=log,
+            describe=self.statuses.get,
         )
 
     def sync(self, clock: ManualClock) -> set[str]:
@@ -92,6 +94,37 @@ def test_a_lone_replica_owns_every_stack_and_says_so_in_leases(apiserver, kubeco
     assert lease["spec"]["leaseDurationSeconds"] == 30
     assert lease["spec"]["renewTime"].endswith("Z")
     assert all(a.leases.owns(s, clock.now()) for s in STACKS)
+
+
+def test_each_replica_reads_the_status_the_owner_of_every_other_stack_published(apiserver, kubeconfig):
+    clock = ManualClock()
+    a, b = Replica("a", kubeconfig, clock, STACKS), Replica("b", kubeconfig, clock, STACKS)
+    for stack in STACKS:
+        a.statuses[stack] = {"name": stack, "phase": "Ready", "by": "a"}
+        b.statuses[stack] = {"name": stack, "phase": "Failed", "by": "b"}
+    a.sync(clock)
+    b.sync(clock)
+    clock.advance(10)
+    a.sync(clock)
+    clock.advance(1)
+    b.sync(clock)
+    a.sync(clock)  # reads what b wrote when it took its share
+
+    published_to_a, published_to_b = a.leases.published(), b.leases.published()
+    assert set(published_to_a) == b.leases.owned()
+    assert set(published_to_b) == a.leases.owned()
+    assert {status["by"] for status in published_to_a.values()} == {"b"}
+    assert {status["phase"] for status in published_to_b.values()} == {"Ready"}
+
+
+def test_a_status_too_large_for_an_annotation_is_published_as_its_summary(apiserver, kubeconfig):
+    clock = ManualClock()
+    a, b = Replica("a", kubeconfig, clock, ["alpha"]), Replica("b", kubeconfig, clock, ["alpha"])
+    a.statuses["alpha"] = {"name": "alpha", "phase": "Ready", "history": ["x" * 1000] * 100}
+    a.sync(clock)
+    b.sync(clock)
+
+    assert b.leases.published() == {"alpha": {"name": "alpha", "phase": "Ready"}}
 
 
 def test_a_joining_replica_gets_a_fair_share_and_only_that_many_stacks_move(apiserver, kubeconfig):
