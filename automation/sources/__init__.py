@@ -76,7 +76,7 @@ class SourceSettings:
     force_polling: bool | None = None  # None: watchfiles decides (WATCHFILES_FORCE_POLLING, WSL)
     vault_interval_seconds: float = 60
     registry_interval_seconds: float = 300
-    registry_verify: Verify | None = None  # None: components.kapsa.registry_check.verify_registry
+    registry_verify: Verify | None = None  # None: each registry's kind's own verification
     registry_secret_interval_seconds: float = 60  # credentials Secrets' resourceVersion (kubeconfig)
     git_parallel: int = 4
     git_timeout_seconds: float = GIT_TIMEOUT_SECONDS  # one ls-remote, helpers included

@@ -35,8 +35,10 @@ from automation.kube import (
 from automation.observation_store import ObservationStore, SourceSecret
 from automation.sources.background import BackgroundJob
 from automation.sources.base import Change, HealthBook, TargetHealth, Wake
-from automation.stack_inputs import RegistryInputs, StackSet, registries
+from automation.stack_inputs import StackSet
 from components.documents import StackDocuments
+from components.inputs import ObservedRegistry
+from components.registry import KindRegistry
 
 log = logging.getLogger("driftless.sources.registry_secrets")
 
@@ -76,12 +78,13 @@ def cluster_of(project_dir: Path | None, documents: StackDocuments) -> str:
 
 
 def registry_secrets(
-    project_dir: Path | None, stacks: Mapping[str, StackDocuments]
-) -> Iterator[tuple[str, RegistryInputs, SecretTarget]]:
-    """``(stack, registry, its credentials Secret)`` for every Registry that names a Secret."""
+    project_dir: Path | None, stacks: Mapping[str, StackDocuments], kinds: KindRegistry
+) -> Iterator[tuple[str, ObservedRegistry, SecretTarget]]:
+    """``(stack, registry, its credentials Secret)`` for every registry the stacks' documents use
+    (as their kinds declare them) with a credentials Secret."""
     for stack, documents in stacks.items():
         cluster = cluster_of(project_dir, documents)
-        for registry in registries(documents):
+        for registry in kinds.container_registries(documents):
             if registry.credentials_secret is not None:
                 secret = SecretTarget(cluster, registry.credentials_namespace, registry.credentials_secret)
                 yield stack, registry, secret
@@ -148,7 +151,7 @@ class RegistrySecretSource:
     def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
         """Read the credentials Secrets of these stacks' Registries from now on."""
         self._users: dict[SecretTarget, set[tuple[str, str]]] = {}  # target -> {(stack, registry server)}
-        for stack, registry, target in registry_secrets(self._project_dir, stacks):
+        for stack, registry, target in registry_secrets(self._project_dir, stacks, self._store.registry):
             self._users.setdefault(target, set()).add((stack, registry.server))
         self._health.track(target.label() for target in self._users)
         self._next = None  # a new Registry is read at the next poll, not an interval later
