@@ -12,7 +12,8 @@ import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -43,6 +44,10 @@ program for every document before any component registers."""
 
 RepositoriesOf = Callable[["Document"], Iterable["ObservedRepository"]]
 """The git repositories a document reads branch heads of: the daemon polls them."""
+
+AddCommands = Callable[[Any, Path], None]
+"""Add the kind's own subcommands to the command line: (argparse sub-parsers, the project folder).
+Each sets its ``handler``, called with the parsed arguments, returning the exit code."""
 
 RegistriesOf = Callable[["Document"], Iterable["ObservedRegistry"]]
 """The container registries a document uses: the daemon watches and verifies their credentials."""
@@ -78,6 +83,8 @@ class KindRegistration:
     # The stack config ``driftless:<option>`` values this kind reads, as a pydantic model whose
     # field aliases are the option names (validated by ProgramSettings.options_for).
     options_model: type[BaseModel] | None = None
+    # Subcommands of ``python -m automation`` that belong to this kind (e.g. import-fivetran).
+    add_commands: AddCommands | None = None
 
 
 class KindRegistry:
@@ -98,6 +105,16 @@ class KindRegistry:
 
     def registrations(self) -> list[KindRegistration]:
         return [self._by_kind[kind] for kind in self.kinds()]
+
+    def option_names(self) -> list[str]:
+        """Every ``driftless:<option>`` a kind reads: the aliases of the kinds' options models."""
+        names = {
+            info.alias or name
+            for registration in self._by_kind.values()
+            if registration.options_model is not None
+            for name, info in registration.options_model.model_fields.items()
+        }
+        return sorted(names)
 
     def repositories(self, documents: Iterable[Document]) -> list[ObservedRepository]:
         """The git repositories the documents read, in document order (components.inputs)."""
