@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.documents import StackDocuments, StackFileError, load_stack_file
