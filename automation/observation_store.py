@@ -103,7 +103,7 @@ class ObservationStore:
 
     def __init__(self, path: Path, registry: KindRegistry | None = None):
         self.path = Path(path)
-        self.registry = registry if registry is not None else default_registry()
+        self._registry = registry
         self._lock = threading.RLock()
         self._git = GitHeads()
         self._previews = PreviewRecords()
@@ -114,6 +114,14 @@ class ObservationStore:
         self._source_secrets = SecretVersions()
         if self.path.exists():
             self._load()
+
+    @property
+    def registry(self) -> KindRegistry:
+        """The kinds whose declarations say what a stack observes (read on first use: ``status``
+        never needs the domain packages)."""
+        if self._registry is None:
+            self._registry = default_registry()
+        return self._registry
 
     def repositories(self, documents: StackDocuments) -> list[ObservedRepository]:
         """The git repositories a stack's documents read, as their kinds declare them."""

@@ -67,3 +67,10 @@ def test_the_cluster_builder_option_is_typed():
     with pytest.raises(pydantic.ValidationError, match="is not a Kubernetes object name"):
         ProgramSettings(Path("."), options={"kapsaClusterBuilder": "Not A Name"}).options_for(KapsaOptions)
     assert "kapsaClusterBuilder" in default_registry().option_names()
+
+
+def test_kapsa_preview_identities_report_the_origins_the_daemon_reads():
+    from components import inputs
+    from components.kapsa import previews
+
+    assert (previews.NEW, previews.RECORDED) == (inputs.NEW, inputs.RECORDED)
