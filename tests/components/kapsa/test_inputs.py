@@ -10,8 +10,10 @@ import pydantic
 import pytest
 import yaml
 
+from components import inputs
 from components.context import ProgramSettings
 from components.documents import load_stack_text
+from components.kapsa import previews
 from components.kapsa.inputs import KapsaOptions
 from components.registry import default_registry
 from tests.components.kapsa.conftest import REPO
@@ -70,7 +72,4 @@ def test_the_cluster_builder_option_is_typed():
 
 
 def test_kapsa_preview_identities_report_the_origins_the_daemon_reads():
-    from components import inputs
-    from components.kapsa import previews
-
     assert (previews.NEW, previews.RECORDED) == (inputs.NEW, inputs.RECORDED)
