@@ -6,7 +6,7 @@ same task. Each operation records its start before the driver is called (a crash
 ``inFlight`` record for recovery), then its end:
 
 - success: the fingerprint is applied, requeue hints and the next drift check are scheduled,
-  and each Project's images are copied into the observation store;
+  and the images each component's outputs name (as its kind declares) go to the observation store;
 - cancelled at shutdown: not a failure of the stack; the next start retries;
 - failure: the count for this input goes up, then it backs off (retryable) or stalls
   (permanent, or ``maxFailures`` in a row); pending operations are cleared at once.

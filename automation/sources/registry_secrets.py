@@ -1,10 +1,11 @@
 """Registry credentials Secrets: a rotation redeploys the copies in the project namespaces.
 
-Every Project copies its Registry's ``credentialsSecret`` into its own namespace when ``up`` runs;
+The registries a kind declares (``KindRegistration.observes_registries``) name a credentials
+Secret that ``up`` copies into the namespaces using it (a Kapsa Project copies its Registry's);
 nothing else would bring a rotated Secret there. This source reads, on an interval (default 60 s),
-the ``metadata.resourceVersion`` of each Registry's credentials Secret through the Kubernetes API
+the ``metadata.resourceVersion`` of each such Secret through the Kubernetes API
 (:mod:`automation.kube`: the daemon's kubeconfig, with the context the stack's config
-names) and records it for every stack holding that Registry. The version is part of those stacks'
+names) and records it for every stack holding that registry. The version is part of those stacks'
 fingerprint material, so a rotation makes exactly them run ``up``. Only the metadata is asked for
 here (the registry check, :mod:`automation.sources.registry`, reads the same Secret on the same
 cluster, through :func:`cluster_of` and :class:`ClusterClients`, for the credentials it verifies).
