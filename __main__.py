@@ -13,11 +13,9 @@ from components.context import ProgramSettings, StackContext
 from components.documents import load_stack_file
 from components.observations import Observations
 from components.program import run_stack
+from components.registry import default_registry
 
 PROJECT_DIR = Path(__file__).resolve().parent
-# Stack config (``driftless:<key>``) handed to the domains as ProgramSettings.options.
-DOMAIN_OPTIONS = ("kapsaClusterBuilder", "fivetranConnectorsDir")
-
 
 # A cluster that runs no pods (the engine sandbox) sets this: readiness waits could only time out.
 SKIP_AWAIT_ENV = "DRIFTLESS_SKIP_AWAIT"
@@ -40,7 +38,10 @@ def main() -> None:
         project_dir=PROJECT_DIR,
         vault_address=config.get("vaultAddress"),
         vault_token=config.get_secret("vaultToken"),
-        options={key: value for key in DOMAIN_OPTIONS if (value := config.get(key)) is not None},
+        # Stack config (``driftless:<key>``) the kinds declare they read (their options models).
+        options={
+            key: value for key in default_registry().option_names() if (value := config.get(key)) is not None
+        },
     )
     context = StackContext(
         stack=stack,

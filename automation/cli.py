@@ -42,7 +42,6 @@ from automation.daemon.store import StatusStore
 from automation.engine.commands import add_commands as add_engine_commands
 from automation.engine.commands import add_sandbox_commands
 from automation.files import atomic_write
-from automation.fivetran_import import add_command as add_fivetran_import_command
 from automation.kube import KubeconfigMissingError, KubernetesClient, KubernetesError, cluster_access
 from automation.metrics import Metrics
 from automation.observation_store import ObservationStore
@@ -179,7 +178,9 @@ def _parser() -> argparse.ArgumentParser:
     _project_options(status)
     status.set_defaults(handler=_status)
 
-    add_fivetran_import_command(commands, PROJECT_DIR)
+    for registration in default_registry().registrations():
+        if registration.add_commands is not None:
+            registration.add_commands(commands, PROJECT_DIR)
     add_engine_commands(commands)
     add_sandbox_commands(commands)
     return parser

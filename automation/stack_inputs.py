@@ -1,11 +1,11 @@
 """What a stack reads from outside the repository, extracted from its documents.
 
 The sources of change and the observation store both need to know, for a stack, which git
-repositories its Projects poll (and how often), which preview branches its Projects want, which
-Vault KV v2 secrets it references and which container registries it uses. This module reads those
-facts from validated documents through their camelCase dump (``spec.model_dump(by_alias=True)``),
-the same shape users write in stack files, so it depends on the field names of the
-contract rather than on the attribute names of one spec model.
+repositories its documents poll (and how often, and which branches and previews of them they use),
+which Vault KV v2 secrets it references and which container registries it uses. The repositories
+and registries are what each kind's registration declares (:mod:`components.inputs`); the Vault
+references are found in any document's camelCase dump (``spec.model_dump(by_alias=True)``), the
+same shape users write in stack files.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,128 +21,17 @@ import yaml
 from components.common.vault import find_references
 from components.context import ProgramSettings, StackContext
 from components.documents import Document, SpecError, StackDocuments, StackFileError, load_stack_file
-from components.kapsa.previews import PreviewIdentity, matches, preview_identities
-from components.observations import Observations, PreviewObservation
+from components.observations import Observations
 from components.ownership import check_across_stacks
 from components.program import context_errors
 from components.registry import KindRegistry
 
-DEFAULT_POLL_INTERVAL_SECONDS = 300
-DEFAULT_TTL_HOURS = 168
 # The Kubernetes provider's stack config that picks the cluster an `up` reaches.
 CLUSTER_CONFIG_KEYS = ("kubernetes:kubeconfig", "kubernetes:context", "kubernetes:cluster")
 PROGRAM_CONFIG_PREFIX = "driftless:"  # the program's own stack config: its options for the domains
 
 ContextOf = Callable[[StackDocuments], StackContext | None]
 """The program's context for a stack's documents, or None when it cannot be known (no context checks)."""
-
-
-@dataclass(frozen=True)
-class PreviewPolicy:
-    """A Project's ``previewEnvironments``: which branches get a preview, and for how long."""
-
-    enabled: bool = False
-    include: tuple[str, ...] = ("*",)
-    exclude: tuple[str, ...] = ("main",)
-    ttl_hours: float = DEFAULT_TTL_HOURS
-
-    def wants(self, branch: str) -> bool:
-        """True when ``branch`` gets a preview: enabled, matches an include and no exclude."""
-        return self.enabled and matches(branch, self.include, self.exclude)
-
-
-@dataclass(frozen=True)
-class ProjectInputs:
-    """One Project document's outside inputs."""
-
-    name: str
-    repo_url: str
-    poll_interval_seconds: int
-    previews: PreviewPolicy
-    environments: tuple[str, ...] = ()  # permanent environment names: never a preview's slug
-    branches: tuple[str, ...] = ()  # the branches the permanent environments deploy
-
-    def used_branches(self, branches: Iterable[str], expired: Iterable[str] = ()) -> set[str]:
-        """Which of ``branches`` the program builds or deploys for this Project.
-
-        Those its permanent environments deploy, and, with previews enabled, every branch matching
-        the include globs and no exclude glob, except those whose preview has ``expired`` (the
-        program lists an expired preview's branch, never its head). The program never looks at the
-        head of any other branch, so a push to one must not change the stack's fingerprint.
-        """
-        gone = set(expired)
-        return {b for b in branches if b in self.branches or (self.previews.wants(b) and b not in gone)}
-
-    def preview_identities(
-        self, branches: Iterable[str], recorded: Mapping[str, PreviewObservation], now: datetime
-    ) -> dict[str, PreviewIdentity]:
-        """Branch → identity of every branch of ``branches`` that gets a preview.
-
-        Exactly what the Kapsa program resolves from the same records
-        (:func:`components.kapsa.previews.preview_identities`): the recorded identity of a branch
-        seen before, a new one (first seen ``now``) otherwise.
-        """
-        wanted = [b for b in branches if self.previews.wants(b)]
-        if not wanted:
-            return {}
-        return preview_identities(
-            self.name,
-            wanted,
-            recorded,
-            environments=self.environments,
-            ttl=timedelta(hours=self.previews.ttl_hours),
-            now=now,
-        )
-
-    def key_prefix(self) -> str:
-        """Preview and image observation keys of this project start with this (``"<project>/..."``)."""
-        return f"{self.name}/"
-
-
-@dataclass(frozen=True)
-class RegistryInputs:
-    """One Registry document: the server the daemon verifies."""
-
-    name: str
-    server: str
-    insecure: bool = False  # plain HTTP (a local registry)
-    credentials_namespace: str = "default"
-    credentials_secret: str | None = None  # the Secret the program copies into project namespaces
-
-    def credentials_key(self) -> str | None:
-        """``"<namespace>/<name>"`` of the credentials Secret, or None when the document names none."""
-        if self.credentials_secret is None:
-            return None
-        return f"{self.credentials_namespace}/{self.credentials_secret}"
-
-
-def projects(documents: Iterable[Document]) -> list[ProjectInputs]:
-    """Every Project of a stack, with its repository, poll interval and preview policy."""
-    found = []
-    for document in documents:
-        if document.kind != "Project":
-            continue
-        spec = _dump(document)
-        repo = spec.get("repo") or {}
-        url = repo.get("url")
-        if not isinstance(url, str) or not url:
-            continue  # the Project model requires it; nothing to poll otherwise
-        interval = repo.get("pollIntervalSeconds") or DEFAULT_POLL_INTERVAL_SECONDS
-        environments = [e for e in spec.get("environments") or () if isinstance(e, Mapping)]
-        found.append(
-            ProjectInputs(
-                name=document.name,
-                repo_url=url,
-                poll_interval_seconds=int(interval),
-                previews=_preview_policy(spec.get("previewEnvironments")),
-                environments=tuple(e["name"] for e in environments if "name" in e),
-                # ProjectSpec.branch_of: an environment's branch, by default the repository's
-                branches=tuple(
-                    sorted({b for e in environments if (b := e.get("branch") or repo.get("branch"))})
-                ),
-            )
-        )
-    return found
 
 
 def stack_of(documents: StackDocuments) -> str:
@@ -158,28 +46,6 @@ def vault_secrets(documents: Iterable[Document]) -> set[str]:
         for document in documents
         for reference in find_references(_dump(document))
     }
-
-
-def registries(documents: Iterable[Document]) -> list[RegistryInputs]:
-    """Every Registry of a stack."""
-    found = []
-    for document in documents:
-        if document.kind != "Registry":
-            continue
-        spec = _dump(document)
-        server = spec.get("server")
-        if isinstance(server, str) and server:
-            secret = spec.get("credentialsSecret")
-            found.append(
-                RegistryInputs(
-                    document.name,
-                    server,
-                    bool(spec.get("insecure", False)),
-                    credentials_namespace=str(spec.get("credentialsNamespace") or "default"),
-                    credentials_secret=secret if isinstance(secret, str) and secret else None,
-                )
-            )
-    return found
 
 
 def secret_key(mount: str, path: str) -> str:
@@ -199,19 +65,6 @@ def stacks_using(stacks: Mapping[str, StackDocuments], extract: Any) -> dict[Any
         for item in extract(documents):
             users.setdefault(item, set()).add(stack)
     return {item: frozenset(names) for item, names in users.items()}
-
-
-def _preview_policy(raw: Any) -> PreviewPolicy:
-    if not isinstance(raw, Mapping):
-        return PreviewPolicy()
-    defaults = PreviewPolicy()
-    include, exclude = raw.get("include"), raw.get("exclude")
-    return PreviewPolicy(
-        enabled=bool(raw.get("enabled", False)),
-        include=tuple(include) if isinstance(include, list) else defaults.include,
-        exclude=tuple(exclude) if isinstance(exclude, list) else defaults.exclude,
-        ttl_hours=float(raw.get("ttlHours") or DEFAULT_TTL_HOURS),
-    )
 
 
 def _dump(document: Document) -> dict[str, Any]:

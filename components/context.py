@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from components.documents import StackDocuments
 from components.observations import Observations
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,12 @@ class ProgramSettings:
     vault_token: Any = None  # a secret pulumi.Output[str], never a plain string
     # Other ``driftless:*`` config values, for domain options (e.g. kapsa:clusterBuilder).
     options: Mapping[str, str] = field(default_factory=dict)
+
+    def options_for(self, model: type[M]) -> M:
+        """The options as a kind's typed model (``KindRegistration.options_model``): its fields'
+        aliases are the option names; options of other kinds are ignored."""
+        names = {info.alias or name for name, info in model.model_fields.items()}
+        return model.model_validate({key: value for key, value in self.options.items() if key in names})
 
 
 @dataclass

@@ -12,7 +12,10 @@ import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
 
 import components
 from components.common.spec import SpecModel
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
 
     from components.context import StackContext
     from components.documents import Document, SpecError, StackDocuments
+    from components.inputs import ImagesFromOutputs, ObservedRegistry, ObservedRepository
     from components.ownership import NamespaceUse
 
 ComponentFactory = Callable[["Document", "StackContext"], "pulumi.ComponentResource"]
@@ -37,6 +41,16 @@ NamespacesUsed = Callable[["Document"], Iterable["NamespaceUse"]]
 DocumentCheck = Callable[["Document", "StackContext"], Iterable["SpecError"]]
 """A rule that needs the program's context (project folder, settings, observations): run by the
 program for every document before any component registers."""
+
+RepositoriesOf = Callable[["Document"], Iterable["ObservedRepository"]]
+"""The git repositories a document reads branch heads of: the daemon polls them."""
+
+AddCommands = Callable[[Any, Path], None]
+"""Add the kind's own subcommands to the command line: (argparse sub-parsers, the project folder).
+Each sets its ``handler``, called with the parsed arguments, returning the exit code."""
+
+RegistriesOf = Callable[["Document"], Iterable["ObservedRegistry"]]
+"""The container registries a document uses: the daemon watches and verifies their credentials."""
 
 # Packages under components/ that hold shared code, not a domain.
 _NOT_DOMAINS = frozenset({"common"})
@@ -60,6 +74,17 @@ class KindRegistration:
     # Namespaces a document reads from but does not create: no document, in this stack or in another
     # on the same cluster, may create one of them (deleting it would delete what is read there).
     uses_namespaces: NamespacesUsed | None = None
+    # What the daemon observes for a document of this kind (components.inputs): the repositories it
+    # polls (and which branches of them the program reads), the registries whose credentials it
+    # verifies, and the images it keeps from the component's outputs for the next run.
+    observes_repositories: RepositoriesOf | None = None
+    observes_registries: RegistriesOf | None = None
+    images_from_outputs: ImagesFromOutputs | None = None
+    # The stack config ``driftless:<option>`` values this kind reads, as a pydantic model whose
+    # field aliases are the option names (validated by ProgramSettings.options_for).
+    options_model: type[BaseModel] | None = None
+    # Subcommands of ``python -m automation`` that belong to this kind (e.g. import-fivetran).
+    add_commands: AddCommands | None = None
 
 
 class KindRegistry:
@@ -80,6 +105,34 @@ class KindRegistry:
 
     def registrations(self) -> list[KindRegistration]:
         return [self._by_kind[kind] for kind in self.kinds()]
+
+    def option_names(self) -> list[str]:
+        """Every ``driftless:<option>`` a kind reads: the aliases of the kinds' options models."""
+        names = {
+            info.alias or name
+            for registration in self._by_kind.values()
+            if registration.options_model is not None
+            for name, info in registration.options_model.model_fields.items()
+        }
+        return sorted(names)
+
+    def repositories(self, documents: Iterable[Document]) -> list[ObservedRepository]:
+        """The git repositories the documents read, in document order (components.inputs)."""
+        found: list[ObservedRepository] = []
+        for document in documents:
+            registration = self._by_kind.get(document.kind)
+            if registration is not None and registration.observes_repositories is not None:
+                found.extend(registration.observes_repositories(document))
+        return found
+
+    def container_registries(self, documents: Iterable[Document]) -> list[ObservedRegistry]:
+        """The container registries the documents use, in document order (components.inputs)."""
+        found: list[ObservedRegistry] = []
+        for document in documents:
+            registration = self._by_kind.get(document.kind)
+            if registration is not None and registration.observes_registries is not None:
+                found.extend(registration.observes_registries(document))
+        return found
 
 
 def domain_packages() -> list[str]:

@@ -23,7 +23,9 @@ class ObservationSource(Protocol):
 
     def fingerprint_material(self, documents: StackDocuments, now: datetime) -> dict[str, Any]: ...
 
-    def record_project_status(self, stack: str, project: str, status: Mapping[str, Any]) -> bool: ...
+    def record_outputs(self, stack: str, kind: str, name: str, outputs: Mapping[str, Any]) -> bool:
+        """Keep what a component's outputs tell for the stack's next run; True when it changed."""
+        ...
 
     def save(self) -> None: ...
 
@@ -43,9 +45,9 @@ class LockedObservations:
         with self._lock:
             return self._observations.fingerprint_material(documents, now)
 
-    def record_project_status(self, stack: str, project: str, status: Mapping[str, Any]) -> bool:
+    def record_outputs(self, stack: str, kind: str, name: str, outputs: Mapping[str, Any]) -> bool:
         with self._lock:
-            return self._observations.record_project_status(stack, project, status)
+            return self._observations.record_outputs(stack, kind, name, outputs)
 
     def save(self) -> None:
         with self._lock:
@@ -75,7 +77,7 @@ class NoObservations:
     def fingerprint_material(self, documents: StackDocuments, now: datetime) -> dict[str, Any]:
         return {}
 
-    def record_project_status(self, stack: str, project: str, status: Mapping[str, Any]) -> bool:
+    def record_outputs(self, stack: str, kind: str, name: str, outputs: Mapping[str, Any]) -> bool:
         return False
 
     def save(self) -> None:

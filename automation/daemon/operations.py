@@ -6,7 +6,7 @@ same task. Each operation records its start before the driver is called (a crash
 ``inFlight`` record for recovery), then its end:
 
 - success: the fingerprint is applied, requeue hints and the next drift check are scheduled,
-  and each Project's images are copied into the observation store;
+  and the images each component's outputs name (as its kind declares) go to the observation store;
 - cancelled at shutdown: not a failure of the stack; the next start retries;
 - failure: the count for this input goes up, then it backs off (retryable) or stalls
   (permanent, or ``maxFailures`` in a row); pending operations are cleared at once.
@@ -195,14 +195,15 @@ class OperationRunner:
         return StackOutcome(name, "reconciled", f"up ({run.trigger}): {result.changes.describe()}", operation)
 
     def _record_images(self, stack: str, outputs: Mapping[str, Any]) -> list[str]:
-        """Copy each Project's images (``lastGoodImages``, ``pinnedImages``) into the store, per stack."""
+        """Hand each component's outputs (``"<kind>/<name>"``) to the store, which keeps what its
+        kind declares it observes from them (e.g. a Project's last good images), per stack."""
         recorded = []
         for key, value in outputs.items():
-            if not key.startswith("Project/") or not isinstance(value, Mapping):
+            kind, _, name = key.partition("/")
+            if not name or not isinstance(value, Mapping):
                 continue
-            project = key.split("/", 1)[1]
-            if self.observations.record_project_status(stack, project, value):
-                recorded.append(project)
+            if self.observations.record_outputs(stack, kind, name, value):
+                recorded.append(name)
         if recorded:
             self.observations.save()
         return recorded

@@ -158,20 +158,7 @@ class Daemon:
         self._refresh_sources()
 
     def _poll(self, now: datetime) -> list[Change]:
-        changes: list[Change] = []
-        for source in list(self._sources):
-            try:
-                found = source.poll(now)
-            except Exception as exc:  # noqa: BLE001 (one broken source must not stop the daemon)
-                self.log.error(
-                    "source.failed", source=getattr(source, "name", "?"), error=f"{type(exc).__name__}: {exc}"
-                )
-                continue
-            for change in found:
-                stacks = sorted(change.stacks) if change.stacks is not None else "all"
-                self.log.info("change.detected", source=change.source, stacks=stacks, detail=change.detail)
-            changes.extend(found)
-        return changes
+        return poll_each(list(self._sources), now, self.log)
 
     def _refresh_sources(self) -> None:
         """(Re)build the sources when the stacks' documents changed: new repos, new secrets to watch."""
@@ -275,6 +262,25 @@ def run_once(
     return OnceResult(outcomes, sorted(failed), received[0] if received else None)
 
 
+def poll_each(sources: list[Source], now: datetime, log: EventLog) -> list[Change]:
+    """Poll every source once and log what each found; a source that fails is logged and skipped
+    (one broken source must not stop the daemon)."""
+    changes: list[Change] = []
+    for source in sources:
+        try:
+            found = source.poll(now)
+        except Exception as exc:  # noqa: BLE001
+            log.error(
+                "source.failed", source=getattr(source, "name", "?"), error=f"{type(exc).__name__}: {exc}"
+            )
+            continue
+        for change in found:
+            stacks = sorted(change.stacks) if change.stacks is not None else "all"
+            log.info("change.detected", source=change.source, stacks=stacks, detail=change.detail)
+        changes.extend(found)
+    return changes
+
+
 def poll_sources_once(
     sources: list[Source], now: datetime, stop: threading.Event, log: EventLog
 ) -> list[Change]:
@@ -284,26 +290,14 @@ def poll_sources_once(
     Closing kills what is still running, so a signal ends the wait at once and leaves nothing behind.
     """
     changes: list[Change] = []
-
-    def poll_all() -> None:
-        for source in sources:
-            try:
-                found = source.poll(now)
-            except Exception as exc:  # noqa: BLE001 (a broken source must not stop the cycle)
-                log.error("source.failed", source=source.name, error=f"{type(exc).__name__}: {exc}")
-                continue
-            for change in found:
-                log.info("change.detected", source=change.source, detail=change.detail)
-            changes.extend(found)
-
     try:
-        poll_all()
+        changes += poll_each(sources, now, log)
         background = [source for source in sources if isinstance(source, Background)]
         # Short waits, so a signal is seen within a fraction of a second.
         while not stop.is_set() and not all(source.wait(timeout=0) for source in background):
             stop.wait(0.1)
         if not stop.is_set():
-            poll_all()
+            changes += poll_each(sources, now, log)
     finally:
         for source in sources:
             try:

@@ -1,11 +1,11 @@
 """Sources of change: what can make a stack need an ``up`` besides its file.
 
 ``build_sources`` assembles the standard set for a project: stack files and program source
-(watchfiles), Project git repositories (``git ls-remote``), Vault KV v2 versions (hvac), preview
-TTL expiries, Registry verification and the versions of the Registries' credentials Secrets
-(the Kubernetes API). The daemon polls each, and calls :func:`update_stacks`
-when stack files were reloaded so the sources follow the new documents without restarting the
-file watcher. Git, Vault and registry checks run in the background with timeouts
+(watchfiles), the git repositories the kinds declare (``git ls-remote``), Vault KV v2 versions
+(hvac), preview TTL expiries, the verification of the registries the kinds declare and the
+versions of their credentials Secrets (the Kubernetes API). The daemon polls each, and calls
+:func:`update_stacks` when stack files were reloaded so the sources follow the new documents
+without restarting the file watcher. Git, Vault and registry checks run in the background with timeouts
 (``SourceSettings``); :func:`health_report` says which git and Vault targets keep failing.
 """
 
@@ -76,7 +76,7 @@ class SourceSettings:
     force_polling: bool | None = None  # None: watchfiles decides (WATCHFILES_FORCE_POLLING, WSL)
     vault_interval_seconds: float = 60
     registry_interval_seconds: float = 300
-    registry_verify: Verify | None = None  # None: components.kapsa.registry_check.verify_registry
+    registry_verify: Verify | None = None  # None: each registry's kind's own verification
     registry_secret_interval_seconds: float = 60  # credentials Secrets' resourceVersion (kubeconfig)
     git_parallel: int = 4
     git_timeout_seconds: float = GIT_TIMEOUT_SECONDS  # one ls-remote, helpers included

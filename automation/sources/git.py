@@ -1,9 +1,11 @@
-"""Git repositories of Projects, polled with ``git ls-remote --heads``.
+"""Git repositories the stacks' documents read, polled with ``git ls-remote --heads``.
 
-Each repository is polled at its Project's ``repo.pollIntervalSeconds`` (default 300; the shortest
-when several Projects share a repository). ``ls-remote`` asks the server for its branch heads
+Which repositories a document reads, and how often each is polled, is what its kind declares
+(``KindRegistration.observes_repositories``: for a Kapsa Project its ``repo.url`` every
+``repo.pollIntervalSeconds``, default 300); the shortest interval wins when several documents
+share a repository. ``ls-remote`` asks the server for its branch heads
 without cloning, so a poll costs one round trip. A new commit, a new branch or a deleted branch
-updates the store's heads and names every stack whose Projects use a branch that moved. A branch
+updates the store's heads and names every stack whose documents use a branch that moved. A branch
 that gets a preview has its first-seen time recorded when it appears (its TTL runs from then) and
 forgotten when it disappears (a re-created branch gets a fresh preview).
 
@@ -40,8 +42,8 @@ from datetime import datetime, timedelta
 
 from automation.observation_store import ObservationStore
 from automation.sources.base import Change, HealthBook, Schedule, TargetHealth, Wake
-from automation.stack_inputs import ProjectInputs, projects
 from components.documents import StackDocuments
+from components.inputs import ObservedRepository
 
 log = logging.getLogger("driftless.sources.git")
 
@@ -199,7 +201,7 @@ _STOPPED = "stopped"  # the error of a poll killed by close(): no failure of the
 
 
 class GitSource:
-    """Polls every Project repository of every stack at its own interval, in the background."""
+    """Polls every repository the stacks' documents read, each at its own interval, in the background."""
 
     name = "git"
 
@@ -233,18 +235,18 @@ class GitSource:
         return self._health.report()
 
     def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
-        """Track the repositories of these stacks' Projects from now on."""
-        self._projects: dict[str, list[tuple[str, ProjectInputs]]] = {}
+        """Track the repositories of these stacks' documents from now on."""
+        self._users: dict[str, list[tuple[str, ObservedRepository]]] = {}
         for stack, documents in stacks.items():
-            for project in projects(documents):
-                self._projects.setdefault(project.repo_url, []).append((stack, project))
+            for repository in self._store.repositories(documents):
+                self._users.setdefault(repository.repo_url, []).append((stack, repository))
         self._schedule.set_keys(
             {
                 url: timedelta(seconds=min(p.poll_interval_seconds for _, p in users))
-                for url, users in self._projects.items()
+                for url, users in self._users.items()
             }
         )
-        self._health.track(redact_url(url) for url in self._projects)
+        self._health.track(redact_url(url) for url in self._users)
 
     def next_due(self, now: datetime) -> datetime | None:
         if self._arrived.is_set():
@@ -312,7 +314,7 @@ class GitSource:
             return None, f"{redact_url(url)}: {type(exc).__name__}"
 
     def _observe(self, url: str, heads: dict[str, str], now: datetime) -> Change | None:
-        observed = self._store.observe_git(url, heads, self._projects.get(url, []), now)
+        observed = self._store.observe_git(url, heads, self._users.get(url, []), now)
         if not observed.heads and not observed.first:
             return None
         detail = f"{redact_url(url)}: " + (

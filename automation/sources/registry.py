@@ -1,13 +1,16 @@
-"""Registry verification: does each Registry accept the credentials kpack pushes with?
+"""Registry verification: does each registry accept the credentials its documents push with?
 
-Every Registry document names a server and a ``credentialsSecret`` (a docker-registry Secret in
-``credentialsNamespace``). On an interval (default 300 s) this source reads that Secret through the
-Kubernetes API (:mod:`automation.kube`: the daemon's kubeconfig, with the context the stack's
-config names, exactly as :mod:`automation.sources.registry_secrets` reads its version), takes the
-entry for the server from its ``.dockerconfigjson`` (``auths[server]``: ``auth`` or
+The registries are what the stacks' kinds declare (``KindRegistration.observes_registries``, e.g.
+a Kapsa Registry document): a server and a ``credentialsSecret`` (a docker-registry Secret in
+``credentialsNamespace``), with the kind's own functions to read the Secret and verify. On an
+interval (default 300 s) this source reads that Secret through the Kubernetes API
+(:mod:`automation.kube`: the daemon's kubeconfig, with the context the stack's config names,
+exactly as :mod:`automation.sources.registry_secrets` reads its version), takes the entry for
+the server from its ``.dockerconfigjson`` (``auths[server]``: ``auth`` or
 ``username``/``password``) and logs in to the server's ``/v2/`` with exactly those credentials
-through the Kapsa domain's verification function (Basic, or the Bearer token flow the registry's
-``WWW-Authenticate`` asks for). So a stale Secret shows as not verified, whatever else would work.
+through the kind's verification function (for Kapsa: Basic, or the Bearer token flow the
+registry's ``WWW-Authenticate`` asks for). So a stale Secret shows as not verified, whatever else
+would work.
 
 The result (verified, message, checkedAt) goes to the store for status (``registries`` in the
 status document, ``/stacks`` and ``driftless status``). The program never reads it (it is in no
@@ -27,11 +30,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
 from automation.kube import DEFAULT_TIMEOUT_SECONDS, KubeconfigMissingError, KubernetesError
 from automation.observation_store import ObservationStore, RegistryCheck
@@ -39,7 +41,7 @@ from automation.sources.background import BackgroundJob
 from automation.sources.base import Change, Schedule, Wake
 from automation.sources.registry_secrets import ClusterClients, SecretTarget, registry_secrets
 from components.documents import StackDocuments
-from components.kapsa.registry_check import credentials_from_docker_config, verify_registry
+from components.inputs import CredentialsFromDockerConfig, VerifyRegistry
 
 log = logging.getLogger("driftless.sources.registry")
 
@@ -47,16 +49,7 @@ DEFAULT_INTERVAL_SECONDS = 300
 DOCKER_CONFIG_KEY = ".dockerconfigjson"
 
 
-class VerificationResult(Protocol):
-    @property
-    def verified(self) -> bool: ...
-
-    @property
-    def message(self) -> str: ...
-
-
-# verify(server, username, password, scheme="https"|"http") -> an object with .verified and .message
-Verify = Callable[..., VerificationResult]
+Verify = VerifyRegistry  # verify(server, username, password, scheme="https"|"http")
 
 
 @dataclass(frozen=True)
@@ -70,7 +63,11 @@ class CredentialsError(Exception):
 
 
 def credentials_in_secret(
-    secret_type: str, data: Mapping[str, bytes], server: str, where: str
+    secret_type: str,
+    data: Mapping[str, bytes],
+    server: str,
+    where: str,
+    read_credentials: CredentialsFromDockerConfig,
 ) -> Credentials:
     """The credentials a docker-registry Secret's ``.dockerconfigjson`` holds for ``server``."""
     document = data.get(DOCKER_CONFIG_KEY)
@@ -80,7 +77,7 @@ def credentials_in_secret(
             "create it with kubectl create secret docker-registry"
         )
     try:
-        found = credentials_from_docker_config(document, server)
+        found = read_credentials(document, server)
     except ValueError as exc:  # not JSON, or a malformed base64 "auth": the type only
         raise CredentialsError(
             f"credentials Secret {where}: {DOCKER_CONFIG_KEY} cannot be read ({type(exc).__name__})"
@@ -97,6 +94,8 @@ class _Target:
     secret: SecretTarget
     server: str
     scheme: str
+    verify: VerifyRegistry = field(compare=False, repr=False)
+    read_credentials: CredentialsFromDockerConfig = field(compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -127,7 +126,7 @@ class RegistrySource:
         self._store = store
         self._project_dir = project_dir
         self._environ = environ
-        self._verify: Verify = verify if verify is not None else verify_registry
+        self._verify = verify  # None: each registry's own (its kind's) verification
         self._interval = timedelta(seconds=interval_seconds)
         self._timeout = timeout
         self._schedule = Schedule()
@@ -138,8 +137,12 @@ class RegistrySource:
     def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
         self._users: dict[str, set[str]] = {}  # server -> stacks
         self._targets: dict[str, _Target] = {}
-        for stack, registry, secret in registry_secrets(self._project_dir, stacks):
-            target = _Target(secret, registry.server, "http" if registry.insecure else "https")
+        for stack, registry, secret in registry_secrets(self._project_dir, stacks, self._store.registry):
+            verify = self._verify or registry.verify
+            if verify is None or registry.read_credentials is None:
+                continue  # its kind declares no way to verify it; its Secret's version is still watched
+            scheme = "http" if registry.insecure else "https"
+            target = _Target(secret, registry.server, scheme, verify, registry.read_credentials)
             self._users.setdefault(registry.server, set()).add(stack)
             self._targets[target.key] = target
         self._schedule.set_keys({key: self._interval for key in self._targets})
@@ -186,13 +189,15 @@ class RegistrySource:
         try:
             client = clusters.client(target.secret.cluster)
             secret_type, data = client.secret_data(target.secret.namespace, target.secret.name)
-            credentials = credentials_in_secret(secret_type, data, target.server, where)
+            credentials = credentials_in_secret(
+                secret_type, data, target.server, where, target.read_credentials
+            )
         except KubernetesError as exc:
             return False, f"cannot read credentials Secret {where}: {exc}"
         except CredentialsError as exc:
             return False, str(exc)
         try:
-            result = self._verify(
+            result = target.verify(
                 target.server, credentials.username, credentials.password, scheme=target.scheme
             )
         except Exception as exc:  # noqa: BLE001 - a failing check must never stop the daemon

@@ -1,10 +1,11 @@
 """Registry credentials Secrets: a rotation redeploys the copies in the project namespaces.
 
-Every Project copies its Registry's ``credentialsSecret`` into its own namespace when ``up`` runs;
+The registries a kind declares (``KindRegistration.observes_registries``) name a credentials
+Secret that ``up`` copies into the namespaces using it (a Kapsa Project copies its Registry's);
 nothing else would bring a rotated Secret there. This source reads, on an interval (default 60 s),
-the ``metadata.resourceVersion`` of each Registry's credentials Secret through the Kubernetes API
+the ``metadata.resourceVersion`` of each such Secret through the Kubernetes API
 (:mod:`automation.kube`: the daemon's kubeconfig, with the context the stack's config
-names) and records it for every stack holding that Registry. The version is part of those stacks'
+names) and records it for every stack holding that registry. The version is part of those stacks'
 fingerprint material, so a rotation makes exactly them run ``up``. Only the metadata is asked for
 here (the registry check, :mod:`automation.sources.registry`, reads the same Secret on the same
 cluster, through :func:`cluster_of` and :class:`ClusterClients`, for the credentials it verifies).
@@ -35,8 +36,10 @@ from automation.kube import (
 from automation.observation_store import ObservationStore, SourceSecret
 from automation.sources.background import BackgroundJob
 from automation.sources.base import Change, HealthBook, TargetHealth, Wake
-from automation.stack_inputs import RegistryInputs, StackSet, registries
+from automation.stack_inputs import StackSet
 from components.documents import StackDocuments
+from components.inputs import ObservedRegistry
+from components.registry import KindRegistry
 
 log = logging.getLogger("driftless.sources.registry_secrets")
 
@@ -76,12 +79,13 @@ def cluster_of(project_dir: Path | None, documents: StackDocuments) -> str:
 
 
 def registry_secrets(
-    project_dir: Path | None, stacks: Mapping[str, StackDocuments]
-) -> Iterator[tuple[str, RegistryInputs, SecretTarget]]:
-    """``(stack, registry, its credentials Secret)`` for every Registry that names a Secret."""
+    project_dir: Path | None, stacks: Mapping[str, StackDocuments], kinds: KindRegistry
+) -> Iterator[tuple[str, ObservedRegistry, SecretTarget]]:
+    """``(stack, registry, its credentials Secret)`` for every registry the stacks' documents use
+    (as their kinds declare them) with a credentials Secret."""
     for stack, documents in stacks.items():
         cluster = cluster_of(project_dir, documents)
-        for registry in registries(documents):
+        for registry in kinds.container_registries(documents):
             if registry.credentials_secret is not None:
                 secret = SecretTarget(cluster, registry.credentials_namespace, registry.credentials_secret)
                 yield stack, registry, secret
@@ -148,7 +152,7 @@ class RegistrySecretSource:
     def update_stacks(self, stacks: Mapping[str, StackDocuments]) -> None:
         """Read the credentials Secrets of these stacks' Registries from now on."""
         self._users: dict[SecretTarget, set[tuple[str, str]]] = {}  # target -> {(stack, registry server)}
-        for stack, registry, target in registry_secrets(self._project_dir, stacks):
+        for stack, registry, target in registry_secrets(self._project_dir, stacks, self._store.registry):
             self._users.setdefault(target, set()).add((stack, registry.server))
         self._health.track(target.label() for target in self._users)
         self._next = None  # a new Registry is read at the next poll, not an interval later

@@ -16,9 +16,8 @@ from datetime import datetime
 
 from automation.observation_store import ObservationStore
 from automation.sources.base import Change
-from automation.stack_inputs import projects
 from components.documents import StackDocuments
-from components.kapsa.previews import NEW, preview_key
+from components.inputs import NEW
 
 log = logging.getLogger("driftless.sources.ttl")
 
@@ -45,10 +44,10 @@ class TtlSource:
         The expiry is the one recorded when the branch was first seen.
         """
         for stack, documents in self._stacks.items():
-            for project in projects(documents):
-                for identity in self._store.preview_identities(stack, project, now).values():
+            for repository in self._store.repositories(documents):
+                for identity in self._store.preview_identities(stack, repository, now).values():
                     if identity.origin != NEW:
-                        key = preview_key(project.name, identity.slug)
+                        key = repository.key_prefix() + identity.slug
                         yield stack, key, identity.first_seen, identity.expires_at
 
     def next_due(self, now: datetime) -> datetime | None:

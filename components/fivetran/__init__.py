@@ -1,5 +1,7 @@
 """Fivetran (source 000): a FivetranConnector document becomes one managed Fivetran connection."""
 
+from components.fivetran.adoption import FivetranOptions
+from components.fivetran.adoption import add_command as add_import_command
 from components.fivetran.checks import fivetran_rules
 from components.fivetran.component import check_package, create
 from components.fivetran.spec import FivetranConnectorSpec
@@ -14,5 +16,7 @@ KINDS = (
         namespaced=False,
         check_stack=fivetran_rules,
         check_in_context=check_package,
+        options_model=FivetranOptions,
+        add_commands=add_import_command,
     ),
 )

@@ -22,6 +22,7 @@ from components.documents import (
     namespace_path,
 )
 from components.kapsa.domain_pool import DomainPool, DomainPoolArgs
+from components.kapsa.inputs import KapsaOptions, project_images, project_repositories, registry_servers
 from components.kapsa.plan import ProjectPlan, plan_project, too_long_hosts
 from components.kapsa.project import Project, ProjectArgs
 from components.kapsa.registry import Registry, RegistryArgs
@@ -198,6 +199,9 @@ KINDS = (
         creates_namespace=creates_its_namespace_unless_disabled,
         uses_namespaces=git_credentials_namespace,
         check_in_context=check_project,
+        observes_repositories=project_repositories,
+        images_from_outputs=project_images,
+        options_model=KapsaOptions,
     ),
     KindRegistration(
         kind="DomainPool", spec_model=DomainPoolSpec, create=create_domain_pool, namespaced=False
@@ -208,5 +212,6 @@ KINDS = (
         create=create_registry,
         namespaced=False,
         uses_namespaces=credentials_namespace,
+        observes_registries=registry_servers,
     ),
 )

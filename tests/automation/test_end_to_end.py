@@ -136,7 +136,7 @@ def test_one_stacks_images_never_change_another_stack(twins, tmp_path, capsys):
     # builds, so it is recorded here as the operation would record it)
     store = ObservationStore(tmp_path / "state" / "dry-run" / "observations.json")
     pinned = {"image": "harbor.example.test/acme/api@sha256:" + "1" * 64, "commit": "1" * 40}
-    assert store.record_project_status("staging", "api", {"pinnedImages": {"@{prod}": pinned}})
+    assert store.record_outputs("staging", "Project", "api", {"pinnedImages": {"@{prod}": pinned}})
     store.save()
 
     after = cycle(args, capsys)

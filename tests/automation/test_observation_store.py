@@ -162,8 +162,8 @@ def test_a_project_status_records_last_good_and_pinned_images(tmp_path: Path) ->
     pinned = {"image": "harbor.example.test/acme/api@sha256:" + "9" * 64, "commit": "9" * 40}
     status = {"phase": "Running", "lastGoodImages": {"main": good}, "pinnedImages": {"@{prod}": pinned}}
 
-    assert store.record_project_status("s", "api", status) is True
-    assert store.record_project_status("s", "api", status) is False
+    assert store.record_outputs("s", "Project", "api", status) is True
+    assert store.record_outputs("s", "Project", "api", status) is False
 
     observations = store.for_stack(load("s", kapsa("api", API)), T0)
     assert observations.images["api/main"].image == good["image"]
@@ -246,9 +246,9 @@ def test_two_stacks_with_the_same_project_keep_their_own_images(tmp_path: Path, 
 
     staging = {"lastGoodImages": {"main": image("1")}, "pinnedImages": {"@{prod}": image("1")}}
     live = {"lastGoodImages": {"main": image("2")}, "pinnedImages": {"@{prod}": image("2")}}
-    assert store.record_project_status("live", "api", live) is True
+    assert store.record_outputs("live", "Project", "api", live) is True
     live_recorded = store.fingerprint_material(twins["live"], T0)
-    assert store.record_project_status("staging", "api", staging) is True
+    assert store.record_outputs("staging", "Project", "api", staging) is True
 
     # each stack reads its own, under the observations format's keys
     assert store.for_stack(twins["staging"], T0).images["api/@{prod}"].commit == "1" * 40
@@ -286,7 +286,7 @@ def test_two_stacks_with_the_same_project_keep_their_own_preview_times(tmp_path:
 
 def test_the_stack_defaults_to_the_stack_files_name(tmp_path: Path, twins) -> None:
     store = ObservationStore(tmp_path / "o.json")
-    store.record_project_status("live", "api", {"pinnedImages": {"@{prod}": image("2")}})
+    store.record_outputs("live", "Project", "api", {"pinnedImages": {"@{prod}": image("2")}})
 
     assert store.for_stack(twins["live"], T0) == store.for_stack(twins["staging"], T0, stack="live")
     assert store.for_stack(twins["staging"], T0).images == {}
@@ -319,7 +319,7 @@ def test_a_version_1_file_is_adopted_by_each_stack_using_the_project(tmp_path: P
         assert observed.images["api/@{prod}"].commit == "9" * 40
         assert observed.previews["api/feature-new-api"].first_seen == T0
     # From then on each stack's entries are its own.
-    store.record_project_status("staging", "api", {"pinnedImages": {"@{prod}": image("5")}})
+    store.record_outputs("staging", "Project", "api", {"pinnedImages": {"@{prod}": image("5")}})
     assert store.for_stack(twins["live"], T0).images["api/@{prod}"].commit == "9" * 40
 
     store.save()

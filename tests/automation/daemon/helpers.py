@@ -298,10 +298,12 @@ class FakeObservations:
     def fingerprint_material(self, documents: StackDocuments, now: Any) -> dict[str, Any]:
         return dict(self.material.get(Path(documents.file).stem, {}))
 
-    def record_project_status(self, stack: str, project: str, status: Mapping[str, Any]) -> bool:
-        images = {**status.get("lastGoodImages", {}), **status.get("pinnedImages", {})}
-        changed = self.images.get(project) != images
-        self.images[project] = images
+    def record_outputs(self, stack: str, kind: str, name: str, outputs: Mapping[str, Any]) -> bool:
+        if kind != "Project":
+            return False
+        images = {**outputs.get("lastGoodImages", {}), **outputs.get("pinnedImages", {})}
+        changed = self.images.get(name) != images
+        self.images[name] = images
         return changed
 
     def save(self) -> None:
