@@ -29,7 +29,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.common.kubernetes import child
-from components.common.live import LiveCustomResource
+from components.common.live import read_live
 from components.kapsa import builders
 from components.kapsa.names import child_name
 from components.kapsa.plan import (
@@ -155,7 +155,7 @@ class Project(pulumi.ComponentResource):
                 spec=image_object["spec"],
                 opts=child(self, depends_on=[*created, account, *secrets]),
             )
-            lives[branch] = self._read_custom(
+            lives[branch] = self._read_back(
                 child_name(name, "image", build.image_name, "live"), image, image_object
             )
 
@@ -168,37 +168,18 @@ class Project(pulumi.ComponentResource):
         )
         self.register_outputs({"status": self.status})
 
-    def _read_custom(
-        self, resource_name: str, written: k8s.apiextensions.CustomResource, written_object: dict[str, Any]
+    def _read_back(
+        self, resource_name: str, written: pulumi.CustomResource, written_object: Mapping[str, Any]
     ) -> pulumi.Output[dict[str, Any]]:
-        """A custom resource's live ``{metadata, status}`` (kpack Image, Certificate), read afresh every run.
-
-        The created resource's own outputs are what the provider answered when it last changed the
-        object; an ``up`` that changes nothing would keep reporting that forever. A read is
-        performed on every run, after the object is written (its id comes from the written one).
-        Its id is unknown while a preview plans a new object, and Pulumi then skips the read
-        instead of failing on an object that does not exist yet.
-        """
+        """A written object's live ``{metadata, spec, status}`` (kpack Image, Deployment, Certificate),
+        read afresh every run (:func:`components.common.live.read_live`) once the write is done."""
         reference = _reference(written_object)
-        live = LiveCustomResource.read(
+        return read_live(
             resource_name,
             api_version=written_object["apiVersion"],
             kind=written_object["kind"],
             id=written.id.apply(lambda _: reference),
             opts=child(self, depends_on=[written]),
-        )
-        return live.live()
-
-    def _read_deployment(
-        self, resource_name: str, written: k8s.apps.v1.Deployment, written_object: dict[str, Any]
-    ) -> pulumi.Output[dict[str, Any]]:
-        """The Deployment's live ``{metadata, status}``, read like :meth:`_read_custom`."""
-        reference = _reference(written_object)
-        live = k8s.apps.v1.Deployment.get(
-            resource_name, id=written.id.apply(lambda _: reference), opts=child(self, depends_on=[written])
-        )
-        return pulumi.Output.all(live.metadata, live.status).apply(
-            lambda parts: {"metadata": parts[0] or {}, "status": parts[1] or {}}
         )
 
     def _environment(
@@ -253,8 +234,8 @@ class Project(pulumi.ComponentResource):
         )
         live_name = child_name(name, workload.name, "live")
         return pulumi.Output.all(
-            deployment=self._read_deployment(live_name, deployment, deployment_object),
-            certificate=self._read_custom(live_name, certificate, certificate_object),
+            deployment=self._read_back(live_name, deployment, deployment_object),
+            certificate=self._read_back(live_name, certificate, certificate_object),
         )
 
 

@@ -36,8 +36,8 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.common.kubernetes import child
-from components.common.live import LiveCustomResource
-from components.wandb.pieces import Target, clickhouse, kafka, mapping, minio, mysql, redis
+from components.common.live import read_live
+from components.wandb.pieces import Target, clickhouse, kafka, minio, mysql, redis
 from components.wandb.spec import ClickHouseSpec, KafkaSpec, MinIOSpec, MySQLSpec, RedisSpec
 
 S = TypeVar("S")
@@ -61,14 +61,16 @@ def read_status(
     name: str, written: k8s.apiextensions.CustomResource, body: Mapping[str, Any], parent: pulumi.Resource
 ) -> pulumi.Output[Any]:
     """The live ``status`` of a written custom resource, read back from the cluster this run."""
-    live = LiveCustomResource.read(
-        name,
-        api_version=body["apiVersion"],
-        kind=body["kind"],
-        id=written.id,
-        opts=pulumi.ResourceOptions(parent=parent),
+    return read_back(name, written, body, parent).apply(lambda live: live["status"])
+
+
+def read_back(
+    name: str, written: k8s.apiextensions.CustomResource, body: Mapping[str, Any], parent: pulumi.Resource
+) -> pulumi.Output[dict[str, Any]]:
+    """The live object behind a written custom resource (:func:`components.common.live.read_live`)."""
+    return read_live(
+        name, api_version=body["apiVersion"], kind=body["kind"], id=written.id, opts=child(parent)
     )
-    return live.status
 
 
 def data_options(
@@ -176,13 +178,7 @@ class RedisPiece(pulumi.ComponentResource):
         standalone = write(
             f"{name}-standalone", body, data_options(self, args.target.retain, args.depends_on)
         )
-        live = LiveCustomResource.read(
-            f"{name}-standalone-live",
-            api_version=body["apiVersion"],
-            kind=body["kind"],
-            id=standalone.id,
-            opts=pulumi.ResourceOptions(parent=self),
-        ).live()
+        live = read_back(f"{name}-standalone-live", standalone, body, self)
         self.status = live.apply(lambda found: self._infer(name, body["metadata"], found))
         self.register_outputs({"status": self.status})
 
@@ -193,17 +189,18 @@ class RedisPiece(pulumi.ComponentResource):
             return redis.infer_redis(found["status"]).to_dict()
         # Registered here, inside the apply, because whether to read it depends on the live Redis.
         statefulset_name = redis_metadata["name"]
-        statefulset = k8s.apps.v1.StatefulSet.get(
+        statefulset = read_live(
             f"{name}-statefulset-live",
+            api_version="apps/v1",
+            kind="StatefulSet",
             id=f"{redis_metadata['namespace']}/{statefulset_name}",
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child(self),
         )
-        # Output types are dicts keyed by the SDK's snake_case names.
-        return pulumi.Output.all(statefulset.spec, statefulset.status).apply(
-            lambda parts: redis.infer_redis_from_statefulset(
+        return statefulset.apply(
+            lambda found: redis.infer_redis_from_statefulset(
                 statefulset_name,
-                replicas=mapping(parts[0]).get("replicas"),
-                ready_replicas=mapping(parts[1]).get("ready_replicas"),
+                replicas=found["spec"].get("replicas"),
+                ready_replicas=found["status"].get("readyReplicas"),
             ).to_dict()
         )
 
