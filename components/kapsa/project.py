@@ -7,7 +7,7 @@ pods pull with. Per branch some environment or preview runs (and whose head comm
 kpack ``Image`` at that commit. Per environment and preview: a Deployment, a Service, an Ingress
 and the cert-manager Certificate (from the DomainPool's ClusterIssuer) whose Secret it serves.
 
-What exists is decided up front by :func:`components.kapsa.plan.plan_project`; only the image each
+What exists is decided up front by :func:`components.kapsa.builders.plan.plan_project`; only the image each
 environment runs depends on a live value (the kpack Image's status, read after ``up`` wrote the
 Image), so the Deployment's image and replicas are Outputs and everything else is plain data.
 
@@ -16,7 +16,7 @@ so that it exists as soon as ``up`` has run and can be read back in the same run
 object that does not exist fails the whole ``up``, and ingress-shim creates its Certificate only
 later. Each environment's Deployment and Certificate are read back after they are written, on
 every run, and the Project is ready only when every environment is available and has its
-certificate (:func:`components.kapsa.plan.project_status`).
+certificate (:func:`components.kapsa.builders.plan.project_status`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ import pulumi_kubernetes as k8s
 from components.common.kubernetes import child
 from components.common.live import read_live
 from components.kapsa import builders
-from components.kapsa.names import child_name
-from components.kapsa.plan import (
+from components.kapsa.builders.plan import (
     PlannedWorkload,
     ProjectPlan,
     deployment_image,
@@ -41,8 +40,9 @@ from components.kapsa.plan import (
     project_status,
     workload_image,
 )
+from components.kapsa.names import child_name
 
-TYPE = "driftless:kapsa:Project"
+TYPE_TOKEN = "driftless:kapsa:Project"
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Project(pulumi.ComponentResource):
     status: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: ProjectArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
         plan = args.plan
 
         created: list[pulumi.Resource] = []

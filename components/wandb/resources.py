@@ -37,10 +37,16 @@ import pulumi_random as random
 
 from components.common.kubernetes import child
 from components.common.live import read_live
-from components.wandb.pieces import Target, clickhouse, kafka, minio, mysql, redis
+from components.wandb.builders import Target, clickhouse, kafka, minio, mysql, redis
 from components.wandb.spec import ClickHouseSpec, KafkaSpec, MinIOSpec, MySQLSpec, RedisSpec
 
 S = TypeVar("S")
+
+KAFKA_TYPE_TOKEN = "driftless:wandb:Kafka"
+CLICKHOUSE_TYPE_TOKEN = "driftless:wandb:ClickHouse"
+MINIO_TYPE_TOKEN = "driftless:wandb:MinIO"
+REDIS_TYPE_TOKEN = "driftless:wandb:Redis"
+MYSQL_TYPE_TOKEN = "driftless:wandb:MySQL"
 
 
 def write(
@@ -95,7 +101,7 @@ class KafkaPiece(pulumi.ComponentResource):
     status: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: PieceArgs[KafkaSpec], opts: pulumi.ResourceOptions | None = None):
-        super().__init__("driftless:wandb:Kafka", name, None, opts)
+        super().__init__(KAFKA_TYPE_TOKEN, name, None, opts)
         retain, after = args.target.retain, args.depends_on
         pool_body = kafka.build_node_pool(args.spec, args.target)
         pool = write(f"{name}-nodepool", pool_body, data_options(self, retain, after))
@@ -117,7 +123,7 @@ class ClickHousePiece(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: PieceArgs[ClickHouseSpec], opts: pulumi.ResourceOptions | None = None
     ):
-        super().__init__("driftless:wandb:ClickHouse", name, None, opts)
+        super().__init__(CLICKHOUSE_TYPE_TOKEN, name, None, opts)
         retain, after = args.target.retain, list(args.depends_on)
         keeper_status: pulumi.Output[Any] | None = None
         if clickhouse.needs_keeper(args.spec):
@@ -143,7 +149,7 @@ class MinIOPiece(pulumi.ComponentResource):
     status: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: PieceArgs[MinIOSpec], opts: pulumi.ResourceOptions | None = None):
-        super().__init__("driftless:wandb:MinIO", name, None, opts)
+        super().__init__(MINIO_TYPE_TOKEN, name, None, opts)
         retain, after = args.target.retain, args.depends_on
         password = random.RandomPassword(f"{name}-root-password", length=32, special=False, opts=child(self))
         root_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
@@ -168,12 +174,12 @@ class MinIOPiece(pulumi.ComponentResource):
 
 class RedisPiece(pulumi.ComponentResource):
     """Opstree standalone ``Redis``; its state from the Redis's status, or from its StatefulSet
-    when the operator writes none (see :mod:`components.wandb.pieces.redis`)."""
+    when the operator writes none (see :mod:`components.wandb.builders.redis`)."""
 
     status: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: PieceArgs[RedisSpec], opts: pulumi.ResourceOptions | None = None):
-        super().__init__("driftless:wandb:Redis", name, None, opts)
+        super().__init__(REDIS_TYPE_TOKEN, name, None, opts)
         body = redis.build_redis(args.spec, args.target)
         standalone = write(
             f"{name}-standalone", body, data_options(self, args.target.retain, args.depends_on)
@@ -211,7 +217,7 @@ class MySQLPiece(pulumi.ComponentResource):
     status: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: PieceArgs[MySQLSpec], opts: pulumi.ResourceOptions | None = None):
-        super().__init__("driftless:wandb:MySQL", name, None, opts)
+        super().__init__(MYSQL_TYPE_TOKEN, name, None, opts)
         body = mysql.build_cluster(args.spec, args.target)
         cluster = write(f"{name}-cluster", body, data_options(self, args.target.retain, args.depends_on))
         self.status = read_status(f"{name}-cluster-live", cluster, body, self).apply(

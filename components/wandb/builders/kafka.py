@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.common.objects import resources_block
-from components.wandb.pieces import Target, condition, conditions, describe, mapping, metadata, text
+from components.wandb.builders import Target, condition, conditions, describe, mapping, metadata, text
 from components.wandb.spec import KafkaSpec
 from components.wandb.status import PieceStatus, State
 

@@ -20,7 +20,7 @@ import hashlib
 from typing import Any
 
 from components.common.objects import resources_block, volume_claim_spec
-from components.wandb.pieces import Target, conditions, count, mapping, metadata, text
+from components.wandb.builders import Target, conditions, count, mapping, metadata, text
 from components.wandb.spec import MySQLSpec
 from components.wandb.status import PieceStatus, State
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.common.objects import resources_block, volume_claim_spec
-from components.wandb.pieces import Target, mapping, metadata, text
+from components.wandb.builders import Target, mapping, metadata, text
 from components.wandb.spec import RedisSpec
 from components.wandb.status import PieceStatus, State
 
