@@ -17,7 +17,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.common.kubernetes import child, labels
+from components.common.kubernetes import child
+from components.common.objects import labels
 from components.wandb.builders import PART_OF, Target
 from components.wandb.resources import (
     ClickHousePiece,

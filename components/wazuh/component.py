@@ -20,8 +20,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.common.kubernetes import await_annotations, child
+from components.common.kubernetes import child
 from components.common.live import read_live
+from components.common.objects import await_annotations
 from components.wazuh import builders, status
 from components.wazuh.builders import Names
 from components.wazuh.builders.indexer_users import PATCH_KEY as USERS_PATCH_KEY

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.common.kubernetes import SKIP_AWAIT_ANNOTATION, labels
+from components.common.objects import SKIP_AWAIT_ANNOTATION, labels
 
 PART_OF = "wandb"
 

@@ -12,9 +12,8 @@ import hmac
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from components.common.kubernetes import labels as standard_labels
-from components.common.kubernetes import object_meta
-from components.common.objects import volume_claim_spec
+from components.common.objects import labels as standard_labels
+from components.common.objects import object_meta, volume_claim_spec
 from components.wazuh.builders.names import Names
 from components.wazuh.heap import DEFAULT_MEMORY_LIMIT
 from components.wazuh.spec import WazuhClusterSpec
