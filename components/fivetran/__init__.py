@@ -1,4 +1,11 @@
-"""Fivetran (source 000): a FivetranConnector document becomes one managed Fivetran connection."""
+"""Fivetran (source 000): a FivetranConnector document becomes one managed Fivetran connection.
+
+- :mod:`.spec`: the validated document spec;
+- :mod:`.checks`: load-time rules (one destination per connection, a package folder that exists);
+- :mod:`.builders`: pure spec → provider arguments and live connection → status functions (no Pulumi);
+- :mod:`.package`: the deterministic zip of a Connector SDK connector;
+- :mod:`.component`: the ComponentResource that wires them together.
+"""
 
 from __future__ import annotations
 

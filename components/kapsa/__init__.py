@@ -4,6 +4,14 @@ Kinds: ``Project`` (namespaced), ``DomainPool`` and ``Registry`` (cluster-wide).
 its DomainPool and Registry; the loader rejects a stack where either is missing, and the factory
 here hands the Project their specs. Git heads, preview first-seen times and last good images come
 from the daemon's observations; this package never polls anything.
+
+- :mod:`.spec`: the validated document specs;
+- :mod:`.checks`: load-time rules (hosts, namespaces a Project may not use or read from);
+- :mod:`.builders`: pure spec → Kubernetes object functions, and :mod:`.builders.plan`, what a
+  Project's plan holds and its status from the live objects (no Pulumi);
+- :mod:`.images`, :mod:`.previews`, :mod:`.readiness`, :mod:`.slugs`, :mod:`.names`: the pure
+  pieces the plan is made of; :mod:`.registry_check`: the daemon's check of a Registry's credentials;
+- :mod:`.project`, :mod:`.domain_pool`, :mod:`.registry`: one ComponentResource per kind.
 """
 
 from __future__ import annotations

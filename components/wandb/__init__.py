@@ -1,8 +1,11 @@
 """WandB: the infra W&B runs on, as five operators' custom resources.
 
-``spec.py`` is the document's spec, ``builders/`` the pure write/infer functions per piece,
-``resources.py`` one small component per piece, ``status.py`` the states and the summary,
-``component.py`` the WandB component itself.
+- :mod:`.spec`: the validated document spec;
+- :mod:`.builders`: the pure write (spec → custom resource) and infer (live status → state)
+  functions, one module per piece (no Pulumi);
+- :mod:`.status`: the states and their summary;
+- :mod:`.resources`: one small ComponentResource per piece;
+- :mod:`.component`: the WandB ComponentResource itself.
 """
 
 from __future__ import annotations
