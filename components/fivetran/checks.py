@@ -52,12 +52,8 @@ def one_destination_each(stack: StackDocuments) -> Iterator[SpecError]:
                 tables.setdefault(schema, document)
         if first is document:
             continue
-        path = ("spec", "destinationSchema", field)
-        yield SpecError(
-            document.file,
-            document.line_of(path),
-            document.subject,
-            ".".join(path),
+        yield document.error(
+            ("spec", "destinationSchema", field),
             f"{first.subject} (line {first.line}) already writes to {target} in group {group!r}; "
             f"Fivetran gives a destination to one connection only: choose another {instead}",
         )
@@ -74,12 +70,8 @@ def one_document_per_connection(stack: StackDocuments) -> Iterator[SpecError]:
         first = adopted.setdefault(connection_id, document)
         if first is document:
             continue
-        path = ("spec", "connectionId")
-        yield SpecError(
-            document.file,
-            document.line_of(path),
-            document.subject,
-            ".".join(path),
+        yield document.error(
+            ("spec", "connectionId"),
             f"{first.subject} (line {first.line}) already adopts connection {connection_id!r}; "
             "a connection is managed by one document only",
         )
@@ -98,6 +90,5 @@ def check_package(document: Document, context: StackContext) -> list[SpecError]:
     try:
         package.check_package(spec.package, context.settings)
     except package.PackageError as exc:
-        path = ("spec", "package")
-        return [SpecError(document.file, document.line_of(path), document.subject, "spec.package", str(exc))]
+        return [document.error(("spec", "package"), str(exc))]
     return []

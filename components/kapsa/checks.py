@@ -17,11 +17,8 @@ def check_project(document: Document, context: StackContext) -> list[SpecError]:
     """Hosts must fit DNS; known only with the observed branches, so checked before registering."""
     plan, _ = plan_document(document, context)
     return [
-        SpecError(
-            document.file,
-            document.line_of(("spec", "domainPool")),
-            document.subject,
-            "spec.domainPool",
+        document.error(
+            ("spec", "domainPool"),
             f"host {host!r} is longer than 253 characters; use a shorter project or base domain",
         )
         for host in too_long_hosts(plan)
@@ -42,11 +39,8 @@ def check_projects(stack: StackDocuments) -> Iterator[SpecError]:
         path = namespace_path(document)
         git_namespace = (spec.repo.credentials_secret or "").rpartition("/")[0]
         if git_namespace == document.namespace:
-            yield SpecError(
-                document.file,
-                document.line_of(("spec", "repo", "credentialsSecret")),
-                document.subject,
-                "spec.repo.credentialsSecret",
+            yield document.error(
+                ("spec", "repo", "credentialsSecret"),
                 f"the Secret is in the Project's own namespace {git_namespace!r}, where its annotated copy "
                 "would be the Secret itself; keep it in another namespace",
             )
@@ -56,11 +50,8 @@ def check_projects(stack: StackDocuments) -> Iterator[SpecError]:
             own = registry_document.name == spec.registry
             if not (own or spec.create_namespace):
                 continue
-            yield SpecError(
-                document.file,
-                document.line_of(path),
-                document.subject,
-                ".".join(path),
+            yield document.error(
+                path,
                 f"namespace {document.namespace!r} is where {registry_document.subject} (line "
                 f"{registry_document.line}) keeps credentialsSecret {registry.credentials_secret!r}: "
                 + ("the Project's copy of that Secret would be the Secret itself" if own else "")
@@ -95,7 +86,7 @@ def project_warnings(document: Document) -> list[str]:
         f"{repo.url!r} is an ssh URL and kpack needs a key to clone it: set spec.repo.credentialsSecret "
         "to a kubernetes.io/ssh-auth Secret, or the builds fail"
     )
-    return [str(SpecError(document.file, document.line_of(path), document.subject, ".".join(path), message))]
+    return [str(document.error(path, message))]
 
 
 def git_credentials_namespace(document: Document) -> Iterator[NamespaceUse]:
