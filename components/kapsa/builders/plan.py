@@ -5,6 +5,8 @@ at the observed commit), which environments and previews run and under which hos
 :func:`workload_image` and :func:`project_status` turn the builds' live kpack statuses into the
 image each environment runs, and those with each environment's live Deployment and Certificate
 into the Project's status output. The component only wires these to resources and Outputs.
+:func:`plan_document` plans a Project document in its stack: the factory and the host check
+(:func:`components.kapsa.checks.check_project`) share it.
 """
 
 from __future__ import annotations
