@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pulumi
 
-from components.common.kubernetes import PATCH_FORCE_ANNOTATION, SKIP_AWAIT_ANNOTATION, annotate_every_object
+from components.common.kubernetes import PATCH_FORCE_ANNOTATION, annotate_every_object
+from components.common.objects import SKIP_AWAIT_ANNOTATION
 from components.context import ProgramSettings, StackContext
 from components.documents import load_stack_file
 from components.observations import Observations

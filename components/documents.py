@@ -135,6 +135,10 @@ class Document:
         """The line of ``path`` (absolute, e.g. ``("spec", "indexer")``), or of its nearest parent."""
         return _nearest_line(self.lines, path, self.line)
 
+    def error(self, path: FieldPath, message: str) -> SpecError:
+        """A problem with the field at ``path``, located at its line: what every check reports."""
+        return SpecError(self.file, self.line_of(path), self.subject, _dotted(path), message)
+
 
 @dataclass(frozen=True)
 class StackDocuments:
@@ -863,12 +867,8 @@ def one_namespace_each(kind: str, why: str) -> Callable[[StackDocuments], Iterat
         for document in stack.of_kind(kind):
             first = owners.setdefault(document.namespace, document)
             if first is not document:
-                path = namespace_path(document)
-                yield SpecError(
-                    document.file,
-                    document.line_of(path),
-                    document.subject,
-                    ".".join(path),
+                yield document.error(
+                    namespace_path(document),
                     f"namespace {document.namespace!r} already belongs to {first.subject} "
                     f"(line {first.line}); {why}",
                 )
@@ -944,12 +944,8 @@ def _check_references(stack: StackDocuments, defined: Collection[tuple[str, str]
     for document in stack:
         for reference in references_of(document):
             if (reference.kind, reference.name) not in defined:
-                path = ("spec", *tuple(reference.path))
-                yield SpecError(
-                    document.file,
-                    document.line_of(path),
-                    document.subject,
-                    _dotted(path),
+                yield document.error(
+                    ("spec", *tuple(reference.path)),
                     f"{reference.kind} {reference.name!r} is not defined in this stack",
                 )
 

@@ -1,83 +1,127 @@
-"""Custom resources whose live ``status`` the program reads.
+"""Reading a Kubernetes object as it is now: the one way every domain reads live status.
 
-``pulumi_kubernetes.apiextensions.CustomResource`` only exposes the properties it was given
-(``apiVersion``, ``kind``, ``metadata``, ``spec``); Pulumi drops every other output the provider
-reports, ``status`` included, and ``CustomResource.get`` exposes none at all. The class below
-registers exactly the same resource (same type token, same provider, same inputs: a ``None``
-property is never sent) but also declares ``status``, so the provider's answer reaches the program:
-a kpack Image's build result, a ClusterIssuer's readiness, an operator's view of its cluster.
+:func:`read_live` reads an object (a workload the component wrote, or one it only uses, such as a
+ClusterIssuer) and returns its ``metadata``, ``spec`` and ``status`` as Kubernetes writes them:
+camelCase keys, plain dicts and lists, ``{}`` for a part the object does not have. The domains'
+pure status functions take that shape, so they are tested with fixtures copied from ``kubectl get
+-o json``.
 
-A read (``LiveCustomResource.read``) runs on every ``up``: a written resource's own outputs are
-only what the provider saw the last time it changed it, so they would keep a stale status.
+A read runs on every ``up``: a written resource's own outputs are only what the provider saw the
+last time it changed the object, and an ``up`` with nothing to change does not ask the provider at
+all, so an operator's status would stay frozen at "just created". Give a written object's read the
+written resource's id (or an Output of it), so it runs after the write; while a preview plans a new
+object its id is unknown and Pulumi skips the read instead of failing on an object that does not
+exist yet.
+
+Only public API is used:
+
+- built-in kinds (``apps/v1`` Deployment, ``batch/v1`` Job, ...) through their typed
+  ``pulumi_kubernetes`` class's ``get``; the SDK hands its outputs over keyed in snake_case, which
+  :func:`components.common.objects.normalize` turns back into Kubernetes' names;
+- custom resources through Pulumi's own :class:`pulumi.CustomResource`, registered as a read of
+  the same type token (``kubernetes:<apiVersion>:<kind>``) the Kubernetes provider serves.
+  ``pulumi_kubernetes.apiextensions.CustomResource`` cannot do it: Pulumi resolves only the
+  properties a resource class declares, that class declares no ``status``, and its ``get`` declares
+  nothing at all. The resource here declares ``status`` (never sent: a ``None`` property is left
+  out of the request) and pins the provider version the ``pulumi_kubernetes`` package is built
+  for, as that package's own resources do, so the read goes through the same default provider.
 """
 
 from __future__ import annotations
 
+import json
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.common.objects import normalize
 
-class LiveCustomResource(k8s.apiextensions.CustomResource):
-    """A ``CustomResource`` (created or read) with ``metadata`` and ``status`` readable as Outputs."""
+_PARTS = ("metadata", "spec", "status")
 
-    def _internal_init(  # type: ignore[override]
+
+def read_live(
+    resource_name: str,
+    *,
+    api_version: str,
+    kind: str,
+    id: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> pulumi.Output[dict[str, Any]]:
+    """``{"metadata": …, "spec": …, "status": …}`` of the existing object ``id``.
+
+    ``id`` is ``<namespace>/<name>``, or ``<name>`` for a cluster-wide kind; ``opts`` should make
+    the read a child of the component. ``up`` fails, naming the object, when it does not exist.
+    """
+    typed = _typed_class(api_version, kind)
+    if typed is None:
+        found = _LiveCustomResource(resource_name, api_version=api_version, kind=kind, id=id, opts=opts)
+        return pulumi.Output.all(found.metadata, found.spec, found.status).apply(_parts)
+    live: Any = typed.get(resource_name, id, opts=opts)
+    return pulumi.Output.all(live.metadata, live.spec, live.status).apply(
+        lambda parts: normalize(_parts(parts))
+    )
+
+
+def _parts(values: list[Any]) -> dict[str, Any]:
+    return {part: value or {} for part, value in zip(_PARTS, values, strict=True)}
+
+
+def _typed_class(api_version: str, kind: str) -> Any:
+    """The ``pulumi_kubernetes`` class of a built-in kind, or None for a custom resource.
+
+    Built-in groups have no dot (``apps``, the core group's empty one) or end in ``.k8s.io``; a
+    custom resource's group is a domain of its own. ``networking.k8s.io`` is ``k8s.networking``.
+    """
+    group, _, version = api_version.rpartition("/")
+    if "." in group and not group.endswith(".k8s.io"):
+        return None
+    module = getattr(getattr(k8s, group.split(".")[0] or "core", None), version, None)
+    return getattr(module, kind, None)
+
+
+@cache
+def _provider_version() -> str:
+    """The Kubernetes provider version the installed ``pulumi_kubernetes`` package is built for."""
+    plugin = resources.files("pulumi_kubernetes").joinpath("pulumi-plugin.json").read_text()
+    version: str = json.loads(plugin)["version"]
+    return version
+
+
+class _LiveCustomResource(pulumi.CustomResource):
+    """A read of a custom resource that declares ``status``, so the provider's answer reaches the
+    program (see the module docstring)."""
+
+    metadata: pulumi.Output[Any]
+    spec: pulumi.Output[Any]
+    status: pulumi.Output[Any]
+
+    def __init__(
         self,
-        resource_name: str,
-        api_version: str,
-        kind: str,
-        opts: pulumi.ResourceOptions | None = None,
-        metadata: Any = None,
-        spec: Any = None,
-        __props__: Any = None,
-    ) -> None:
-        properties = {
-            "apiVersion": api_version,
-            "kind": kind,
-            "metadata": metadata,
-            "spec": spec,
-            "status": None,  # an output only: declared so that it is resolved, never sent
-        }
-        pulumi.CustomResource.__init__(
-            self, f"kubernetes:{api_version}:{kind}", resource_name, properties, opts
-        )
-
-    @classmethod
-    def read(
-        cls,
         resource_name: str,
         *,
         api_version: str,
         kind: str,
         id: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> LiveCustomResource:
-        """Read an existing object (``<namespace>/<name>`` or ``<name>`` for cluster-wide kinds).
-
-        The name and namespace go in ``metadata`` as well as in the id: given an ``apiVersion``
-        and ``kind``, the provider takes the namespace from the inputs only, and would look for a
-        namespaced object outside its namespace (and report it gone).
-        """
-        return cls(
+        opts: pulumi.ResourceOptions,
+    ):
+        # The name and namespace go in ``metadata`` as well as in the id: given an ``apiVersion``
+        # and ``kind``, the provider takes the namespace from the inputs only, and would look for a
+        # namespaced object outside its namespace (and report it gone).
+        properties = {
+            "apiVersion": api_version,
+            "kind": kind,
+            "metadata": pulumi.Output.from_input(id).apply(_metadata_of),
+            "spec": None,  # outputs only: declared so that they are resolved, never sent
+            "status": None,
+        }
+        super().__init__(
+            f"kubernetes:{api_version}:{kind}",
             resource_name,
-            api_version=api_version,
-            kind=kind,
-            metadata=pulumi.Output.from_input(id).apply(_metadata_of),
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)),
-        )
-
-    @property
-    def status(self) -> pulumi.Output[Any]:
-        """The live ``status`` the operator wrote (None when it has written none)."""
-        status: pulumi.Output[Any] = self.__dict__["status"]
-        return status
-
-    def live(self) -> pulumi.Output[dict[str, Any]]:
-        """``{"metadata": …, "status": …}`` as the provider reports them (``{}`` for absent parts)."""
-        metadata: pulumi.Output[Any] = self.__dict__["metadata"]
-        return pulumi.Output.all(metadata, self.status).apply(
-            lambda parts: {"metadata": parts[0] or {}, "status": parts[1] or {}}
+            properties,
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id, version=_provider_version())),
         )
 
 

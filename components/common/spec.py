@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from croniter import croniter
 from pydantic import (
@@ -25,6 +25,9 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails
 
+if TYPE_CHECKING:
+    from components.documents import Document
+
 
 class SpecModel(BaseModel):
     """Base for every spec model: frozen, no unknown fields, camelCase aliases."""
@@ -37,6 +40,21 @@ class SpecModel(BaseModel):
     )
 
 
+S = TypeVar("S", bound=SpecModel)
+
+
+def spec_of(document: Document, model: type[S]) -> S:
+    """``document``'s spec as ``model``: what a factory or a check narrows its document's spec with.
+
+    The registry pairs each kind with its model, so a mismatch is a programming error; it raises
+    TypeError naming the document rather than failing later on a missing attribute.
+    """
+    spec = document.spec
+    if not isinstance(spec, model):
+        raise TypeError(f"{document.subject}: spec is {type(spec).__name__}, not {model.__name__}")
+    return spec
+
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # Kubernetes resource.Quantity: a decimal number with an optional binary (Ki..Ei), decimal
@@ -46,8 +64,18 @@ _QUANTITY = re.compile(r"^\+?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T
 _QUANTITY_NUMBER = re.compile(r"^\+?(\d+(\.\d*)?|\.\d+)")
 
 
+def is_dns_label(value: str) -> bool:
+    """Whether ``value`` is a DNS-1123 label: a namespace, most object names, one part of a host."""
+    return len(value) <= 63 and _DNS_LABEL.match(value) is not None
+
+
+def is_dns_subdomain(value: str) -> bool:
+    """Whether ``value`` is a DNS-1123 subdomain: a Secret's name, a host, an annotation prefix."""
+    return len(value) <= 253 and _DNS_SUBDOMAIN.match(value) is not None
+
+
 def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
+    if not is_dns_label(value):
         raise ValueError(
             f"{value!r} is not a DNS-1123 label (lowercase letters, digits and '-', "
             "starting and ending with a letter or digit, at most 63 characters)"
@@ -56,7 +84,7 @@ def _dns_label(value: str) -> str:
 
 
 def _dns_subdomain(value: str) -> str:
-    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+    if not is_dns_subdomain(value):
         raise ValueError(f"{value!r} is not a DNS-1123 subdomain")
     return value
 

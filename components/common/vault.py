@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import pulumi
+from typing import TYPE_CHECKING, Any
 
 from components.context import StackContext
+
+if TYPE_CHECKING:
+    import pulumi
 
 SCHEME = "vault://"
 _REFERENCE = re.compile(r"^vault://(?P<mount>[A-Za-z0-9_.-]+)/(?P<path>[A-Za-z0-9_./-]+)#(?P<key>[^#\s]+)$")
@@ -101,6 +102,7 @@ def resolve(
     reference: VaultReference, context: StackContext, parent: pulumi.Resource | None = None
 ) -> pulumi.Output[str]:
     """The referenced value as a Pulumi secret (never a plain string)."""
+    import pulumi
     import pulumi_vault
 
     secret = pulumi_vault.kv.get_secret_v2_output(

@@ -12,16 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import chain
 
+from components.common.spec import spec_of
+from components.context import StackContext
 from components.documents import Document, SpecError, StackDocuments
+from components.fivetran import package
 from components.fivetran.spec import FivetranConnectorSpec
 
 KIND = "FivetranConnector"
-
-
-def _spec(document: Document) -> FivetranConnectorSpec:
-    if not isinstance(document.spec, FivetranConnectorSpec):  # the registry pairs kind and model
-        raise TypeError(f"{document.subject}: spec is {type(document.spec).__name__}")
-    return document.spec
 
 
 def one_destination_each(stack: StackDocuments) -> Iterator[SpecError]:
@@ -35,7 +32,7 @@ def one_destination_each(stack: StackDocuments) -> Iterator[SpecError]:
     schema_tables: dict[tuple[str, str, str], Document] = {}  # (group, name, table) -> connector
     prefixes: dict[tuple[str, str], Document] = {}  # (group, prefix) -> connector
     for document in stack.of_kind(KIND):
-        spec = _spec(document)
+        spec = spec_of(document, FivetranConnectorSpec)
         group, destination = spec.group_id, spec.destination_schema
         if destination.prefix is not None:
             field, target, instead = "prefix", f"schema prefix {destination.prefix!r}", "prefix"
@@ -55,12 +52,8 @@ def one_destination_each(stack: StackDocuments) -> Iterator[SpecError]:
                 tables.setdefault(schema, document)
         if first is document:
             continue
-        path = ("spec", "destinationSchema", field)
-        yield SpecError(
-            document.file,
-            document.line_of(path),
-            document.subject,
-            ".".join(path),
+        yield document.error(
+            ("spec", "destinationSchema", field),
             f"{first.subject} (line {first.line}) already writes to {target} in group {group!r}; "
             f"Fivetran gives a destination to one connection only: choose another {instead}",
         )
@@ -71,18 +64,14 @@ def one_document_per_connection(stack: StackDocuments) -> Iterator[SpecError]:
     it and then overwrite each other's settings on every ``up``."""
     adopted: dict[str, Document] = {}
     for document in stack.of_kind(KIND):
-        connection_id = _spec(document).connection_id
+        connection_id = spec_of(document, FivetranConnectorSpec).connection_id
         if connection_id is None:
             continue
         first = adopted.setdefault(connection_id, document)
         if first is document:
             continue
-        path = ("spec", "connectionId")
-        yield SpecError(
-            document.file,
-            document.line_of(path),
-            document.subject,
-            ".".join(path),
+        yield document.error(
+            ("spec", "connectionId"),
             f"{first.subject} (line {first.line}) already adopts connection {connection_id!r}; "
             "a connection is managed by one document only",
         )
@@ -91,3 +80,15 @@ def one_document_per_connection(stack: StackDocuments) -> Iterator[SpecError]:
 def fivetran_rules(stack: StackDocuments) -> Iterator[SpecError]:
     """Every rule across a stack's FivetranConnector documents."""
     return chain(one_destination_each(stack), one_document_per_connection(stack))
+
+
+def check_package(document: Document, context: StackContext) -> list[SpecError]:
+    """A ``package`` must name a connector folder; checked before any document registers."""
+    spec = spec_of(document, FivetranConnectorSpec)
+    if spec.package is None:
+        return []
+    try:
+        package.check_package(spec.package, context.settings)
+    except package.PackageError as exc:
+        return [document.error(("spec", "package"), str(exc))]
+    return []

@@ -3,11 +3,11 @@
 Resources, in the order Fivetran needs them:
 
 0. ``ConnectorSdkPackage`` (only for ``service: connector_sdk``): the zip of the ``package``
-   folder, built by :func:`create` before anything is registered (:mod:`components.fivetran.package`).
-   Its id goes into the connection's config as ``package_id``, with ``python_version`` and the
-   document's ``config`` as the connector's configuration (``secrets_list``). One package per
-   document, even when two documents deploy the same folder: Fivetran ties a package to one
-   connection.
+   folder, built by the factory (:func:`components.fivetran.create_fivetran_connector`) before
+   anything is registered (:mod:`components.fivetran.package`). Its id goes into the
+   connection's config as ``package_id``, with ``python_version`` and the document's ``config``
+   as the connector's configuration (``secrets_list``). One package per document, even when two
+   documents deploy the same folder: Fivetran ties a package to one connection.
 1. ``Connection``: the connection itself (service, group, destination schema). Fivetran creates
    it paused. With ``connectionId`` an existing connection is imported instead of created.
 2. ``ConnectionConfig`` (only when there is config or auth: the provider refuses one with neither,
@@ -48,8 +48,7 @@ import pulumi_provider_fivetran as fivetran
 from components.common.kubernetes import child
 from components.common.vault import resolve_tree
 from components.context import StackContext
-from components.documents import Document, SpecError
-from components.fivetran import builders, package
+from components.fivetran import builders
 from components.fivetran.package import ConnectorPackage
 from components.fivetran.spec import FivetranConnectorSpec
 
@@ -77,7 +76,8 @@ class FivetranConnector(pulumi.ComponentResource):
         spec = args.spec
         if (spec.package is None) != (args.package is None):
             raise ValueError(
-                f"FivetranConnector/{name}: the package must be built for spec.package (see create)"
+                f"FivetranConnector/{name}: the package must be built for spec.package "
+                "(see create_fivetran_connector)"
             )
 
         config: Mapping[str, Any] = spec.config
@@ -196,28 +196,3 @@ def _plain(value: Any) -> dict[str, Any] | None:
     if isinstance(value, Mapping):
         return {key: value.get(key) for key in keys}
     return {key: getattr(value, key, None) for key in keys}
-
-
-def check_package(document: Document, context: StackContext) -> list[SpecError]:
-    """A ``package`` must name a connector folder; checked before any document registers."""
-    spec = document.spec
-    if not isinstance(spec, FivetranConnectorSpec) or spec.package is None:
-        return []
-    try:
-        package.check_package(spec.package, context.settings)
-    except package.PackageError as exc:
-        path = ("spec", "package")
-        return [SpecError(document.file, document.line_of(path), document.subject, "spec.package", str(exc))]
-    return []
-
-
-def create(document: Document, context: StackContext) -> FivetranConnector:
-    """The registry factory: one component per FivetranConnector document.
-
-    A ``package`` is zipped here; :func:`check_package` has already made sure its folder exists.
-    """
-    spec = document.spec
-    if not isinstance(spec, FivetranConnectorSpec):  # the registry guarantees it; keeps mypy honest
-        raise TypeError(f"{document.subject}: expected a FivetranConnectorSpec")
-    built = package.build_package(spec.package, context.settings) if spec.package is not None else None
-    return FivetranConnector(document.name, FivetranConnectorArgs(spec=spec, context=context, package=built))

@@ -16,11 +16,11 @@ import pulumi
 
 from components.common.health import TRUE, from_condition
 from components.common.kubernetes import child
-from components.common.live import LiveCustomResource
+from components.common.live import read_live
 from components.kapsa.names import child_name
 from components.kapsa.spec import DomainPoolSpec
 
-TYPE = "driftless:kapsa:DomainPool"
+TYPE_TOKEN = "driftless:kapsa:DomainPool"
 ISSUER_API_VERSION = "cert-manager.io/v1"
 ISSUER_KIND = "ClusterIssuer"
 # An issuer that is not ready yet (ACME account registering) is worth another look soon.
@@ -69,13 +69,13 @@ class DomainPool(pulumi.ComponentResource):
     status: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: DomainPoolArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(TYPE, name, None, opts)
-        issuer = LiveCustomResource.read(
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        issuer = read_live(
             child_name(name, "cluster-issuer"),
             api_version=ISSUER_API_VERSION,
             kind=ISSUER_KIND,
             id=args.spec.cluster_issuer,
             opts=child(self),
         )
-        self.status = issuer.live().apply(lambda live: domain_pool_status(args.spec, live["status"]))
+        self.status = issuer.apply(lambda live: domain_pool_status(args.spec, live["status"]))
         self.register_outputs({"status": self.status})

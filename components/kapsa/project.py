@@ -7,7 +7,7 @@ pods pull with. Per branch some environment or preview runs (and whose head comm
 kpack ``Image`` at that commit. Per environment and preview: a Deployment, a Service, an Ingress
 and the cert-manager Certificate (from the DomainPool's ClusterIssuer) whose Secret it serves.
 
-What exists is decided up front by :func:`components.kapsa.plan.plan_project`; only the image each
+What exists is decided up front by :func:`components.kapsa.builders.plan.plan_project`; only the image each
 environment runs depends on a live value (the kpack Image's status, read after ``up`` wrote the
 Image), so the Deployment's image and replicas are Outputs and everything else is plain data.
 
@@ -16,7 +16,7 @@ so that it exists as soon as ``up`` has run and can be read back in the same run
 object that does not exist fails the whole ``up``, and ingress-shim creates its Certificate only
 later. Each environment's Deployment and Certificate are read back after they are written, on
 every run, and the Project is ready only when every environment is available and has its
-certificate (:func:`components.kapsa.plan.project_status`).
+certificate (:func:`components.kapsa.builders.plan.project_status`).
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.common.kubernetes import child
-from components.common.live import LiveCustomResource
+from components.common.live import read_live
 from components.kapsa import builders
-from components.kapsa.names import child_name
-from components.kapsa.plan import (
+from components.kapsa.builders.plan import (
     PlannedWorkload,
     ProjectPlan,
     deployment_image,
@@ -41,8 +40,9 @@ from components.kapsa.plan import (
     project_status,
     workload_image,
 )
+from components.kapsa.names import child_name
 
-TYPE = "driftless:kapsa:Project"
+TYPE_TOKEN = "driftless:kapsa:Project"
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Project(pulumi.ComponentResource):
     status: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: ProjectArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
         plan = args.plan
 
         created: list[pulumi.Resource] = []
@@ -155,7 +155,7 @@ class Project(pulumi.ComponentResource):
                 spec=image_object["spec"],
                 opts=child(self, depends_on=[*created, account, *secrets]),
             )
-            lives[branch] = self._read_custom(
+            lives[branch] = self._read_back(
                 child_name(name, "image", build.image_name, "live"), image, image_object
             )
 
@@ -168,37 +168,18 @@ class Project(pulumi.ComponentResource):
         )
         self.register_outputs({"status": self.status})
 
-    def _read_custom(
-        self, resource_name: str, written: k8s.apiextensions.CustomResource, written_object: dict[str, Any]
+    def _read_back(
+        self, resource_name: str, written: pulumi.CustomResource, written_object: Mapping[str, Any]
     ) -> pulumi.Output[dict[str, Any]]:
-        """A custom resource's live ``{metadata, status}`` (kpack Image, Certificate), read afresh every run.
-
-        The created resource's own outputs are what the provider answered when it last changed the
-        object; an ``up`` that changes nothing would keep reporting that forever. A read is
-        performed on every run, after the object is written (its id comes from the written one).
-        Its id is unknown while a preview plans a new object, and Pulumi then skips the read
-        instead of failing on an object that does not exist yet.
-        """
+        """A written object's live ``{metadata, spec, status}`` (kpack Image, Deployment, Certificate),
+        read afresh every run (:func:`components.common.live.read_live`) once the write is done."""
         reference = _reference(written_object)
-        live = LiveCustomResource.read(
+        return read_live(
             resource_name,
             api_version=written_object["apiVersion"],
             kind=written_object["kind"],
             id=written.id.apply(lambda _: reference),
             opts=child(self, depends_on=[written]),
-        )
-        return live.live()
-
-    def _read_deployment(
-        self, resource_name: str, written: k8s.apps.v1.Deployment, written_object: dict[str, Any]
-    ) -> pulumi.Output[dict[str, Any]]:
-        """The Deployment's live ``{metadata, status}``, read like :meth:`_read_custom`."""
-        reference = _reference(written_object)
-        live = k8s.apps.v1.Deployment.get(
-            resource_name, id=written.id.apply(lambda _: reference), opts=child(self, depends_on=[written])
-        )
-        return pulumi.Output.all(live.metadata, live.status).apply(
-            lambda parts: {"metadata": parts[0] or {}, "status": parts[1] or {}}
         )
 
     def _environment(
@@ -253,8 +234,8 @@ class Project(pulumi.ComponentResource):
         )
         live_name = child_name(name, workload.name, "live")
         return pulumi.Output.all(
-            deployment=self._read_deployment(live_name, deployment, deployment_object),
-            certificate=self._read_custom(live_name, certificate, certificate_object),
+            deployment=self._read_back(live_name, deployment, deployment_object),
+            certificate=self._read_back(live_name, certificate, certificate_object),
         )
 
 

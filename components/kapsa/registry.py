@@ -23,7 +23,7 @@ from components.kapsa.builders import DOCKER_CONFIG_TYPE
 from components.kapsa.names import child_name
 from components.kapsa.spec import RegistrySpec
 
-TYPE = "driftless:kapsa:Registry"
+TYPE_TOKEN = "driftless:kapsa:Registry"
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Registry(pulumi.ComponentResource):
     status: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
         spec = args.spec
         secret = k8s.core.v1.Secret.get(
             child_name(name, "credentials"),

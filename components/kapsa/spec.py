@@ -22,6 +22,8 @@ from components.common.spec import (
     DnsSubdomain,
     ResourceRequirements,
     SpecModel,
+    is_dns_label,
+    is_dns_subdomain,
     rule_beside_item_errors,
 )
 from components.documents import SpecReference
@@ -210,18 +212,13 @@ def _masked(value: str) -> str:
 def _secret_reference(value: str) -> str:
     """``name`` or ``namespace/name`` of a Secret."""
     namespace, slash, name = value.rpartition("/")
-    if (slash and not _DNS_1123_LABEL.match(namespace)) or not _DNS_1123_SUBDOMAIN.match(name):
+    if (slash and not is_dns_label(namespace)) or not is_dns_subdomain(name):
         raise ValueError(
             f"{value!r} is not a Secret reference: a Secret name (lowercase letters, digits, '-' and '.'), "
             "or namespace/name"
         )
     return value
 
-
-_DNS_1123_LABEL = re.compile(r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_1123_SUBDOMAIN = re.compile(
-    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
 
 EnvironmentName = Annotated[str, AfterValidator(_dns_1035_label)]
 SecretReference = Annotated[str, AfterValidator(_secret_reference)]

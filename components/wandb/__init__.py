@@ -1,20 +1,34 @@
 """WandB: the infra W&B runs on, as five operators' custom resources.
 
-``spec.py`` is the document's spec, ``pieces/`` the pure write/infer functions per piece,
-``resources.py`` one small component per piece, ``status.py`` the states and the summary,
-``component.py`` the WandB component itself.
+- :mod:`.spec`: the validated document spec;
+- :mod:`.builders`: the pure write (spec → custom resource) and infer (live status → state)
+  functions, one module per piece (no Pulumi);
+- :mod:`.status`: the states and their summary;
+- :mod:`.resources`: one small ComponentResource per piece;
+- :mod:`.component`: the WandB ComponentResource itself.
 """
 
-from components.documents import creates_its_namespace_unless_disabled, one_namespace_each
+from __future__ import annotations
+
+from components.common.spec import spec_of
+from components.context import StackContext
+from components.documents import Document, creates_its_namespace_unless_disabled, one_namespace_each
 from components.registry import KindRegistration
-from components.wandb.component import KIND, WandB, create
+from components.wandb.component import KIND, WandB, WandBArgs
 from components.wandb.spec import WandBSpec
+
+
+def create_wandb(document: Document, context: StackContext) -> WandB:
+    """Build a document's WandB: one component per enabled piece."""
+    spec = spec_of(document, WandBSpec)
+    return WandB(document.name, WandBArgs(document.name, document.namespace, spec))
+
 
 KINDS = (
     KindRegistration(
         kind=KIND,
         spec_model=WandBSpec,
-        create=create,
+        create=create_wandb,
         namespaced=True,
         # MinIO allows one Tenant per namespace and every piece is named after the document, so
         # two WandB documents in one namespace could only fight, even when neither creates it.

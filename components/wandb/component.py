@@ -17,10 +17,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.common.kubernetes import child, labels
-from components.context import StackContext
-from components.documents import Document
-from components.wandb.pieces import PART_OF, Target
+from components.common.kubernetes import child
+from components.common.objects import labels
+from components.wandb.builders import PART_OF, Target
 from components.wandb.resources import (
     ClickHousePiece,
     KafkaPiece,
@@ -32,7 +31,7 @@ from components.wandb.resources import (
 from components.wandb.spec import WandBSpec
 from components.wandb.status import PieceStatus, summarize
 
-TYPE = "driftless:wandb:WandB"
+TYPE_TOKEN = "driftless:wandb:WandB"
 KIND = "WandB"
 
 
@@ -51,7 +50,7 @@ class WandB(pulumi.ComponentResource):
     status: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: WandBArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(TYPE, name, None, opts)
+        super().__init__(TYPE_TOKEN, name, None, opts)
         spec = args.spec
         after: list[pulumi.Resource] = []
         if spec.create_namespace:
@@ -90,11 +89,3 @@ def _summary(pieces: Mapping[str, Any]) -> pulumi.Output[dict[str, Any]]:
     return pulumi.Output.all(*(pieces[n].status for n in names)).apply(
         lambda live: summarize({n: PieceStatus.from_dict(s) for n, s in zip(names, live, strict=True)})
     )
-
-
-def create(document: Document, context: StackContext) -> WandB:
-    """The kind registry's factory for a WandB document."""
-    spec = document.spec
-    if not isinstance(spec, WandBSpec):  # the registry pairs WandB with WandBSpec
-        raise TypeError(f"{document.subject}: expected a WandBSpec, got {type(spec).__name__}")
-    return WandB(document.name, WandBArgs(document.name, document.namespace, spec))

@@ -36,11 +36,17 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.common.kubernetes import child
-from components.common.live import LiveCustomResource
-from components.wandb.pieces import Target, clickhouse, kafka, mapping, minio, mysql, redis
+from components.common.live import read_live
+from components.wandb.builders import Target, clickhouse, kafka, minio, mysql, redis
 from components.wandb.spec import ClickHouseSpec, KafkaSpec, MinIOSpec, MySQLSpec, RedisSpec
 
 S = TypeVar("S")
+
+KAFKA_TYPE_TOKEN = "driftless:wandb:Kafka"
+CLICKHOUSE_TYPE_TOKEN = "driftless:wandb:ClickHouse"
+MINIO_TYPE_TOKEN = "driftless:wandb:MinIO"
+REDIS_TYPE_TOKEN = "driftless:wandb:Redis"
+MYSQL_TYPE_TOKEN = "driftless:wandb:MySQL"
 
 
 def write(
@@ -61,14 +67,16 @@ def read_status(
     name: str, written: k8s.apiextensions.CustomResource, body: Mapping[str, Any], parent: pulumi.Resource
 ) -> pulumi.Output[Any]:
     """The live ``status`` of a written custom resource, read back from the cluster this run."""
-    live = LiveCustomResource.read(
-        name,
-        api_version=body["apiVersion"],
-        kind=body["kind"],
-        id=written.id,
-        opts=pulumi.ResourceOptions(parent=parent),
+    return read_back(name, written, body, parent).apply(lambda live: live["status"])
+
+
+def read_back(
+    name: str, written: k8s.apiextensions.CustomResource, body: Mapping[str, Any], parent: pulumi.Resource
+) -> pulumi.Output[dict[str, Any]]:
+    """The live object behind a written custom resource (:func:`components.common.live.read_live`)."""
+    return read_live(
+        name, api_version=body["apiVersion"], kind=body["kind"], id=written.id, opts=child(parent)
     )
-    return live.status
 
 
 def data_options(
@@ -93,7 +101,7 @@ class KafkaPiece(pulumi.ComponentResource):
     status: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: PieceArgs[KafkaSpec], opts: pulumi.ResourceOptions | None = None):
-        super().__init__("driftless:wandb:Kafka", name, None, opts)
+        super().__init__(KAFKA_TYPE_TOKEN, name, None, opts)
         retain, after = args.target.retain, args.depends_on
         pool_body = kafka.build_node_pool(args.spec, args.target)
         pool = write(f"{name}-nodepool", pool_body, data_options(self, retain, after))
@@ -115,7 +123,7 @@ class ClickHousePiece(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: PieceArgs[ClickHouseSpec], opts: pulumi.ResourceOptions | None = None
     ):
-        super().__init__("driftless:wandb:ClickHouse", name, None, opts)
+        super().__init__(CLICKHOUSE_TYPE_TOKEN, name, None, opts)
         retain, after = args.target.retain, list(args.depends_on)
         keeper_status: pulumi.Output[Any] | None = None
         if clickhouse.needs_keeper(args.spec):
@@ -141,7 +149,7 @@ class MinIOPiece(pulumi.ComponentResource):
     status: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: PieceArgs[MinIOSpec], opts: pulumi.ResourceOptions | None = None):
-        super().__init__("driftless:wandb:MinIO", name, None, opts)
+        super().__init__(MINIO_TYPE_TOKEN, name, None, opts)
         retain, after = args.target.retain, args.depends_on
         password = random.RandomPassword(f"{name}-root-password", length=32, special=False, opts=child(self))
         root_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
@@ -166,23 +174,17 @@ class MinIOPiece(pulumi.ComponentResource):
 
 class RedisPiece(pulumi.ComponentResource):
     """Opstree standalone ``Redis``; its state from the Redis's status, or from its StatefulSet
-    when the operator writes none (see :mod:`components.wandb.pieces.redis`)."""
+    when the operator writes none (see :mod:`components.wandb.builders.redis`)."""
 
     status: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: PieceArgs[RedisSpec], opts: pulumi.ResourceOptions | None = None):
-        super().__init__("driftless:wandb:Redis", name, None, opts)
+        super().__init__(REDIS_TYPE_TOKEN, name, None, opts)
         body = redis.build_redis(args.spec, args.target)
         standalone = write(
             f"{name}-standalone", body, data_options(self, args.target.retain, args.depends_on)
         )
-        live = LiveCustomResource.read(
-            f"{name}-standalone-live",
-            api_version=body["apiVersion"],
-            kind=body["kind"],
-            id=standalone.id,
-            opts=pulumi.ResourceOptions(parent=self),
-        ).live()
+        live = read_back(f"{name}-standalone-live", standalone, body, self)
         self.status = live.apply(lambda found: self._infer(name, body["metadata"], found))
         self.register_outputs({"status": self.status})
 
@@ -193,17 +195,18 @@ class RedisPiece(pulumi.ComponentResource):
             return redis.infer_redis(found["status"]).to_dict()
         # Registered here, inside the apply, because whether to read it depends on the live Redis.
         statefulset_name = redis_metadata["name"]
-        statefulset = k8s.apps.v1.StatefulSet.get(
+        statefulset = read_live(
             f"{name}-statefulset-live",
+            api_version="apps/v1",
+            kind="StatefulSet",
             id=f"{redis_metadata['namespace']}/{statefulset_name}",
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child(self),
         )
-        # Output types are dicts keyed by the SDK's snake_case names.
-        return pulumi.Output.all(statefulset.spec, statefulset.status).apply(
-            lambda parts: redis.infer_redis_from_statefulset(
+        return statefulset.apply(
+            lambda found: redis.infer_redis_from_statefulset(
                 statefulset_name,
-                replicas=mapping(parts[0]).get("replicas"),
-                ready_replicas=mapping(parts[1]).get("ready_replicas"),
+                replicas=found["spec"].get("replicas"),
+                ready_replicas=found["status"].get("readyReplicas"),
             ).to_dict()
         )
 
@@ -214,7 +217,7 @@ class MySQLPiece(pulumi.ComponentResource):
     status: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: PieceArgs[MySQLSpec], opts: pulumi.ResourceOptions | None = None):
-        super().__init__("driftless:wandb:MySQL", name, None, opts)
+        super().__init__(MYSQL_TYPE_TOKEN, name, None, opts)
         body = mysql.build_cluster(args.spec, args.target)
         cluster = write(f"{name}-cluster", body, data_options(self, args.target.retain, args.depends_on))
         self.status = read_status(f"{name}-cluster-live", cluster, body, self).apply(

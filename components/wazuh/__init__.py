@@ -11,28 +11,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import pulumi
 
-from components.documents import creates_its_namespace_unless_disabled
+from components.common import vault
+from components.common.spec import spec_of
+from components.common.vault import VaultReference
+from components.context import StackContext
+from components.documents import Document, creates_its_namespace_unless_disabled
 from components.registry import KindRegistration
 from components.wazuh.checks import check_names
+from components.wazuh.component import WazuhCluster, WazuhClusterArgs
 from components.wazuh.spec import WazuhClusterSpec
 
-if TYPE_CHECKING:
-    import pulumi
 
-    from components.common.vault import VaultReference
-    from components.context import StackContext
-    from components.documents import Document
-
-
-def create_wazuh_cluster(document: Document, context: StackContext) -> pulumi.ComponentResource:
+def create_wazuh_cluster(document: Document, context: StackContext) -> WazuhCluster:
     """Build a document's WazuhCluster; Vault references resolve through the stack's provider."""
-    from components.common import vault
-    from components.wazuh.component import WazuhCluster, WazuhClusterArgs
-
-    spec = document.spec
-    assert isinstance(spec, WazuhClusterSpec)
+    spec = spec_of(document, WazuhClusterSpec)
 
     def resolve(reference: VaultReference, parent: pulumi.Resource) -> pulumi.Output[str]:
         return vault.resolve(reference, context, parent)

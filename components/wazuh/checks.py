@@ -38,10 +38,4 @@ def check_names(stack: StackDocuments) -> Iterator[SpecError]:
                 f"{derived!r} would have {len(derived)}, over Kubernetes' limit of {longest + len(suffix)}"
             )
         for message in problems:
-            yield SpecError(
-                document.file,
-                document.line_of(("metadata", "name")),
-                document.subject,
-                "metadata.name",
-                message,
-            )
+            yield document.error(("metadata", "name"), message)

@@ -20,8 +20,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.common.kubernetes import await_annotations, child
-from components.common.objects import normalize
+from components.common.kubernetes import child
+from components.common.live import read_live
+from components.common.objects import await_annotations
 from components.wazuh import builders, status
 from components.wazuh.builders import Names
 from components.wazuh.builders.indexer_users import PATCH_KEY as USERS_PATCH_KEY
@@ -44,6 +45,7 @@ _RESOURCE_CLASSES: dict[tuple[str, str], type[pulumi.CustomResource]] = {
     ("batch/v1", "CronJob"): k8s.batch.v1.CronJob,
     ("batch/v1", "Job"): k8s.batch.v1.Job,
 }
+_KIND_OF = {cls: kind for kind, cls in _RESOURCE_CLASSES.items()}
 # Top-level fields whose Python argument name differs from the manifest's.
 _ARGUMENT_NAMES = {"stringData": "string_data", "roleRef": "role_ref"}
 
@@ -156,9 +158,9 @@ class WazuhCluster(pulumi.ComponentResource):
             names.indexer_users,
             depends_on=[*config, indexer],
         )
-        live_job: Any = self._read_back(users_job, names.indexer_users)
-        users = pulumi.Output.all(users_job_name, live_job.status).apply(
-            lambda v: status.infer_users_job(v[0], v[1])
+        live_job = self._read_back(users_job, names.indexer_users)
+        users = pulumi.Output.all(users_job_name, live_job).apply(
+            lambda v: status.infer_users_job(v[0], v[1]["status"])
         )
 
         # 4. log rotation
@@ -257,16 +259,13 @@ class WazuhCluster(pulumi.ComponentResource):
         opts = child(self, depends_on=after or None, retain_on_delete=retain or None)
         return cls(resource_name, **arguments, opts=opts)
 
-    def _read_back(self, written: pulumi.CustomResource, resource_name: str) -> pulumi.CustomResource:
-        """The live object behind a written workload, read from the cluster on every run.
-
-        A written resource's outputs are what the provider saw when it last changed it; an ``up``
-        with nothing to change keeps them from the state, so its ``status`` would stay frozen at
-        creation. The read goes by the written resource's id, so it runs after the write.
-        """
-        cls: Any = type(written)
-        live: pulumi.CustomResource = cls.get(f"{resource_name}-live", written.id, opts=child(self))
-        return live
+    def _read_back(self, written: pulumi.CustomResource, resource_name: str) -> pulumi.Output[dict[str, Any]]:
+        """The live object behind a written workload, read from the cluster on every run
+        (:func:`components.common.live.read_live`), by the written resource's id."""
+        api_version, kind = _KIND_OF[type(written)]
+        return read_live(
+            f"{resource_name}-live", api_version=api_version, kind=kind, id=written.id, opts=child(self)
+        )
 
 
 def _pem_files(certs: IssuedCertificates, *keys: str) -> dict[str, pulumi.Output[str]]:
@@ -303,14 +302,13 @@ def _users_patch(creds: Mapping[str, Credential]) -> pulumi.Output[str]:
     )
 
 
-def _observe(resource: pulumi.CustomResource, desired: int) -> pulumi.Output[status.ComponentStatus]:
-    """A workload's live status (the ``status`` of its read) inferred into a ComponentStatus."""
-    live: Any = resource
-    return pulumi.Output.all(live.status, live.metadata).apply(
-        lambda v: status.infer_component(desired, v[0], _generation(v[1]))
+def _observe(live: pulumi.Output[dict[str, Any]], desired: int) -> pulumi.Output[status.ComponentStatus]:
+    """A workload's live object (its read) inferred into a ComponentStatus."""
+    return live.apply(
+        lambda found: status.infer_component(desired, found["status"], _generation(found["metadata"]))
     )
 
 
-def _generation(metadata: Any) -> int | None:
-    value = normalize(metadata or {}).get("generation")
+def _generation(metadata: Mapping[str, Any]) -> int | None:
+    value = metadata.get("generation")
     return int(value) if isinstance(value, int | float) else None

@@ -16,7 +16,14 @@ from typing import Annotated, ClassVar, Literal, TypeVar
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from components.common.spec import CronSchedule, DnsSubdomain, ResourceRequirements, SpecModel, StorageSize
+from components.common.spec import (
+    CronSchedule,
+    DnsSubdomain,
+    ResourceRequirements,
+    SpecModel,
+    StorageSize,
+    is_dns_subdomain,
+)
 from components.common.vault import parse_reference
 from components.wazuh.heap import DEFAULT_MEMORY_LIMIT, heap_problem, jvm_size_bytes
 
@@ -144,13 +151,12 @@ def _cidr(value: str) -> str:
 Cidr = Annotated[str, AfterValidator(_cidr)]
 
 _ANNOTATION_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def _annotation_keys(value: dict[str, str]) -> dict[str, str]:
     for key in value:
         prefix, _, name = key.rpartition("/")
-        if not _ANNOTATION_NAME.match(name) or (prefix and not _DNS_SUBDOMAIN.match(prefix)):
+        if not _ANNOTATION_NAME.match(name) or (prefix and not is_dns_subdomain(prefix)):
             raise ValueError(
                 f"{key!r} is not an annotation key ([prefix/]name: a DNS subdomain, then up to 63 "
                 "letters, digits, '-', '_' or '.')"

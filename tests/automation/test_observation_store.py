@@ -392,7 +392,7 @@ def test_a_push_to_a_branch_no_project_uses_changes_nothing_the_stack_sees(tmp_p
 
 
 def test_the_program_renders_the_same_from_the_heads_it_is_given(tmp_path: Path) -> None:
-    from components.kapsa.plan import plan_project
+    from components.kapsa.builders.plan import plan_project
 
     environments = [{"name": "dev"}, {"name": "prod", "branch": "release/1.x", "autoSync": False}]
     # "main" is excluded from previews and "Feature/X" and "feature-x" share a slug: every rule

@@ -12,9 +12,8 @@ import hmac
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from components.common.kubernetes import labels as standard_labels
-from components.common.kubernetes import object_meta
-from components.common.spec import ResourceRequirements
+from components.common.objects import labels as standard_labels
+from components.common.objects import object_meta, volume_claim_spec
 from components.wazuh.builders.names import Names
 from components.wazuh.heap import DEFAULT_MEMORY_LIMIT
 from components.wazuh.spec import WazuhClusterSpec
@@ -29,7 +28,7 @@ CREDENTIALS_HASH_ANNOTATION = "driftless.dev/credentials-hash"
 NODE_TYPE_LABEL = "app.kubernetes.io/component"
 
 # Upstream's default resources, used when the spec gives none.
-_DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
+DEFAULT_RESOURCES: dict[str, dict[str, dict[str, str]]] = {
     "indexer": {
         "requests": {"cpu": "500m", "memory": "1Gi"},
         "limits": {"cpu": "1", "memory": DEFAULT_MEMORY_LIMIT},
@@ -158,12 +157,6 @@ def secret_volume(volume: str, secret_name: str) -> dict[str, Any]:
     return {"name": volume, "secret": {"secretName": secret_name, "defaultMode": SECRET_FILE_MODE}}
 
 
-def resources_block(resources: ResourceRequirements | None, default: str) -> dict[str, dict[str, str]]:
-    if resources is None:
-        return {kind: dict(values) for kind, values in _DEFAULT_RESOURCES[default].items()}
-    return resources.to_kubernetes()
-
-
 def secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
@@ -181,10 +174,7 @@ def file_mount(volume: str, directory: str, key: str, as_name: str | None = None
 
 
 def claim_template(claim: str, storage: str, storage_class: str | None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage}}}
-    if storage_class is not None:
-        spec["storageClassName"] = storage_class
-    return {"metadata": {"name": claim}, "spec": spec}
+    return {"metadata": {"name": claim}, "spec": volume_claim_spec(storage, storage_class)}
 
 
 def claim_retention(deletion_policy: str) -> dict[str, str]:

@@ -11,14 +11,15 @@ from typing import Any
 
 import yaml
 
+from components.common.objects import resources_block
 from components.wazuh.builders.common import (
+    DEFAULT_RESOURCES,
     Deferred,
     credential_env,
     file_mount,
     image,
     pod_pull_settings,
     pod_template,
-    resources_block,
     selector,
     tcp_probe,
     workload_meta,
@@ -64,7 +65,7 @@ def dashboard_deployment(
     container = {
         "name": "wazuh-dashboard",
         "image": image(spec, "wazuh-dashboard"),
-        "resources": resources_block(spec.dashboard.resources, "dashboard"),
+        "resources": resources_block(spec.dashboard.resources, DEFAULT_RESOURCES["dashboard"]),
         "volumeMounts": [
             file_mount("config", "/usr/share/wazuh-dashboard/config", "opensearch_dashboards.yml"),
             file_mount("dashboard-certs", _CERTS_DIR, "cert.pem"),

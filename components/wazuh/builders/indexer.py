@@ -11,7 +11,9 @@ from typing import Any
 
 import yaml
 
+from components.common.objects import resources_block
 from components.wazuh.builders.common import (
+    DEFAULT_RESOURCES,
     Deferred,
     claim_retention,
     claim_template,
@@ -20,7 +22,6 @@ from components.wazuh.builders.common import (
     pod_pull_settings,
     pod_template,
     pulled_from,
-    resources_block,
     secret_volume,
     selector,
     tcp_probe,
@@ -144,7 +145,7 @@ def indexer_statefulset(
     container = {
         "name": "wazuh-indexer",
         "image": image(spec, "wazuh-indexer"),
-        "resources": resources_block(indexer.resources, "indexer"),
+        "resources": resources_block(indexer.resources, DEFAULT_RESOURCES["indexer"]),
         "env": [
             {"name": "OPENSEARCH_JAVA_OPTS", "value": java_options(spec)},
             {"name": "CLUSTER_NAME", "value": names.name},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.common.kubernetes import object_meta
+from components.common.objects import object_meta
 from components.wazuh.builders.common import component_labels, pod_pull_settings, pulled_from, selector
 from components.wazuh.builders.names import Names
 from components.wazuh.spec import WazuhClusterSpec

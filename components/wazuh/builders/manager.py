@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from components.common.objects import resources_block
 from components.wazuh.builders.common import (
+    DEFAULT_RESOURCES,
     Deferred,
     claim_retention,
     claim_template,
@@ -20,7 +22,6 @@ from components.wazuh.builders.common import (
     image,
     pod_pull_settings,
     pod_template,
-    resources_block,
     secret_env,
     secret_volume,
     selector,
@@ -420,7 +421,7 @@ def _manager_statefulset(
             {
                 "name": "wazuh-manager",
                 "image": image(spec, "wazuh-manager"),
-                "resources": resources_block(component_spec.resources, "manager"),
+                "resources": resources_block(component_spec.resources, DEFAULT_RESOURCES["manager"]),
                 "securityContext": {"capabilities": {"add": ["SYS_CHROOT"]}},
                 "env": env,
                 "ports": ports,

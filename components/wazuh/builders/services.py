@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.common.kubernetes import object_meta
+from components.common.objects import object_meta
 from components.wazuh.builders.common import component_labels, selector
 from components.wazuh.builders.names import (
     AGENTS_PORT,

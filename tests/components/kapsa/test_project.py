@@ -21,7 +21,7 @@ from typing import Any
 from pulumi.runtime import mocks
 
 from components.kapsa.builders import DOCKER_CONFIG_TYPE
-from components.kapsa.plan import pin_key
+from components.kapsa.builders.plan import pin_key
 from tests.components.kapsa.conftest import REPO
 from tests.harness import RenderedGraph
 

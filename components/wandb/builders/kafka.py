@@ -17,16 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.wandb.pieces import (
-    Target,
-    condition,
-    conditions,
-    describe,
-    mapping,
-    metadata,
-    resources_block,
-    text,
-)
+from components.common.objects import resources_block
+from components.wandb.builders import Target, condition, conditions, describe, mapping, metadata, text
 from components.wandb.spec import KafkaSpec
 from components.wandb.status import PieceStatus, State
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from components.common.spec import ResourceRequirements
-from components.wandb.pieces import Target
-from components.wandb.pieces.clickhouse import (
+from components.wandb.builders import Target
+from components.wandb.builders.clickhouse import (
     build_installation,
     build_keeper,
     infer_clickhouse,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.wandb.pieces import Target
-from components.wandb.pieces.mysql import (
+from components.wandb.builders import Target
+from components.wandb.builders.mysql import (
     DELETE_CLAIMS,
     MAX_NAME_LENGTH,
     build_cluster,

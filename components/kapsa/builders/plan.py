@@ -5,10 +5,13 @@ at the observed commit), which environments and previews run and under which hos
 :func:`workload_image` and :func:`project_status` turn the builds' live kpack statuses into the
 image each environment runs, and those with each environment's live Deployment and Certificate
 into the Project's status output. The component only wires these to resources and Outputs.
+:func:`plan_document` plans a Project document in its stack: the factory and the host check
+(:func:`components.kapsa.checks.check_project`) share it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from components.common.health import FALSE, from_condition
+from components.common.spec import spec_of
+from components.context import StackContext
+from components.documents import Document
 from components.kapsa import builders
 from components.kapsa.images import (
     NO_IMAGE_REPLICAS,
@@ -478,3 +484,41 @@ def _phase(
     if BuildState.BUILDING in states:
         return "Building"
     return "Pending"
+
+
+# --- a Project document in its stack -----------------------------------------------------------
+
+CLUSTER_BUILDER_OPTION = "kapsaClusterBuilder"
+DEFAULT_CLUSTER_BUILDER = "default"
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def cluster_builder(context: StackContext) -> str:
+    """The kpack ClusterBuilder every Image uses: stack config ``driftless:kapsaClusterBuilder``."""
+    name = context.settings.options.get(CLUSTER_BUILDER_OPTION) or DEFAULT_CLUSTER_BUILDER
+    if len(name) > 253 or not _K8S_NAME.match(name):
+        raise ValueError(
+            f"config driftless:{CLUSTER_BUILDER_OPTION}: {name!r} is not a Kubernetes object name"
+        )
+    return name
+
+
+def plan_document(document: Document, context: StackContext) -> tuple[ProjectPlan, RegistrySpec]:
+    """A Project document's plan, and its Registry's spec, in the stack it is part of."""
+    spec = spec_of(document, ProjectSpec)
+    pool_document = context.documents.get("DomainPool", spec.domain_pool)
+    registry_document = context.documents.get("Registry", spec.registry)
+    # The loader already rejected a stack naming a missing one (ProjectSpec.references).
+    assert pool_document is not None
+    assert registry_document is not None
+    registry = spec_of(registry_document, RegistrySpec)
+    plan = plan_project(
+        project=document.name,
+        namespace=document.namespace,
+        spec=spec,
+        domain_pool=spec_of(pool_document, DomainPoolSpec),
+        registry=registry,
+        observations=context.observations,
+        cluster_builder=cluster_builder(context),
+    )
+    return plan, registry

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.wandb.pieces import Target
-from components.wandb.pieces.minio import build_tenant, config_env, config_secret_name, infer_minio
+from components.wandb.builders import Target
+from components.wandb.builders.minio import build_tenant, config_env, config_secret_name, infer_minio
 from components.wandb.spec import MinIOSpec
 from components.wandb.status import State
 from tests.components.wandb import payloads

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from components.common.kubernetes import labels, object_meta
+from components.common.objects import labels, object_meta
 from components.common.spec import ResourceRequirements
 from components.kapsa.spec import SecretRef
 

@@ -19,16 +19,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from components.wandb.pieces import (
-    Target,
-    conditions,
-    count,
-    mapping,
-    metadata,
-    resources_block,
-    text,
-    volume_claim_spec,
-)
+from components.common.objects import resources_block, volume_claim_spec
+from components.wandb.builders import Target, conditions, count, mapping, metadata, text
 from components.wandb.spec import MySQLSpec
 from components.wandb.status import PieceStatus, State
 

@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.common.kubernetes import SKIP_AWAIT_ANNOTATION, labels
-from components.common.spec import ResourceRequirements
+from components.common.objects import SKIP_AWAIT_ANNOTATION, labels
 
 PART_OF = "wandb"
 
@@ -49,26 +48,6 @@ def metadata(
         "annotations": {SKIP_AWAIT_ANNOTATION: "true", **(annotations or {})},
     }
     return meta
-
-
-def resources_block(
-    requested: ResourceRequirements | None, default: Mapping[str, Mapping[str, str]]
-) -> dict[str, dict[str, str]]:
-    """The spec's requests/limits, or the piece's default when the spec gives none."""
-    if requested is not None:
-        return requested.to_kubernetes()
-    return {kind: dict(values) for kind, values in default.items()}
-
-
-def volume_claim_spec(storage: str, storage_class: str | None) -> dict[str, Any]:
-    """A ReadWriteOnce PersistentVolumeClaim spec of ``storage``."""
-    claim: dict[str, Any] = {
-        "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": storage}},
-    }
-    if storage_class is not None:
-        claim["storageClassName"] = storage_class
-    return claim
 
 
 # --- reading live status ----------------------------------------------------------------------

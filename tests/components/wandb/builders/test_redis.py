@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.wandb.pieces import Target
-from components.wandb.pieces.redis import (
+from components.wandb.builders import Target
+from components.wandb.builders.redis import (
     build_redis,
     infer_redis,
     infer_redis_from_statefulset,

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.wandb.pieces import Target, mapping, metadata, resources_block, text, volume_claim_spec
+from components.common.objects import resources_block, volume_claim_spec
+from components.wandb.builders import Target, mapping, metadata, text
 from components.wandb.spec import RedisSpec
 from components.wandb.status import PieceStatus, State
 

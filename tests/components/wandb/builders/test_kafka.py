@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.wandb.pieces import Target
-from components.wandb.pieces.kafka import build_kafka, build_node_pool, infer_kafka
+from components.wandb.builders import Target
+from components.wandb.builders.kafka import build_kafka, build_node_pool, infer_kafka
 from components.wandb.spec import KafkaSpec
 from components.wandb.status import State
 from tests.components.wandb import payloads

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.wandb.pieces import Target, count, mapping, metadata, resources_block, text, volume_claim_spec
+from components.common.objects import resources_block, volume_claim_spec
+from components.wandb.builders import Target, count, mapping, metadata, text
 from components.wandb.spec import ClickHouseSpec
 from components.wandb.status import PieceStatus, State
 
