@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -160,6 +161,7 @@ class StackLeases:
 
         def renewing() -> None:
             while True:
+                began = time.monotonic()
                 try:
                     changes = self.renew(self.clock.now())
                 except Exception as exc:  # noqa: BLE001 (a bug here must not end the renewals)
@@ -169,7 +171,9 @@ class StackLeases:
                     with self._lock:
                         self._pending.extend(changes)
                     wake()
-                if self._stop.wait(self.settings.renew_seconds):
+                # every renewSeconds from the start of one round to the next: a round of many writes
+                # must not stretch the period, or a Lease's last renewal ages towards its expiry
+                if self._stop.wait(max(0.0, self.settings.renew_seconds - (time.monotonic() - began))):
                     return
 
         self._thread = threading.Thread(target=renewing, name="driftless-leases", daemon=True)

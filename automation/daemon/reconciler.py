@@ -245,8 +245,11 @@ class Reconciler:
         now = self.clock.now()
         self._reap()
         inputs = self.load_inputs()
-        if self.ownership is not None:
-            self._recover_taken({name for name in inputs if self.ownership.owns(name, now)})
+        # Read once: a Lease the renewing thread takes during this cycle waits for the next one, so
+        # no stack is decided here that was not recovered first.
+        owned = None if self.ownership is None else {n for n in inputs if self.ownership.owns(n, now)}
+        if owned is not None:
+            self._recover_taken(owned)
         outcomes: dict[str, StackOutcome] = {}
         started: dict[str, Future[StackOutcome]] = {}
         with self._lock:
@@ -262,7 +265,7 @@ class Reconciler:
             for name in sorted(self._book.names() - set(inputs)):
                 outcomes[name] = self._removed(name, now)
             for name, stack in inputs.items():
-                if self.ownership is not None and not self.ownership.owns(name, now):
+                if self.ownership is not None and owned is not None and name not in owned:
                     owner = self.ownership.owner(name)
                     outcomes[name] = StackOutcome(name, "elsewhere", f"owned by {owner or 'no replica yet'}")
                     continue
@@ -291,11 +294,15 @@ class Reconciler:
 
     def _recover_taken(self, owned: set[str]) -> None:
         """Crash recovery for each stack this replica has just taken (its last owner may have died
-        mid-operation); a stack lost and taken again is recovered again."""
+        mid-operation); a stack lost and taken again is recovered again.
+
+        Not one taken back while this replica's own operation on it still runs: its in-flight record
+        and its lock are that live operation's, and Pulumi's lock kept every other replica out."""
         taken = owned - self._recovered
         self._recovered = (self._recovered & owned) | taken
-        if taken:
-            self.recover(sorted(taken))
+        crashed = taken - set(self.busy())
+        if crashed:
+            self.recover(sorted(crashed))
 
     def _consider(self, stack: StackInputs, now: datetime) -> StackOutcome | None:
         """Decide for one present stack, holding the lock; None when its operation was started."""

@@ -4,6 +4,7 @@ rebalancing that spares running operations, and no operation without the Lease."
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from automation.daemon.clock import ManualClock
 from automation.daemon.leases import LeaseSettings, StackLeases
 from automation.daemon.logs import EventLog
 from automation.kube import KubernetesClient, KubernetesError, cluster_access
-from tests.automation.daemon.helpers import FakeDriver, SimulatedCrash, note, write_stack
+from tests.automation.daemon.helpers import FakeDriver, SimulatedCrash, eventually, note, write_stack
 from tests.automation.fake_apiserver import FakeApiserver
 
 STACKS = ["alpha", "beta", "gamma", "delta"]
@@ -301,6 +302,34 @@ def test_a_stack_taken_from_a_replica_that_crashed_mid_up_is_recovered_by_its_ne
     assert driver.pending == set()
     assert outcomes == {"alpha": "reconciled"}
     assert restarted.status("alpha").recovery[0].trigger == "Startup"
+
+
+def test_a_stack_taken_back_while_this_replicas_own_up_still_runs_is_not_recovered_as_a_crash(
+    apiserver, kubeconfig, make_reconciler, driver: FakeDriver, layout, clock
+):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    mine, other = Replica("me", kubeconfig, clock, ["alpha"]), Replica("other", kubeconfig, clock, ["alpha"])
+    mine.sync(clock)
+    driver.gate = threading.Event()  # the up runs until the gate opens
+    reconciler = make_reconciler(driver, ownership=mine.leases)
+    reconciler.cycle(wait=False)
+    eventually(lambda: driver.active == 1, 10)
+
+    clock.advance(31)  # a renewal came too late: the other replica takes the expired Lease ...
+    other.sync(clock)
+    mine.sync(clock)
+    assert [o.state for o in reconciler.cycle(wait=False)] == ["elsewhere"]
+    clock.advance(31)  # ... and, gone quiet itself, loses it to this one again
+    mine.sync(clock)
+    reconciler.cycle(wait=False)
+
+    assert driver.recovered == []  # the in-flight record and the lock are this replica's own up
+    driver.gate.set()
+    eventually(lambda: reconciler.busy() == [], 10)
+    reconciler.cycle()
+    status = reconciler.status("alpha")
+    assert status is not None
+    assert (status.phase, status.recovery) == ("Ready", [])
 
 
 def test_a_token_file_is_read_again_for_every_request(apiserver, tmp_path):
