@@ -13,9 +13,11 @@ With ``jobs`` 1 everything renders in this process, in order, with no worker at 
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -197,9 +199,18 @@ def _crash_render(stack: str, exitcode: int | None) -> StackRender:
 
 
 def _context() -> Any:
-    # A fork server imports the renderer once and forks each worker from it: workers start in a
-    # moment and never inherit this process's threads (the daemon's) or its Pulumi runtime.
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    """How workers start: forked from this process when that is safe, else from a fork server.
+
+    A process with one thread (the command line) forks its workers directly, after importing
+    what a render needs, so they start with it all in memory. A process with other threads (the
+    daemon) must not fork (a lock held by another thread would stay held in the child forever): a
+    fork server, a fresh interpreter that imports the renderer once, forks the workers instead.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        importlib.import_module("automation.render.preload")
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(_PRELOAD)
         return context
@@ -207,13 +218,15 @@ def _context() -> Any:
 
 
 def _serve(connection: Connection, settings: BatchSettings, render: RenderOne) -> None:
-    """A worker: render each stack it is sent, answer with its render; stop at end of input."""
+    """A worker: render each stack it is sent, answer with its render; stop when sent None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     validator = _validator(settings)
     while True:
         try:
             stack = connection.recv()
         except (EOFError, OSError):
+            return
+        if stack is None:  # no more stacks
             return
         connection.send(render(stack, settings, validator))
 
@@ -272,8 +285,12 @@ def _render_in_workers(
                 if pending:
                     workers.append(start())
     finally:
+        # Said in so many words: a forked worker holds a copy of this end of its pipe, so it would
+        # never see the end of its input.
         for worker in workers:
-            worker.connection.close()  # a worker stops at end of input
+            with suppress(OSError):
+                worker.connection.send(None)
+            worker.connection.close()
         for worker in workers:
             worker.process.join(_STOP_SECONDS)
             if worker.process.is_alive():

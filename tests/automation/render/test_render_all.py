@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,19 @@ def test_conflicts_across_the_set_are_found_once_and_reported_per_stack(tmp_path
         assert not render.ok
         messages = [p["message"] for p in json.loads(render.text)["problems"]]
         assert any(f"also owned by {stacks / other}.yaml" in m for m in messages), messages
+
+
+def test_a_process_with_threads_renders_on_workers_too(tmp_path: Path) -> None:
+    # A daemon has threads of its own, and must not fork: its workers come from a fork server.
+    stacks = [StackToRender(name, tmp_path / f"{name}.yaml") for name in ("b", "a", "c")]
+    stop = threading.Event()
+    busy = threading.Thread(target=stop.wait, daemon=True)
+    busy.start()
+    try:
+        rendered = list(render_many(stacks, BatchSettings(), jobs=2, render=_exits_on_b))
+    finally:
+        stop.set()
+        busy.join()
+
+    assert [(r.stack, r.ok) for r in rendered] == [("a", True), ("b", False), ("c", True)]
+    assert os.getpid() not in {json.loads(r.text).get("pid") for r in rendered}
