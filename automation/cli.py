@@ -45,8 +45,11 @@ from automation.files import atomic_write
 from automation.kube import KubeconfigMissingError, KubernetesClient, KubernetesError, cluster_access
 from automation.metrics import Metrics
 from automation.observation_store import ObservationStore
+from automation.render.batch import BatchSettings, default_jobs, render_many, stacks_in, with_conflicts
+from automation.render.cache import CACHE_ENV as RENDER_CACHE_ENV
+from automation.render.cache import RenderCache, default_cache_dir
 from automation.render.diff import diff_files
-from automation.render.render import PROJECT_DIR, RenderOptions, render_stack
+from automation.render.render import PROJECT_DIR, Problem, RenderOptions, render_stack
 from automation.render.report import as_json, as_text
 from automation.render.schemas import CRD_SCHEMAS_ENV, KUBERNETES_VERSION_ENV, SchemaValidator
 from automation.stack_format import DOCUMENT as STACK_FORMAT_DOCUMENT
@@ -79,10 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     target = render.add_mutually_exclusive_group(required=True)
     target.add_argument("--stack", help="stack name: renders stacks/<NAME>.yaml")
     target.add_argument("--file", type=Path, help="a stack file to render")
+    target.add_argument(
+        "--all", action="store_true", help="every stack of --stacks-dir, in parallel: JSON Lines, or --out"
+    )
     render.add_argument(
         "--observations", type=Path, help="observations JSON (the format is in docs/stack-format.md)"
     )
-    render.add_argument("--format", choices=("json", "text"), default="text")
+    render.add_argument("--format", choices=("json", "text"), help="default text; --all prints JSON")
     render.add_argument(
         "--crd-schemas", type=Path, help=f"directory of CRD schemas (default: ${CRD_SCHEMAS_ENV})"
     )
@@ -90,6 +96,21 @@ def _parser() -> argparse.ArgumentParser:
         "--kubernetes-version",
         help=f"Kubernetes version to validate against (default: ${KUBERNETES_VERSION_ENV} or 1.33)",
     )
+    every = render.add_argument_group("with --all")
+    every.add_argument("--stacks-dir", type=Path, help="the stack files (default: <project>/stacks)")
+    every.add_argument(
+        "--observations-dir", type=Path, help="observations per stack: <DIR>/<stack>.json where there is one"
+    )
+    every.add_argument("-j", "--jobs", type=int, help="worker processes (default: one per CPU)")
+    every.add_argument(
+        "--out", type=Path, help="write <DIR>/<stack>.json (as --format json prints it) instead of JSON Lines"
+    )
+    every.add_argument(
+        "--cache-dir",
+        type=Path,
+        help=f"keep renders here (default: ${RENDER_CACHE_ENV}, else $XDG_CACHE_HOME/driftless/render)",
+    )
+    every.add_argument("--no-cache", action="store_true", help="render every stack, keep nothing")
     render.set_defaults(handler=_render)
 
     diff = commands.add_parser("diff", help="Markdown review of two render --format json outputs")
@@ -211,6 +232,13 @@ def stack_path(stack: str) -> Path:
 
 
 def _render(args: argparse.Namespace) -> int:
+    batch_only = ("stacks_dir", "observations_dir", "jobs", "out", "cache_dir")
+    if args.all:
+        return _render_all(args)
+    given = [f"--{name.replace('_', '-')}" for name in batch_only if getattr(args, name) is not None]
+    if given or args.no_cache:
+        print(f"error: {', '.join(given or ['--no-cache'])} only go with --all", file=sys.stderr)
+        return EXIT_USAGE
     path = args.file if args.file else stack_path(args.stack)
     validator = SchemaValidator(args.kubernetes_version, args.crd_schemas)
     stacks = StackSet(PROJECT_DIR, PROJECT_DIR / "stacks")  # a file elsewhere is rendered on its own
@@ -227,6 +255,59 @@ def _render(args: argparse.Namespace) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _render_all(args: argparse.Namespace) -> int:
+    """``render --all``: every stack, one JSON line each in stack order (or a file each)."""
+    if args.format == "text" or args.observations is not None:
+        option = "--format text" if args.format == "text" else "--observations"
+        print(f"error: {option} does not go with --all (see --observations-dir)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.jobs is not None and args.jobs < 1:
+        print("error: --jobs must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    stacks_dir = args.stacks_dir or PROJECT_DIR / "stacks"
+    validator = SchemaValidator(args.kubernetes_version, args.crd_schemas)
+    settings = with_conflicts(
+        BatchSettings(
+            project_dir=PROJECT_DIR,
+            stacks_dir=stacks_dir,
+            kubernetes_version=validator.kubernetes_version,
+            crd_schema_dir=validator.crd_schema_dir,
+        )
+    )
+    cache = (
+        None
+        if args.no_cache
+        else RenderCache(args.cache_dir or default_cache_dir(), project_dir=PROJECT_DIR, validator=validator)
+    )
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+    counts = {"rendered": 0, "cached": 0, "invalid": 0}
+    for rendered in render_many(
+        stacks_in(stacks_dir, args.observations_dir),
+        settings,
+        jobs=args.jobs or default_jobs(),
+        cache=cache,
+    ):
+        counts["cached" if rendered.cached else "rendered"] += 1
+        if args.out is not None:
+            (args.out / f"{rendered.stack}.json").write_text(rendered.text + "\n", encoding="utf-8")
+        else:
+            line = json.dumps(
+                json.loads(rendered.text), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+            )
+            print(line, flush=True)
+        if not rendered.ok:
+            counts["invalid"] += 1
+            for problem in json.loads(rendered.text)["problems"]:
+                print(f"error: {rendered.stack}: {Problem.from_json(problem)}", file=sys.stderr)
+    print(
+        f"{counts['rendered'] + counts['cached']} stack(s): {counts['rendered']} rendered, "
+        f"{counts['cached']} from the cache, {counts['invalid']} invalid",
+        file=sys.stderr,
+    )
+    return EXIT_INVALID if counts["invalid"] else EXIT_OK
 
 
 def _diff(args: argparse.Namespace) -> int:

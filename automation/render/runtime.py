@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi.runtime import mocks, rpc
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.settings import ROOT, SETTINGS
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
@@ -100,7 +102,8 @@ class _ProgramLog(logging.Logger):
     """The engine's log under the mock runtime: the program's warnings are kept for the render."""
 
     def __init__(self, recording: Recording):
-        super().__init__("driftless.render.program")
+        # The SDK logs a debug line per resource; below WARNING nothing is kept, so none is built.
+        super().__init__("driftless.render.program", level=logging.WARNING)
         self._recording = recording
 
     def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:
@@ -194,9 +197,30 @@ def run_program(
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()
     try:
-        _sync_await(run_in_stack(program))
+        with _no_source_positions():
+            _sync_await(run_in_stack(program))
     finally:
         ROOT.set(None)
         SETTINGS.rpc_manager.clear()
         SETTINGS.outputs.clear()
     return recording
+
+
+@contextmanager
+def _no_source_positions() -> Iterator[None]:
+    """Skip the SDK's call-stack capture for each registration while a render runs.
+
+    The SDK walks and formats the whole Python stack of every resource it registers, for the
+    engine's source positions; nothing offline reads them, and on a component's deep stacks that
+    walk was a fifth of a render. Renders are the only programs this process runs under the mock
+    runtime, one at a time, so the SDK's own function is back as soon as the program is done.
+    """
+    original = getattr(pulumi_resource, "_get_stack_trace", None)
+    if original is None:  # an SDK without it: nothing to skip
+        yield
+        return
+    pulumi_resource._get_stack_trace = source_pb2.StackTrace
+    try:
+        yield
+    finally:
+        pulumi_resource._get_stack_trace = original

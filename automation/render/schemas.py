@@ -53,8 +53,20 @@ class SchemaValidator:
         directory = crd_schema_dir or os.environ.get(CRD_SCHEMAS_ENV)
         self.crd_schema_dir = Path(directory) if directory else None
         self.strict = strict
+        # Findings per distinct object (canonical JSON): stacks of a kind repeat the same objects.
+        self._findings: dict[str, tuple[SchemaFinding, ...]] = {}
 
     def validate(self, obj: Mapping[str, Any]) -> list[SchemaFinding]:
+        try:
+            key = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError):  # not plain JSON: judged each time, never remembered
+            return self._validate(obj)
+        findings = self._findings.get(key)
+        if findings is None:
+            findings = self._findings[key] = tuple(self._validate(obj))
+        return list(findings)
+
+    def _validate(self, obj: Mapping[str, Any]) -> list[SchemaFinding]:
         api_version, kind = obj.get("apiVersion"), obj.get("kind")
         if not isinstance(api_version, str) or not isinstance(kind, str):
             return [SchemaFinding("", "object has no apiVersion/kind", "error")]

@@ -117,6 +117,15 @@ def test_render_benchmark_small() -> None:
         assert result[side]["peak_rss_mib"] >= result[side]["baseline_rss_mib"] > 0
     assert result["ratio"] > 0
     assert result["target_ratio"] == 1.5
+    # render --all: every stack written by two workers, then all but the changed one from the cache
+    assert result["parallel"]["workers"] == 2
+    assert result["parallel"]["stacks"] == SMALL.stacks
+    assert result["parallel"]["invalid"] is False
+    assert is_seconds(result["parallel"]["seconds"])
+    assert is_seconds(result["cached"]["seconds"])
+    assert is_seconds(result["cached"]["cli_seconds"])
+    assert (result["cached"]["rendered"], result["cached"]["from_cache"]) == (1, SMALL.stacks - 1)
+    assert result["targets"] == {"ratio_over_replay": 1.5, "parallel_seconds": 15.0, "cached_seconds": 1.0}
 
 
 @pytest.mark.slow
