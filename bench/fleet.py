@@ -15,8 +15,10 @@ costs next to nothing to render: the figures are the sharding's own costs, not t
 (``bench/render.py`` and ``bench/daemon.py`` measure those). The program is a copy in the scratch
 folder, so an edit to the working tree meanwhile does not change every stack's fingerprint.
 
-Measured, once every stack is Ready on exactly one replica and the Lease holders have been quiet
-for a renewal and a half (steady state):
+Measured, once every stack has settled (Ready, or one of the phases a stack stays in until an
+input changes) on exactly one replica and the Lease holders have been quiet for a renewal and a
+half (steady state). A stack that settles other than Ready is reported by name with its reason, as
+are the Leases each replica took, gave back and lost and the crash recoveries it ran on the way:
 
 - **the no-op cycle per replica**: the daemon's ``cycle.finished`` debug events (``-v``) of cycles
   that started nothing, from steady state until at least ``--cycles`` per replica and the window
@@ -31,7 +33,8 @@ for a renewal and a half (steady state):
   period (between its member Lease writes) and how long one round of writes takes;
 - **failover**: ``kill -9`` of the first replica; the seconds from the kill until every stack
   whose Lease it held is held by a survivor (read from the watch, confirmed by a list of the
-  Leases), and until the survivors' ``/stacks`` report each of those stacks Ready and their own.
+  Leases), and until the survivors' ``/stacks`` report each of those stacks Ready and their own
+  (or settled: those not Ready are named).
   The bound the design promises is ``durationSeconds + renewSeconds``.
 
 Progress goes to stderr; the figures, then one JSON line, to stdout.
@@ -74,6 +77,9 @@ EMPTY_STACK = "# no documents yet\n"
 POLL_SECONDS = 0.5
 WATCH_SLICE_SECONDS = 10  # each watch request ends after this; the next resumes where it stopped
 STOP_TIMEOUT_SECONDS = 60.0
+# Phases in which a stack stays until an input changes: with empty stacks only Ready is expected,
+# a Stalled one is reported (so the benchmark ends, and says so, rather than waiting forever).
+SETTLED = frozenset({"Ready", "Stalled", "NotReady", "Drifted"})
 
 
 @dataclass(frozen=True)
@@ -265,9 +271,9 @@ class Replica:
         except (OSError, ValueError):
             return []
 
-    def ready_and_own(self) -> set[str]:
-        """The stacks it reports Ready and owned by itself."""
-        return {s["name"] for s in self.stacks() if s["phase"] == "Ready" and s.get("owner") == self.identity}
+    def own(self) -> dict[str, str]:
+        """``stack -> phase`` of the stacks it reports as its own."""
+        return {s["name"]: s["phase"] for s in self.stacks() if s.get("owner") == self.identity}
 
     def events(self) -> list[dict[str, Any]]:
         """Its JSON log events so far (read on from where the last call stopped: the log grows long)."""
@@ -373,13 +379,14 @@ class Fleet:
             return ""
 
 
-def shares(replicas: list[Replica]) -> dict[str, set[str]]:
-    return {replica.identity: replica.ready_and_own() for replica in replicas}
+def shares(replicas: list[Replica]) -> dict[str, dict[str, str]]:
+    """Each replica's own stacks and their phases."""
+    return {replica.identity: replica.own() for replica in replicas}
 
 
-def fair(found: dict[str, set[str]], stacks: list[str]) -> bool:
-    """Every stack Ready on exactly one replica that says it owns it, the shares within one."""
-    owned = sorted(stack for share in found.values() for stack in share)
+def fair(found: dict[str, dict[str, str]], stacks: list[str]) -> bool:
+    """Every stack settled on exactly one replica that says it owns it, the shares within one."""
+    owned = sorted(stack for share in found.values() for stack, phase in share.items() if phase in SETTLED)
     sizes = [len(share) for share in found.values()]
     return owned == stacks and max(sizes) - min(sizes) <= 1
 
@@ -558,24 +565,54 @@ def failover_phase(plan: Plan, fleet: Fleet, kube: Kube) -> dict[str, Any]:
         if watch.error:
             raise RuntimeError(f"the Lease watch failed: {watch.error}")
     still_killed = sorted(s for s, holder in holders_after.items() if holder == killed.identity)
-    ready_at = wait_until(
-        lambda: set(held) <= {s for share in shares(survivors).values() for s in share},
-        plan.converge_timeout,
-        "the survivors reporting the stacks Ready",
-        fleet,
-    )
+
+    def moved_settled() -> bool:
+        return set(held) <= {
+            s for share in shares(survivors).values() for s, p in share.items() if p in SETTLED
+        }
+
+    settled_at = wait_until(moved_settled, plan.converge_timeout, "the survivors settling the stacks", fleet)
     after = shares(survivors)
+    phases = {stack: phase for share in after.values() for stack, phase in share.items()}
+    not_ready = sorted(stack for stack in held if phases.get(stack) != "Ready")
     return {
         "killed": killed.identity,
         "stacks_moved": len(held),
         "first_lease_seconds": round(first_seconds, 2),
         "leases_seconds": round(leases_seconds, 2),
-        "ready_seconds": round(ready_at - killed_at, 2),
+        # with every moved stack Ready, the time they all were; else when they had all settled
+        "ready_seconds": round(settled_at - killed_at, 2),
+        "moved_not_ready": not_ready,
         "bound_seconds": bound,
         "held_by_killed_after": len(still_killed),
         "fair_after": fair(after, plan.names),
         "shares_after": {identity: len(share) for identity, share in sorted(after.items())},
     }
+
+
+def startup_churn(fleet: Fleet) -> dict[str, Any]:
+    """What the replicas did to get there: Leases taken, given back, lost; crash recoveries run on
+    stacks taken; stacks left not Ready (``Stalled``, with the reason)."""
+    churn: dict[str, Any] = {}
+    for replica in fleet.replicas:
+        events = replica.events()
+        counts = {
+            name: sum(1 for e in events if e.get("event") == f"leases.{name}")
+            for name in ("acquired", "released", "lost")
+        }
+        counts["recoveries"] = sum(1 for e in events if e.get("event") == "recovery")
+        counts["operations"] = sum(1 for e in events if e.get("event") == "operation.started")
+        churn[replica.identity] = counts
+    not_ready = {}
+    for replica in fleet.replicas:
+        for status in replica.stacks():
+            if status.get("owner") == replica.identity and status["phase"] != "Ready":
+                reason = next(
+                    (c.get("message", "") for c in status.get("conditions", []) if c.get("type") == "Ready"),
+                    "",
+                )
+                not_ready[status["name"]] = f"{status['phase']} on {replica.identity}: {reason}"
+    return {"replicas": churn, "not_ready": not_ready}
 
 
 # --- the benchmark --------------------------------------------------------------------------------
@@ -604,10 +641,11 @@ def run(plan: Plan, scratch: Path) -> dict[str, Any]:
             converged = wait_until(
                 lambda: fair(shares(fleet.replicas), plan.names),
                 plan.converge_timeout,
-                "every stack Ready on one replica",
+                "every stack settled on one replica",
                 fleet,
             )
             result["converge_seconds"] = round(converged - started, 1)
+            result["startup"] = startup_churn(fleet)
             result["steady"] = steady_phase(plan, fleet, kube, sandbox)
             result["failover"] = failover_phase(plan, fleet, kube)
             result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -624,7 +662,17 @@ def report(result: dict[str, Any]) -> None:
         f"Leases {result['lease_duration_seconds']} s, renewed every {result['lease_renew_seconds']} s; "
         f"load average before {result['load_average_before']}"
     )
-    print(f"  every stack Ready on exactly one replica {result['converge_seconds']:.0f} s after the start")
+    startup = result["startup"]
+    print(
+        f"  every stack settled on exactly one replica {result['converge_seconds']:.0f} s after the start; "
+        f"on the way (per replica: Leases acquired/released/lost, recoveries, operations): "
+        + ", ".join(
+            f"{identity} {c['acquired']}/{c['released']}/{c['lost']}, {c['recoveries']}, {c['operations']}"
+            for identity, c in startup["replicas"].items()
+        )
+    )
+    for stack, why in sorted(startup["not_ready"].items()):
+        print(f"    NOT READY: {stack}: {why}")
     print(
         f"  no-op cycle per replica: {steady['noop_cycle_seconds']:.3f} s median, "
         f"{steady['noop_cycle_max_seconds']:.3f} s max (each decides every stack file, its own and the rest)"
@@ -648,11 +696,16 @@ def report(result: dict[str, Any]) -> None:
         f"expected (stacks + replicas) × 60 / renewSeconds = {steady['expected_writes_per_minute']:.0f}; "
         f"{servers}"
     )
+    stuck = (
+        f" (settled; NOT Ready: {', '.join(failover['moved_not_ready'])})"
+        if failover["moved_not_ready"]
+        else ""
+    )
     print(
         f"  failover after kill -9 of {failover['killed']} ({failover['stacks_moved']} stacks): "
         f"first Lease taken after {failover['first_lease_seconds']:.1f} s, all after "
         f"{failover['leases_seconds']:.1f} s (bound: duration + renew = {failover['bound_seconds']} s); "
-        f"all Ready on the survivors after {failover['ready_seconds']:.1f} s; shares after "
+        f"all Ready on the survivors after {failover['ready_seconds']:.1f} s{stuck}; shares after "
         f"{failover['shares_after']}, {failover['held_by_killed_after']} still held by the killed replica"
     )
     print(f"  load average after {result['load_average_after']}")

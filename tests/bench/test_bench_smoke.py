@@ -153,6 +153,7 @@ def test_fleet_benchmark_small() -> None:
 
     assert result["benchmark"] == "fleet"
     assert (result["stacks"], result["replicas"]) == (30, 3)
+    assert sorted(result["startup"]["replicas"]) == ["r1", "r2", "r3"]
     steady = result["steady"]
     assert steady["expected_writes_per_minute"] == (30 + 3) * 60 / 2
     assert steady["member_lease_writes"] > 0
@@ -165,6 +166,7 @@ def test_fleet_benchmark_small() -> None:
     assert failover["killed"] == "r1"
     assert failover["stacks_moved"] > 0
     assert failover["held_by_killed_after"] == 0
+    assert isinstance(failover["moved_not_ready"], list)
     assert failover["fair_after"] is True
     assert sum(failover["shares_after"].values()) == 30
     assert all(is_seconds(failover[key]) for key in ("leases_seconds", "ready_seconds"))
