@@ -147,6 +147,7 @@ class Daemon:
         return changed
 
     def _cycle(self) -> None:
+        began = self.clock.monotonic()
         outcomes = self.reconciler.cycle(wait=False)
         self.cycles += 1
         for outcome in outcomes:
@@ -156,6 +157,13 @@ class Daemon:
                 )
         self._ready.set()
         self._refresh_sources()
+        # At debug level (`-v`) only: a quiet cycle logs nothing else, so this is what times one.
+        self.log.debug(
+            "cycle.finished",
+            seconds=round(self.clock.monotonic() - began, 4),
+            stacks=len(outcomes),
+            started=sum(1 for outcome in outcomes if outcome.state == "started"),
+        )
 
     def _poll(self, now: datetime) -> list[Change]:
         return poll_each(list(self._sources), now, self.log)

@@ -152,3 +152,30 @@ def test_daemon_benchmark_small() -> None:
     assert latency["observed"] == latency["writes"] == 2
     assert latency["missed"] == 0
     assert all(is_seconds(s) for s in latency["seconds_runs"])
+
+
+@pytest.mark.engine
+@pytest.mark.timeout(900)
+def test_fleet_benchmark_small() -> None:
+    # its own sandbox on free ports, so it runs beside the engine tier's
+    result = run_benchmark("fleet.py", timeout=840)
+
+    assert result["benchmark"] == "fleet"
+    assert (result["stacks"], result["replicas"]) == (30, 3)
+    assert sorted(result["startup"]["replicas"]) == ["r1", "r2", "r3"]
+    steady = result["steady"]
+    assert steady["expected_writes_per_minute"] == (30 + 3) * 60 / 2
+    assert steady["member_lease_writes"] > 0
+    assert steady["stack_lease_writes"] > 0
+    assert sorted(steady["replicas"]) == ["r1", "r2", "r3"]
+    for replica in steady["replicas"].values():
+        assert replica["noop_cycles"] >= 1  # cycles that started no operation
+        assert is_seconds(replica["noop_cycle_seconds"])
+    failover = result["failover"]
+    assert failover["killed"] == "r1"
+    assert failover["stacks_moved"] > 0
+    assert failover["held_by_killed_after"] == 0
+    assert isinstance(failover["moved_not_ready"], list)
+    assert failover["fair_after"] is True
+    assert sum(failover["shares_after"].values()) == 30
+    assert all(is_seconds(failover[key]) for key in ("leases_seconds", "ready_seconds"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -86,6 +87,26 @@ def test_the_daemon_reconciles_a_changed_stack_file_and_nothing_else(
     time.sleep(0.1)  # a few more ticks: nothing else may run
 
     assert [c[1] for c in driver.ops("up")][2:] == ["beta"]
+
+
+def test_each_cycle_says_at_debug_level_how_long_it_took_and_what_it_started(
+    make_reconciler, driver, layout, run_daemon, caplog
+):
+    write_stack(layout.stacks_dir / "alpha.yaml", note("a"))
+    write_stack(layout.stacks_dir / "beta.yaml", note("b"))
+    caplog.set_level(logging.DEBUG, logger="driftless")
+    daemon = Daemon(make_reconciler(driver, clock=SystemClock()), tick_seconds=0.02, resync_seconds=0.05)
+    run_daemon(daemon)
+
+    def cycles() -> list[dict]:
+        return [getattr(r, "fields", {}) for r in caplog.records if r.getMessage() == "cycle.finished"]
+
+    eventually(lambda: any(c["started"] == 0 for c in cycles()[1:]))  # a resync after the first cycle
+
+    first, *later = cycles()
+    assert (first["stacks"], first["started"]) == (2, 2)
+    assert all(c["stacks"] == 2 and c["seconds"] >= 0 for c in later)
+    assert all(r.levelno == logging.DEBUG for r in caplog.records if r.getMessage() == "cycle.finished")
 
 
 def test_sources_are_built_from_the_documents_and_polled(
