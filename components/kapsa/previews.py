@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
+from components.inputs import NEW, RECORDED
 from components.kapsa.slugs import HASH_LENGTH, assign_slugs, slugify
 from components.kapsa.spec import ProjectSpec
 from components.observations import Observations, PreviewObservation
 
-# Where an identity comes from (PreviewIdentity.origin).
-RECORDED = "recorded"  # a complete record: branch, slug, first seen, expiry
-LEGACY = "legacy"  # a record written before identities were: first seen only, found by its slug
-NEW = "new"  # no record: first seen now
+# Where an identity comes from (PreviewIdentity.origin): RECORDED and NEW, as the daemon reads
+# them, or LEGACY, a record written before identities were: first seen only, found by its slug.
+LEGACY = "legacy"
 
 
 @dataclass(frozen=True)

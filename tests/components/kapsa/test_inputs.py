@@ -10,10 +10,8 @@ import pydantic
 import pytest
 import yaml
 
-from components import inputs
 from components.context import ProgramSettings
 from components.documents import load_stack_text
-from components.kapsa import previews
 from components.kapsa.inputs import KapsaOptions
 from components.registry import default_registry
 from tests.components.kapsa.conftest import REPO
@@ -69,7 +67,3 @@ def test_the_cluster_builder_option_is_typed():
     with pytest.raises(pydantic.ValidationError, match="is not a Kubernetes object name"):
         ProgramSettings(Path("."), options={"kapsaClusterBuilder": "Not A Name"}).options_for(KapsaOptions)
     assert "kapsaClusterBuilder" in default_registry().option_names()
-
-
-def test_kapsa_preview_identities_report_the_origins_the_daemon_reads():
-    assert (previews.NEW, previews.RECORDED) == (inputs.NEW, inputs.RECORDED)
