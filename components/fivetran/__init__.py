@@ -13,10 +13,10 @@ from components.common.spec import spec_of
 from components.context import StackContext
 from components.documents import Document
 from components.fivetran import package
-from components.fivetran.adoption import FivetranOptions
 from components.fivetran.adoption import add_command as add_import_command
 from components.fivetran.checks import check_package, fivetran_rules
 from components.fivetran.component import FivetranConnector, FivetranConnectorArgs
+from components.fivetran.package import FivetranOptions
 from components.fivetran.spec import FivetranConnectorSpec
 from components.registry import KindRegistration
 

@@ -23,10 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
 
 from components.documents import StackDocuments, StackFileError, load_stack_file
-from components.fivetran.package import DEFAULT_CONNECTORS_DIR
 from components.fivetran.spec import CONNECTOR_SDK_SERVICE, SYNC_FREQUENCIES, FivetranConnectorSpec
 
 API_URL_ENV = "FIVETRAN_API_URL"
@@ -39,15 +37,6 @@ TIMEOUT_SECONDS = 30
 KIND = "FivetranConnector"
 _NOT_IN_NAME = re.compile(r"[^a-z0-9-]+")
 MAX_NAME = 63
-
-
-class FivetranOptions(BaseModel):
-    """Fivetran's stack config: ``driftless:fivetranConnectorsDir``, the folder of the connector
-    packages (relative to the project folder)."""
-
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
-
-    connectors_dir: str = Field(default=DEFAULT_CONNECTORS_DIR, alias="fivetranConnectorsDir")
 
 
 class FivetranImportError(Exception):

@@ -30,6 +30,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from components.common.archive import build_connector_package, package_entries, sha256_of
 from components.context import ProgramSettings
 
@@ -53,9 +55,18 @@ class ConnectorPackage:
     sha256: str  # the zip's SHA-256, what the provider compares to decide on an upload
 
 
+class FivetranOptions(BaseModel):
+    """Fivetran's stack config: ``driftless:fivetranConnectorsDir``, the folder of the connector
+    packages (relative to the project folder)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    connectors_dir: str = Field(default=DEFAULT_CONNECTORS_DIR, alias="fivetranConnectorsDir")
+
+
 def connectors_root(settings: ProgramSettings) -> Path:
     """The folder holding the connector folders and their shared ``common/``."""
-    configured = Path(settings.options.get(CONNECTORS_DIR_OPTION) or DEFAULT_CONNECTORS_DIR)
+    configured = Path(settings.options_for(FivetranOptions).connectors_dir or DEFAULT_CONNECTORS_DIR)
     return configured if configured.is_absolute() else settings.project_dir / configured
 
 
