@@ -2,7 +2,8 @@
 
 Sources of change write here (git heads, preview identities, KV v2 versions, registry checks,
 the versions of the registries' credentials Secrets) and the reconciler records the images a
-component's outputs name (``KindRegistration.images_from_outputs``); the reconciler then reads, per
+component's outputs name (``KindRegistration.images_from_outputs``) and the facts of what it applied
+(``KindRegistration.applied_from_outputs``); the reconciler then reads, per
 stack, the observations the program gets (:meth:`ObservationStore.for_stack`) and the material of
 its fingerprint (:meth:`ObservationStore.fingerprint_material`). Which repositories, previews and
 registries a stack uses is what its kinds declare (:mod:`components.inputs`, through the
@@ -12,12 +13,13 @@ behind one lock and persists them together as one file.
 
 What is a fact about the world is shared: a repository's branch heads (keyed by its URL), a KV v2
 secret's version, a registry's last check. What a stack's program decided or was told is kept per
-stack: preview identities, last good / pinned images and the credentials Secrets' versions (each
-stack reads its own cluster). Two stack files can both define a document ``api`` of a kind
-(``staging.yaml`` and ``live.yaml``); each has its own previews, TTLs and pins, so one stack's
-``up`` never moves another's images or fingerprint. Inside a stack they are keyed as the
-observations format has them (``"api/feature-new-api"``, ``"api/main"``, ``"api/@{prod}"``), and
-a stack is named by its file (``stacks/<name>.yaml``).
+stack: preview identities, last good / pinned images, what each document's last ``up`` applied and
+the credentials Secrets' versions (each stack reads its own cluster). Two stack files can both
+define a document ``api`` of a kind (``staging.yaml`` and ``live.yaml``); each has its own
+previews, TTLs and pins, so one stack's ``up`` never moves another's images or fingerprint. Inside
+a stack they are keyed as the observations format has them (``"api/feature-new-api"``,
+``"api/main"``, ``"api/@{prod}"``, ``"WazuhCluster/siem"``), and a stack is named by its file
+(``stacks/<name>.yaml``).
 
 It is persisted because some of it cannot be observed again: a preview's identity (branch, slug,
 first-seen time and expiry, recorded once when its branch is first seen and never changed until
@@ -50,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.files import atomic_write
+from automation.observed.applied import AppliedRecords
 from automation.observed.git import GitHeads, HeadsChange
 from automation.observed.images import ImageRecords
 from automation.observed.migration import Unassigned
@@ -78,7 +81,9 @@ log = logging.getLogger("driftless.observations")
 
 # 1: previews and images keyed "<document>/<key>", shared by every stack (read as unassigned);
 # 2: previews and images per stack, under "stacks";
-# 3: a preview records its identity (branch, slug, expiresAt) beside firstSeen.
+# 3: a preview records its identity (branch, slug, expiresAt) beside firstSeen; a stack may hold
+#    ``applied`` (optional: a file without it reads as nothing applied yet, and a daemon that predates
+#    it drops it, which only postpones the checks that read it to the next successful up).
 FORMAT_VERSION = 3
 
 
@@ -108,6 +113,7 @@ class ObservationStore:
         self._git = GitHeads()
         self._previews = PreviewRecords()
         self._images = ImageRecords()
+        self._applied = AppliedRecords()
         self._unassigned = Unassigned()  # from a version 1 file
         self._vault = VaultVersions()
         self._registries = RegistryChecks()
@@ -277,12 +283,32 @@ class ObservationStore:
             return self._images.record(stack, name, images)
 
     def record_outputs(self, stack: str, kind: str, name: str, outputs: Mapping[str, Any]) -> bool:
-        """Record the images a component's outputs name (as its kind's ``images_from_outputs``
-        reads them) for ``stack``, which its program looks up on its next run; True on change."""
+        """Record the images a component's outputs name and the facts of what it applied (as its
+        kind's ``images_from_outputs`` and ``applied_from_outputs`` read them) for ``stack``, which
+        its program looks up on its next run; True when either changed."""
         registration = self.registry.get(kind)
-        if registration is None or registration.images_from_outputs is None:
+        if registration is None:
             return False
-        return self.record_images(stack, name, registration.images_from_outputs(outputs))
+        changed = False
+        if registration.applied_from_outputs is not None:
+            facts = registration.applied_from_outputs(outputs)
+            changed |= self.record_applied(stack, f"{kind}/{name}", facts)
+        if registration.images_from_outputs is not None:
+            changed |= self.record_images(stack, name, registration.images_from_outputs(outputs))
+        return changed
+
+    # --- applied --------------------------------------------------------------------------
+
+    def record_applied(self, stack: str, subject: str, facts: Mapping[str, Any]) -> bool:
+        """Keep ``facts`` as what the last successful ``up`` applied of ``"<Kind>/<name>"``; True on
+        change. Empty facts keep the last ones."""
+        with self._lock:
+            return self._applied.record(stack, subject, facts)
+
+    def applied(self, stack: str, subject: str) -> dict[str, Any] | None:
+        """What the stack's last successful ``up`` applied of ``"<Kind>/<name>"``, if recorded."""
+        with self._lock:
+            return self._applied.of(stack, [subject]).get(subject)
 
     # --- vault ----------------------------------------------------------------------------
 
@@ -366,6 +392,7 @@ class ObservationStore:
                     "git": self._git_of(used),
                     "previews": dict(sorted(previews.items())),
                     "images": self._images_of(stack, used),
+                    "applied": self._applied.of(stack, (document.subject for document in documents)),
                 }
             )
 
@@ -378,7 +405,9 @@ class ObservationStore:
         fingerprint exactly once. Only what the program renders from is here: the heads of the
         branches its documents use (a branch whose preview expired or is excluded is not built, so
         a commit on it changes nothing), its live previews' identities, its own images, its Vault
-        versions. Registry checks are not (the program never reads them; they are in status).
+        versions. Registry checks are not (the program never reads them; they are in status), nor
+        what was applied: it is the result of the stack's own last ``up``, not a change in the world,
+        and counting it would make every ``up`` that applies something new call for another.
         """
         stack = stack if stack is not None else stack_of(documents)
         self.note_previews(documents, now, stack=stack)
@@ -457,6 +486,7 @@ class ObservationStore:
             self._git,
             self._previews,
             self._images,
+            self._applied,
             self._unassigned,
             self._vault,
             self._registries,
@@ -469,12 +499,14 @@ class ObservationStore:
             if not any(part.dirty for part in self._parts()) and self.path.exists():
                 return
             stacks: dict[str, dict[str, Any]] = {}
-            for stack in sorted(self._previews.stacks() | self._images.stacks()):
+            for stack in sorted(self._previews.stacks() | self._images.stacks() | self._applied.stacks()):
                 entry: dict[str, Any] = {}
                 if previews := self._previews.to_json(stack):
                     entry["previews"] = previews
                 if images := self._images.to_json(stack):
                     entry["images"] = images
+                if applied := self._applied.to_json(stack):
+                    entry["applied"] = applied
                 if entry:
                     stacks[stack] = entry
             data: dict[str, Any] = {
@@ -516,6 +548,7 @@ class ObservationStore:
                 for stack, entry in data.get("stacks", {}).items():
                     self._previews.load(stack, entry.get("previews", {}))
                     self._images.load(stack, entry.get("images", {}))
+                    self._applied.load(stack, entry.get("applied", {}))
                 unassigned = data.get("unassigned", {})
                 self._unassigned.load(unassigned.get("previews", {}), unassigned.get("images", {}))
             self._vault.load(data.get("vault", {}))

@@ -63,6 +63,12 @@ of its own with a hash suffix, and an expired preview stays expired until its br
 and pushed again. A branch without an entry is first seen at `now`. An entry with only
 `firstSeen` (files written before identities were recorded) is found by its slug among the
 slugs of all the project's preview branches, and expires `ttlHours` after `firstSeen`.
+
+An optional `applied` section holds, per document (`<Kind>/<name>`), the facts of what the stack's
+last successful `up` applied, which the daemon records from the component's status, e.g.
+`"applied": {"WazuhCluster/siem": {"indexerReplicas": 3}}`. Checks that refuse an unsafe change from
+what runs today read it (a WazuhCluster's indexer scale-down); a file without it, or without a
+document's entry, means nothing is known to be applied, and nothing is refused for that reason.
 """
 
 

@@ -3,7 +3,8 @@
 A :class:`~components.registry.KindRegistration` declares, for each document of its kind, the git
 repositories it reads branch heads of (:class:`ObservedRepository`), the container registries it
 pushes to with their credentials Secret (:class:`ObservedRegistry`), and what of its component's
-outputs the daemon keeps as images (:data:`ImagesFromOutputs`). The daemon polls, records and
+outputs the daemon keeps as images (:data:`ImagesFromOutputs`) and what it keeps as the facts last
+applied (:data:`AppliedFromOutputs`). The daemon polls, records and
 fingerprints exactly what the kinds declare and knows none of them by name; the program then
 renders from what was observed (:mod:`components.observations`).
 """
@@ -134,3 +135,9 @@ class ObservedRegistry:
 ImagesFromOutputs = Callable[[Mapping[str, Any]], Mapping[str, Mapping[str, Any]]]
 """A component's outputs → the images the daemon keeps for it (key → ``{image, commit, builtAt}``),
 recorded under ``"<document name>/<key>"`` and handed back to the program on its next run."""
+
+AppliedFromOutputs = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+"""A component's outputs → the facts of what its last successful ``up`` applied (e.g. a replica
+count), which the program cannot know by itself. The daemon keeps them per stack under the document's
+``"<Kind>/<name>"``, replacing the previous ones, and hands them back as the observations' ``applied``
+section on the next run; a kind's ``check_in_context`` may then refuse a change unsafe from there."""

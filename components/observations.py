@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -40,7 +41,7 @@ class ImageObservation(_Observed):
 
 
 class Observations(_Observed):
-    """The observations file: time, git heads, preview identities, last good images."""
+    """The observations file: time, git heads, preview identities, last good images, what was applied."""
 
     now: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
     # repository URL -> branch -> commit SHA
@@ -49,6 +50,9 @@ class Observations(_Observed):
     previews: dict[str, PreviewObservation] = Field(default_factory=dict)
     # "<project>/<branch>" -> last good image (the daemon records it from the Project's outputs)
     images: dict[str, ImageObservation] = Field(default_factory=dict)
+    # "<Kind>/<name>" -> the facts its last successful up applied (KindRegistration.applied_from_outputs);
+    # absent from files written before it was recorded, and for a document never applied
+    applied: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path | None) -> Observations:
@@ -57,5 +61,11 @@ class Observations(_Observed):
             return cls()
         return cls.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
 
+    def applied_to(self, subject: str) -> dict[str, Any] | None:
+        """What the last successful ``up`` applied of the document ``"<Kind>/<name>"``, if known."""
+        return self.applied.get(subject)
+
     def to_json(self) -> str:
-        return self.model_dump_json(by_alias=True, indent=2, exclude_none=True)
+        # An empty ``applied`` is left out, so files stay as they were for stacks without such facts.
+        exclude = None if self.applied else {"applied"}
+        return self.model_dump_json(by_alias=True, indent=2, exclude_none=True, exclude=exclude)

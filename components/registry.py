@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from components.context import StackContext
     from components.documents import Document, SpecError, StackDocuments
-    from components.inputs import ImagesFromOutputs, ObservedRegistry, ObservedRepository
+    from components.inputs import AppliedFromOutputs, ImagesFromOutputs, ObservedRegistry, ObservedRepository
     from components.ownership import NamespaceUse
 
 ComponentFactory = Callable[["Document", "StackContext"], "pulumi.ComponentResource"]
@@ -80,6 +80,9 @@ class KindRegistration:
     observes_repositories: RepositoriesOf | None = None
     observes_registries: RegistriesOf | None = None
     images_from_outputs: ImagesFromOutputs | None = None
+    # The facts of the component's outputs the daemon keeps as what was last applied, handed back
+    # in the observations' ``applied`` section (a check_in_context can compare the spec with them).
+    applied_from_outputs: AppliedFromOutputs | None = None
     # The stack config ``driftless:<option>`` values this kind reads, as a pydantic model whose
     # field aliases are the option names (validated by ProgramSettings.options_for).
     options_model: type[BaseModel] | None = None

@@ -148,7 +148,7 @@ class OperationRunner:
         duration = self.clock.monotonic() - run.t0
         name = run.stack.name
         policy = self.settings.drift_for(name)
-        recorded_images = self._record_images(name, result.outputs)
+        recorded = self._record_outputs(name, result.outputs)
         requeue = requeue_after(result.outputs, self.settings.requeue_floor_seconds)
         drift_on = policy.enabled and self.driver.drift_detection
         operation = Operation(
@@ -190,20 +190,21 @@ class OperationRunner:
             seconds=round(duration, 3),
             **result.changes.to_json(),
             requeue_after=requeue,
-            images_recorded=recorded_images or None,
+            recorded_from_outputs=recorded or None,
         )
         return StackOutcome(name, "reconciled", f"up ({run.trigger}): {result.changes.describe()}", operation)
 
-    def _record_images(self, stack: str, outputs: Mapping[str, Any]) -> list[str]:
+    def _record_outputs(self, stack: str, outputs: Mapping[str, Any]) -> list[str]:
         """Hand each component's outputs (``"<kind>/<name>"``) to the store, which keeps what its
-        kind declares it observes from them (e.g. a Project's last good images), per stack."""
+        kind declares it observes from them (e.g. a Project's last good images, a WazuhCluster's
+        applied indexer replicas), per stack; the subjects whose records changed."""
         recorded = []
         for key, value in outputs.items():
             kind, _, name = key.partition("/")
             if not name or not isinstance(value, Mapping):
                 continue
             if self.observations.record_outputs(stack, kind, name, value):
-                recorded.append(name)
+                recorded.append(key)
         if recorded:
             self.observations.save()
         return recorded

@@ -5,7 +5,8 @@
 - :mod:`.certificates`: the CA and signed certificates with pulumi-tls, and how renewal works;
 - :mod:`.credentials`: generated or Vault-sourced passwords;
 - :mod:`.status`: phase and requeue inference from live workload status (no Pulumi);
-- :mod:`.checks`: document-name limits that every derived Kubernetes name must fit;
+- :mod:`.checks`: document-name limits that every derived Kubernetes name must fit, and the
+  indexer scale-down guard against what was last applied;
 - :mod:`.component`: the ComponentResource that wires them together.
 """
 
@@ -19,7 +20,7 @@ from components.common.vault import VaultReference
 from components.context import StackContext
 from components.documents import Document, creates_its_namespace_unless_disabled
 from components.registry import KindRegistration
-from components.wazuh.checks import check_names
+from components.wazuh.checks import applied_facts, check_names, check_scale_down
 from components.wazuh.component import WazuhCluster, WazuhClusterArgs
 from components.wazuh.spec import WazuhClusterSpec
 
@@ -44,5 +45,7 @@ KINDS = (
         create=create_wazuh_cluster,
         creates_namespace=creates_its_namespace_unless_disabled,
         check_stack=check_names,
+        check_in_context=check_scale_down,
+        applied_from_outputs=applied_facts,
     ),
 )

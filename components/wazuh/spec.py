@@ -122,6 +122,14 @@ class IndexerSpec(SpecModel):
             "null: half the memory limit (or request; upstream's limit without resources), at most 31g."
         ),
     )
+    allow_unsafe_scale_down: bool = Field(
+        False,
+        description=(
+            "Allow lowering replicas by more than one from the count last applied, or below a majority of "
+            "the applied nodes (every indexer node is cluster-manager-eligible): either can lose the "
+            "cluster's quorum or shards whose replicas were all on the removed nodes."
+        ),
+    )
 
     @field_validator("java_heap")
     @classmethod

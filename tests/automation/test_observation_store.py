@@ -436,3 +436,34 @@ def test_the_program_renders_the_same_from_the_heads_it_is_given(tmp_path: Path)
 
     assert set(given.git[API]) == {"main", "release/1.x", "feature/x", "Feature/X", "feature-x"}
     assert plan(given) == plan(everything)
+
+
+def test_what_was_applied_is_kept_per_stack_for_its_own_documents_only(
+    store: ObservationStore, stacks
+) -> None:
+    api, web = stacks["api"], stacks["web"]
+    before = store.fingerprint_material(api, T0)
+    assert store.for_stack(api, T0).applied == {}
+    assert "applied" not in json.loads(store.for_stack(api, T0).to_json())  # files stay as they were
+
+    assert store.record_applied("api", "Project/api", {"replicas": 3}) is True
+    assert store.record_applied("api", "Project/api", {"replicas": 3}) is False
+    assert store.record_applied("api", "Project/api", {}) is False  # no facts keep the last ones
+    assert store.record_applied("api", "Project/gone", {"replicas": 1}) is True
+
+    assert store.for_stack(api, T0).applied == {"Project/api": {"replicas": 3}}
+    assert store.for_stack(web, T0).applied == {}
+    # the result of the stack's own up, not a change in the world: no second up for it
+    assert store.fingerprint_material(api, T0) == before
+
+    store.save()
+    assert ObservationStore(store.path).for_stack(api, T0).applied == {"Project/api": {"replicas": 3}}
+
+
+def test_a_file_written_before_applied_was_recorded_reads_as_nothing_applied(tmp_path: Path, stacks) -> None:
+    path = tmp_path / "o.json"
+    path.write_text(
+        json.dumps({"version": 3, "git": {}, "stacks": {"api": {"images": {}}}}), encoding="utf-8"
+    )
+    assert ObservationStore(path).for_stack(stacks["api"], T0).applied == {}
+    assert Observations.model_validate({"now": "2026-11-21T12:00:00Z", "images": {}}).applied == {}
