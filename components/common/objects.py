@@ -59,7 +59,10 @@ def normalize(value: Any) -> Any:
     the API, and the tests' fixtures, use camelCase. Both come out the same.
     """
     if isinstance(value, Mapping):
-        return {_SNAKE.sub(lambda m: m.group(1).upper(), str(k)): normalize(v) for k, v in value.items()}
+        # An output object with a field named ``items`` (a volume's ConfigMap or Secret keys) shadows
+        # the mapping's method with that field, so the pairs are taken from dict itself.
+        pairs = dict.items(value) if isinstance(value, dict) else value.items()
+        return {_SNAKE.sub(lambda m: m.group(1).upper(), str(k)): normalize(v) for k, v in pairs}
     if isinstance(value, list | tuple):
         return [normalize(item) for item in value]
     return value
