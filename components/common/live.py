@@ -60,9 +60,7 @@ def read_live(
         found = _LiveCustomResource(resource_name, api_version=api_version, kind=kind, id=id, opts=opts)
         return pulumi.Output.all(found.metadata, found.spec, found.status).apply(_parts)
     live: Any = typed.get(resource_name, id, opts=opts)
-    return pulumi.Output.all(live.metadata, live.spec, live.status).apply(
-        lambda parts: normalize(_parts(parts))
-    )
+    return pulumi.Output.all(*(getattr(live, part).apply(normalize) for part in _PARTS)).apply(_parts)
 
 
 def _parts(values: list[Any]) -> dict[str, Any]:
