@@ -3,12 +3,14 @@
 Shapes, from Google's public documentation:
 
 - ``POST {base}/customers/{customerId}/searchAds360:searchStream`` with ``{"query": "<SA360 Query
-  Language>"}`` returns every matching row as a JSON array of batches, ``[{"results": [...],
-  "fieldMask": "campaign.id,...", "requestId": "..."}]``. A row nests each resource's fields in
-  camelCase (``{"campaign": {"id": "1"}, "metrics": {"costMicros": "5"}, "segments": {"date":
-  "2024-05-01"}}``); int64 values are JSON strings.
-- Headers: ``Authorization: Bearer <access token>`` and, for an account reached through a manager
-  account, ``login-customer-id: <manager id>`` (digits only).
+  Language>"}`` (``batchSize`` and ``summaryRowSetting`` left out) returns every matching row in
+  batches, ``{"results": [...], "fieldMask": "campaign.id,...", "requestId": "..."}``: over REST a
+  JSON array of them, as the Google Ads API's REST reference shows (the SA360 reference shows one
+  object; both are read). A row nests each resource's fields in camelCase (``{"campaign": {"id":
+  "1"}, "metrics": {"costMicros": "5"}, "segments": {"date": "2024-05-01"}}``); int64 values are
+  JSON strings.
+- Headers: ``Authorization: Bearer <access token>`` (scope ``.../auth/doubleclicksearch``) and, for
+  an account reached through a manager account, ``login-customer-id: <manager id>`` (digits only).
 - Errors: the HTTP status with ``{"error": {"code", "message", "status", "details"}}``;
   ``RESOURCE_EXHAUSTED`` (429) when a quota is spent, ``UNAUTHENTICATED`` (401) for an expired or
   revoked access token.
@@ -17,9 +19,10 @@ Shapes, from Google's public documentation:
   a revoked or expired refresh token is ``400 {"error": "invalid_grant"}``.
 
 Not confirmed from the public documentation: whether an error that happens after the stream began
-arrives as an ``{"error": ...}`` element of the array with status 200 (handled as such), the
-``retryDelay`` a 429's details may carry (not read: the shared retry waits its own backoff), and
-whether a quota error is always 429 rather than 403 (a 403 fails the sync as a permission error).
+arrives as an ``{"error": ...}`` element of the array with status 200 (handled as such); the
+``retryDelay`` a 429's details may carry (the Google Ads API documents one; not read here: the
+shared retry sees no error body and waits its own backoff); whether a quota error is always 429
+rather than 403 (a 403 fails the sync as a permission error); and the quotas themselves.
 """
 
 from __future__ import annotations
