@@ -94,7 +94,6 @@ class Sa360Api:
         }
         self._access_token: str | None = None
         self._expires_at = 0.0
-        self.token_refreshes = 0
         self._session = requests.Session()
         self._session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
         if login_customer_id:
@@ -142,7 +141,6 @@ class Sa360Api:
             ) from exc
         self._access_token = token
         self._expires_at = self._monotonic() + max(0.0, lifetime - EXPIRY_MARGIN_SECONDS)
-        self.token_refreshes += 1
 
     def _bearer(self) -> dict[str, str]:
         if self._access_token is None or self._monotonic() >= self._expires_at:

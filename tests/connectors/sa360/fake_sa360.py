@@ -12,7 +12,8 @@ strings. Errors are Google's ``{"error": {"code", "message", "status", "details"
 The account: ``campaigns`` campaigns of two ad groups each, with metrics every day from ``first_day``
 through today (UTC); ``settle(day, ...)`` changes a day's conversions later, as late conversions
 do. Failures: an access token past its ``expires_in`` or revoked (``revoke_tokens_on_search``) is
-``401 UNAUTHENTICATED``; a query whose days include ``failing_day`` is ``500 INTERNAL``;
+``401 UNAUTHENTICATED``; a query whose days include ``failing_day`` is ``500 INTERNAL``, one whose
+days include ``stream_failing_day`` a 200 whose stream ends in that error after its first batch;
 ``quota_exhausted`` makes every search ``429 RESOURCE_EXHAUSTED``; ``denied`` ``403
 PERMISSION_DENIED``; the search number ``crash_on_search`` (counted over the fake's life) crashes
 the connector.
@@ -96,6 +97,7 @@ class FakeSa360(FakeApi):
         self.crash_on_search: int | None = None
         self.revoke_tokens_on_search: int | None = None
         self.failing_day: date | None = None
+        self.stream_failing_day: date | None = None
         self.quota_exhausted = False
         self.denied = False
         self._requests = itertools.count(1)
@@ -264,6 +266,12 @@ class FakeSa360(FakeApi):
             {"results": rows[i : i + self.rows_per_batch], "fieldMask": mask, "requestId": request_id}
             for i in range(0, len(rows), self.rows_per_batch)
         ] or [{"fieldMask": mask, "requestId": request_id}]
+        if self.stream_failing_day is not None and first <= self.stream_failing_day <= last:
+            # The stream had begun (status 200, a first batch sent) when the server failed.
+            request.note = "failed mid-stream"
+            message = "Internal error encountered."
+            failure = google_error(500, "INTERNAL", message, {"internalError": "INTERNAL_ERROR"})
+            return 200, {"Content-Type": "application/json"}, [*batches[:1], failure]
         return 200, {"Content-Type": "application/json"}, batches
 
     @staticmethod

@@ -213,25 +213,29 @@ def test_no_secret_reaches_a_log_the_state_or_a_request_url(scenario: Scenario) 
             assert set(request.body) == {"query"}
 
 
-def test_a_day_that_keeps_failing_goes_to_the_errors_table(tmp_path: Path) -> None:
-    start, failing = _today() - 29 * DAY, _today() - 10 * DAY
+def test_days_that_keep_failing_go_to_the_errors_table(tmp_path: Path) -> None:
+    start, failing, failing_in_stream = _today() - 29 * DAY, _today() - 10 * DAY, _today() - 25 * DAY
     with _fake(start) as fake:
-        fake.failing_day = failing
+        fake.failing_day = failing  # HTTP 500
+        fake.stream_failing_day = failing_in_stream  # 200, and the stream ends in an error
         project = DebugProject(tmp_path, "sa360", _configuration(fake, start, reports="campaign"))
         run = project.run(fake)
     assert run.returncode == 0, run.output[-3000:]
-    (error,) = run.rows("errors")
-    assert error["stream"] == "campaign"
-    assert error["url"] == f"{fake.url}{SEARCH_PATH}"
-    assert query_window(json.loads(error["payload"])["query"]) == ("campaign", failing, failing)
-    assert "HTTP 500" in error["message"]
-    assert "INTERNAL" in error["message"]
+    errors = {query_window(json.loads(e["payload"])["query"])[1]: e for e in run.rows("errors")}
+    assert sorted(errors) == [failing_in_stream, failing]
+    for day, error in errors.items():
+        assert query_window(json.loads(error["payload"])["query"]) == ("campaign", day, day)
+        assert error["stream"] == "campaign"
+        assert error["url"] == f"{fake.url}{SEARCH_PATH}"
+        assert "INTERNAL" in error["message"]
+        assert CLIENT_SECRET not in json.dumps(error, default=str)
+        assert REFRESH_TOKEN not in json.dumps(error, default=str)
+    assert "HTTP 500" in errors[failing]["message"]
     landed = _keys(run.rows("campaign"), "campaign_id")
     assert len(landed) == len(set(landed))
-    assert {day for _, day in landed} == {start + n * DAY for n in range(30)} - {failing}
+    # The rows of the batch sent before the stream failed are not kept: a window is all or nothing.
+    assert {day for _, day in landed} == {start + n * DAY for n in range(30)} - {failing, failing_in_stream}
     assert run.state() == {"campaign": {"cursor": (_today() + DAY).isoformat()}}
-    assert CLIENT_SECRET not in json.dumps(error, default=str)
-    assert REFRESH_TOKEN not in json.dumps(error, default=str)
 
 
 @pytest.mark.parametrize(
