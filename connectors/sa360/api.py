@@ -119,15 +119,21 @@ class Sa360Api:
             try:
                 body = response.json()
                 reason = f"{body.get('error')}: {body.get('error_description', '')}".strip(": ")
-            except ValueError:
+            except (ValueError, AttributeError):  # not JSON, or not an object
                 reason = response.text[:200]
             hint = (
                 " (the refresh token is revoked or expired: authorize again)"
                 if "invalid_grant" in reason
                 else ""
             )
+            message = redact(f"{where}: HTTP {response.status_code}: {reason}{hint}")
+            if response.status_code in http.RETRYABLE_STATUSES:
+                retry_after = http.parse_retry_after(response.headers.get("Retry-After"))
+                raise ServerBusyError(
+                    message, status=response.status_code, url=self._token_url, retry_after=retry_after
+                )
             raise PermanentError(
-                redact(f"{where}: HTTP {response.status_code}: {reason}{hint}"),
+                message,
                 status=response.status_code,
                 url=self._token_url,
             )
@@ -135,7 +141,7 @@ class Sa360Api:
             body = response.json()
             token = str(body["access_token"])
             lifetime = float(body.get("expires_in", 3600))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidResponseError(
                 f"{where}: the answer has no access_token", url=self._token_url
             ) from exc

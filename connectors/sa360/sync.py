@@ -121,9 +121,11 @@ def sync_all(
 
 def first_day(entry: Mapping[str, Any], settings: Settings, today: date) -> date:
     """The first day this sync reads: the cursor less the lookback, or the start date."""
+    start = settings.start_date or today - DEFAULT_HISTORY_DAYS * DAY
     if entry.get("cursor"):
-        return date.fromisoformat(entry["cursor"]) - settings.lookback_days * DAY
-    return settings.start_date or today - DEFAULT_HISTORY_DAYS * DAY
+        # Never before the start date: a first sync stopped within its first days re-reads no more.
+        return max(start, date.fromisoformat(entry["cursor"]) - settings.lookback_days * DAY)
+    return start
 
 
 def sync_report(
