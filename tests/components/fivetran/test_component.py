@@ -591,7 +591,7 @@ def test_a_missing_package_folder_is_rejected_with_file_and_line(render, tmp_pat
     assert graph.resources == []
     assert graph.problems == [
         f"{path}:{line}: FivetranConnector/donors: spec.package: no connector folder 'no_such_connector' "
-        "in connectors/ (connectors there: everyaction, ongage, virtuous)"
+        "in connectors/ (connectors there: everyaction, ongage, sa360, virtuous)"
     ]
 
 
