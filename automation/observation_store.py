@@ -342,6 +342,19 @@ class ObservationStore:
                 entry.setdefault("credentialsSecret", read.as_dict(key))
             return dict(sorted(checks.items()))
 
+    def component_checks(self, documents: StackDocuments) -> dict[str, tuple[bool, str]]:
+        """``"<Kind>/<name>"`` → (passed, message) of the last verification of each registry the
+        documents declare (the component using it is the document declaring it); unchecked ones are
+        left out."""
+        found: dict[str, tuple[bool, str]] = {}
+        with self._lock:
+            for document in documents:
+                for registry in self.registry.container_registries([document]):
+                    check = self._registries.get(registry.server)
+                    if check is not None:
+                        found[f"{document.kind}/{registry.name}"] = (check.verified, check.message)
+        return found
+
     def record_registry_check(self, server: str, check: RegistryCheck) -> bool:
         """Record a verification result; True when ``verified`` flipped (for the log).
 

@@ -83,6 +83,24 @@ def _health_of(kind: str, name: str, status: Any, live: bool) -> ComponentHealth
     return ComponentHealth(kind, name, str(status["ready"]), reason, message)
 
 
+VERIFIED, VERIFICATION_FAILED = "Verified", "VerificationFailed"
+
+
+def checked(subject: str, passed: bool, message: str) -> ComponentHealth:
+    """The daemon's own verification of a component, outside any ``up`` (a registry's credentials)."""
+    kind, _, name = subject.partition("/")
+    if passed:
+        return ComponentHealth(kind, name, TRUE, VERIFIED, message)
+    return ComponentHealth(kind, name, FALSE, VERIFICATION_FAILED, message)
+
+
+def with_checks(components: list[ComponentHealth], checks: list[ComponentHealth]) -> list[ComponentHealth]:
+    """The components as the last ``up`` reported them, each one the daemon's own check failed for
+    in its place: a failed check holds the stack back however healthy the component says it is."""
+    failed = {check.subject: check for check in checks if check.ready != TRUE}
+    return [failed.get(component.subject, component) for component in components]
+
+
 def not_ready(components: list[ComponentHealth]) -> list[ComponentHealth]:
     """The components holding a stack back: any not ready, except those only a dry run left unknown."""
     return [c for c in components if c.ready != TRUE and c.reason != OFFLINE]

@@ -27,6 +27,10 @@ class ObservationSource(Protocol):
         """Keep what a component's outputs tell for the stack's next run; True when it changed."""
         ...
 
+    def component_checks(self, documents: StackDocuments) -> dict[str, tuple[bool, str]]:
+        """``"<Kind>/<name>"`` → (passed, message) of the daemon's own check of that component."""
+        ...
+
     def save(self) -> None: ...
 
 
@@ -48,6 +52,10 @@ class LockedObservations:
     def record_outputs(self, stack: str, kind: str, name: str, outputs: Mapping[str, Any]) -> bool:
         with self._lock:
             return self._observations.record_outputs(stack, kind, name, outputs)
+
+    def component_checks(self, documents: StackDocuments) -> dict[str, tuple[bool, str]]:
+        with self._lock:
+            return self._observations.component_checks(documents)
 
     def save(self) -> None:
         with self._lock:
@@ -79,6 +87,9 @@ class NoObservations:
 
     def record_outputs(self, stack: str, kind: str, name: str, outputs: Mapping[str, Any]) -> bool:
         return False
+
+    def component_checks(self, documents: StackDocuments) -> dict[str, tuple[bool, str]]:
+        return {}
 
     def save(self) -> None:
         return None

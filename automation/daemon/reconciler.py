@@ -43,6 +43,7 @@ from automation.daemon.decisions import (
 )
 from automation.daemon.deletions import subjects
 from automation.daemon.driver import Driver, Progress, RecoveryReport, StackTarget, classify_error
+from automation.daemon.health import checked
 from automation.daemon.inputs import InputReader, StackInputs
 from automation.daemon.interfaces import (
     LockedObservations,
@@ -270,6 +271,7 @@ class Reconciler:
                     outcomes[name] = StackOutcome(name, "elsewhere", f"owned by {owner or 'no replica yet'}")
                     continue
                 try:
+                    self._follow_checks(stack, now)
                     outcome = self._consider(stack, now)
                 except Exception as exc:  # noqa: BLE001 (one stack's failure must not stop the others)
                     outcome = self._crashed(stack, exc, now)
@@ -291,6 +293,20 @@ class Reconciler:
             for name in started:
                 outcomes[name] = StackOutcome(name, "started", self._kinds.get(name, "operation"))
         return [outcomes[name] for name in sorted(outcomes)]
+
+    def _follow_checks(self, stack: StackInputs, now: datetime) -> None:
+        """Bring the daemon's own checks of the stack's components (a Registry's credentials) into
+        its status: a failed one makes an applied stack NotReady until it passes again."""
+        if stack.documents is None:
+            return
+        found = self._observations.component_checks(stack.documents)
+        checks = [checked(subject, *found[subject]) for subject in sorted(found)]
+        if checks == self._book.get(stack.name).checks:
+            return
+        with self._book.edit(stack.name) as status:
+            transitions.checks_changed(status, checks, now=now)
+        failed = [check.subject for check in checks if check.ready != "True"]
+        self.log.info("checks.changed", stack=stack.name, failed=failed or None)
 
     def _recover_taken(self, owned: set[str]) -> None:
         """Crash recovery for each stack this replica has just taken (its last owner may have died

@@ -242,6 +242,9 @@ class StackStatus:
     # an up that would delete too much; holds the stack
     deletion_hold: DeletionHold | None = Field(default=None, alias="deletionsHeld")
     components: list[ComponentHealth] = field(default_factory=list)  # as the last successful up read them
+    # the daemon's own verifications of components between ups (a Registry's credentials): a
+    # failed one holds the stack back like a component that is not ready
+    checks: list[ComponentHealth] = field(default_factory=list)
     previews: list[Preview] = field(default_factory=list)  # as the last successful up reported them
     history: list[Operation] = field(default_factory=list)  # newest first
 

@@ -29,6 +29,7 @@ from automation.daemon.health import (
     Preview,
     not_ready,
     not_ready_message,
+    with_checks,
 )
 from automation.daemon.inputs import StackInputs
 from automation.daemon.status import (
@@ -98,9 +99,11 @@ def _clear_failures(status: StackStatus) -> None:
 
 
 def _applied(status: StackStatus, reason: str, message: str, now: datetime) -> None:
-    """The inputs are applied: Ready, unless a component reports that it is not (or cannot tell)."""
-    if not_ready(status.components):
-        status.set_condition(READY, False, COMPONENTS_NOT_READY, not_ready_message(status.components), now)
+    """The inputs are applied: Ready, unless a component reports that it is not (or cannot tell),
+    or the daemon's own check of one failed."""
+    components = with_checks(status.components, status.checks)
+    if not_ready(components):
+        status.set_condition(READY, False, COMPONENTS_NOT_READY, not_ready_message(components), now)
     elif any(c.reason == OFFLINE for c in status.components):
         status.set_condition(READY, True, reason, f"{message}; {OFFLINE_MESSAGE}", now)
     else:
@@ -143,6 +146,19 @@ def up_succeeded(
             status.drift = DriftReport(now, [])
     status.requeue_at = requeue_at
     status.next_drift_check_at = next_drift_check_at
+
+
+def checks_changed(status: StackStatus, checks: list[ComponentHealth], *, now: datetime) -> None:
+    """The daemon's own checks of the stack's components changed (a registry began refusing its
+    credentials, or accepts them again): an applied stack's Ready follows them at once, without an up."""
+    status.checks = list(checks)
+    ready = status.condition(READY)
+    if ready is None or status.fingerprint is None:
+        return
+    if ready.status == "True":
+        _applied(status, ready.reason, ready.message, now)
+    elif ready.reason == COMPONENTS_NOT_READY:
+        _applied(status, "ChecksPassed", f"every component is ready again at {iso(now)}", now)
 
 
 def drift_checked(

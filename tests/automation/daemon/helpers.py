@@ -306,6 +306,9 @@ class FakeObservations:
         self.images[name] = images
         return changed
 
+    def component_checks(self, documents: StackDocuments) -> dict[str, tuple[bool, str]]:
+        return {}
+
     def save(self) -> None:
         self.saves += 1
 
