@@ -73,6 +73,7 @@ def request(
     headers: Mapping[str, str] | None = None,
     params: Mapping[str, Any] | None = None,
     json_body: Any = None,
+    form_body: Mapping[str, str] | None = None,
     timeout: float,
     expect: str = "json",
     observe: Callable[[Mapping[str, str]], None] | None = None,
@@ -83,6 +84,8 @@ def request(
     (408/425/429/5xx, with the Retry-After), :class:`PermanentError` (any other status >= 400) or
     :class:`InvalidResponseError` (a body that is not the JSON promised). ``observe`` gets every
     answer's headers, errors included (a :class:`~common.rate_budget.RateBudget` reads its budget there).
+    ``form_body`` is sent form-encoded (an OAuth token request) and, as it carries credentials, is
+    never kept as the errors' payload.
     """
     shown = full_url(url, params)
     payload = payload_text(json_body)
@@ -94,6 +97,7 @@ def request(
             headers=dict(headers or {}),
             params=list(params.items()) if params else None,
             json=json_body,
+            data=dict(form_body) if form_body is not None else None,
             timeout=timeout,
         )
     except requests.Timeout as exc:

@@ -34,10 +34,8 @@ from typing import Any
 import requests
 from common import http
 from common.errors import (
-    ConnectionFailedError,
     InvalidResponseError,
     PermanentError,
-    RequestTimeoutError,
     ServerBusyError,
 )
 from common.logs import redact
@@ -95,6 +93,7 @@ class Sa360Api:
         self._access_token: str | None = None
         self._expires_at = 0.0
         self._session = requests.Session()
+        self._token_session = requests.Session()  # form-encoded, without the search's headers
         self._session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
         if login_customer_id:
             self._session.headers["login-customer-id"] = digits(login_customer_id)
@@ -105,45 +104,24 @@ class Sa360Api:
         return f"{self._base_url}/customers/{self._customer_id}/searchAds360:searchStream"
 
     def _refresh(self) -> None:
-        where = f"POST {self._token_url}"
         try:
-            response = requests.post(self._token_url, data=self._grant, timeout=self._timeout)
-        except requests.Timeout as exc:
-            raise RequestTimeoutError(
-                f"{where}: no answer within {self._timeout:g}s", url=self._token_url
-            ) from exc
-        except requests.ConnectionError as exc:
-            raise ConnectionFailedError(f"{where}: connection failed", url=self._token_url) from exc
-        if response.status_code >= 400:
-            # Only the OAuth error code and its description: the body never echoes the secret, but stay safe.
-            try:
-                body = response.json()
-                reason = f"{body.get('error')}: {body.get('error_description', '')}".strip(": ")
-            except (ValueError, AttributeError):  # not JSON, or not an object
-                reason = response.text[:200]
-            hint = (
-                " (the refresh token is revoked or expired: authorize again)"
-                if "invalid_grant" in reason
-                else ""
+            body = http.request(
+                self._token_session, "POST", self._token_url, form_body=self._grant, timeout=self._timeout
             )
-            message = redact(f"{where}: HTTP {response.status_code}: {reason}{hint}")
-            if response.status_code in http.RETRYABLE_STATUSES:
-                retry_after = http.parse_retry_after(response.headers.get("Retry-After"))
-                raise ServerBusyError(
-                    message, status=response.status_code, url=self._token_url, retry_after=retry_after
-                )
+        except PermanentError as exc:
+            if "invalid_grant" not in str(exc):
+                raise
             raise PermanentError(
-                message,
-                status=response.status_code,
+                f"{exc} (the refresh token is revoked or expired: authorize again)",
+                status=exc.status,
                 url=self._token_url,
-            )
+            ) from exc
         try:
-            body = response.json()
             token = str(body["access_token"])
             lifetime = float(body.get("expires_in", 3600))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidResponseError(
-                f"{where}: the answer has no access_token", url=self._token_url
+                f"POST {self._token_url}: the answer has no access_token", url=self._token_url
             ) from exc
         self._access_token = token
         self._expires_at = self._monotonic() + max(0.0, lifetime - EXPIRY_MARGIN_SECONDS)
@@ -203,3 +181,4 @@ class Sa360Api:
     def close(self) -> None:
         """Closes the pooled connections."""
         self._session.close()
+        self._token_session.close()
