@@ -348,11 +348,10 @@ class ObservationStore:
         left out."""
         found: dict[str, tuple[bool, str]] = {}
         with self._lock:
-            for document in documents:
-                for registry in self.registry.container_registries([document]):
-                    check = self._registries.get(registry.server)
-                    if check is not None:
-                        found[f"{document.kind}/{registry.name}"] = (check.verified, check.message)
+            for document, registry in self.registry.registries_by_document(documents):
+                check = self._registries.get(registry.server)
+                if check is not None:
+                    found[document.subject] = (check.verified, check.message)
         return found
 
     def record_registry_check(self, server: str, check: RegistryCheck) -> bool:

@@ -121,21 +121,29 @@ class KindRegistry:
 
     def repositories(self, documents: Iterable[Document]) -> list[ObservedRepository]:
         """The git repositories the documents read, in document order (components.inputs)."""
-        found: list[ObservedRepository] = []
-        for document in documents:
-            registration = self._by_kind.get(document.kind)
-            if registration is not None and registration.observes_repositories is not None:
-                found.extend(registration.observes_repositories(document))
-        return found
+        return [
+            repository
+            for document in documents
+            if (registration := self._by_kind.get(document.kind)) is not None
+            and registration.observes_repositories is not None
+            for repository in registration.observes_repositories(document)
+        ]
+
+    def registries_by_document(
+        self, documents: Iterable[Document]
+    ) -> list[tuple[Document, ObservedRegistry]]:
+        """Each container registry the documents use, with the document using it, in document order."""
+        return [
+            (document, registry)
+            for document in documents
+            if (registration := self._by_kind.get(document.kind)) is not None
+            and registration.observes_registries is not None
+            for registry in registration.observes_registries(document)
+        ]
 
     def container_registries(self, documents: Iterable[Document]) -> list[ObservedRegistry]:
         """The container registries the documents use, in document order (components.inputs)."""
-        found: list[ObservedRegistry] = []
-        for document in documents:
-            registration = self._by_kind.get(document.kind)
-            if registration is not None and registration.observes_registries is not None:
-                found.extend(registration.observes_registries(document))
-        return found
+        return [registry for _, registry in self.registries_by_document(documents)]
 
 
 def domain_packages() -> list[str]:
