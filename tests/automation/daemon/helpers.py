@@ -98,19 +98,25 @@ def saved(path: Path, content: str | bytes, *, seconds_ago: float = 3600) -> Pat
     return path
 
 
-def render_notes(target: StackTarget) -> RenderResult:
-    """The offline driver's render seam: the real runner and renderer, with the Note registry."""
+def render_with(registry: KindRegistry) -> Callable[[StackTarget], RenderResult]:
+    """The offline driver's render seam: the real runner and renderer, with ``registry``'s kinds."""
 
-    def program() -> None:
-        context = StackContext(
-            stack=target.name,
-            documents=load_stack_file(target.stack_file, REGISTRY),
-            observations=Observations.load(target.observations_file),
-            settings=ProgramSettings(project_dir=target.stack_file.parent),
-        )
-        run_stack(context, REGISTRY)
+    def render(target: StackTarget) -> RenderResult:
+        def program() -> None:
+            context = StackContext(
+                stack=target.name,
+                documents=load_stack_file(target.stack_file, registry),
+                observations=Observations.load(target.observations_file),
+                settings=ProgramSettings(project_dir=target.stack_file.parent),
+            )
+            run_stack(context, registry)
 
-    return render_program(program, stack=target.name)
+        return render_program(program, stack=target.name)
+
+    return render
+
+
+render_notes = render_with(REGISTRY)
 
 
 # --- realistic Automation API failures ---------------------------------------------------------

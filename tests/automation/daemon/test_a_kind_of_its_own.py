@@ -16,19 +16,15 @@ from typing import Any
 import pulumi
 import pytest
 
-from automation.daemon.driver import StackTarget
 from automation.daemon.offline_driver import OfflineDriver
 from automation.observation_store import ObservationStore
-from automation.render.render import RenderResult, render_program
 from automation.sources.git import GitClient, GitSource
 from components.common.spec import SpecModel
-from components.context import ProgramSettings, StackContext
-from components.documents import Document, load_stack_file
+from components.context import StackContext
+from components.documents import Document
 from components.inputs import GitRepository
-from components.observations import Observations
-from components.program import run_stack
 from components.registry import KindRegistration, KindRegistry
-from tests.automation.daemon.helpers import write_stack
+from tests.automation.daemon.helpers import render_with, write_stack
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -98,19 +94,6 @@ SITES = KindRegistry(
 )
 
 
-def render_sites(target: StackTarget) -> RenderResult:
-    def program() -> None:
-        context = StackContext(
-            stack=target.name,
-            documents=load_stack_file(target.stack_file, SITES),
-            observations=Observations.load(target.observations_file),
-            settings=ProgramSettings(project_dir=target.stack_file.parent),
-        )
-        run_stack(context, SITES)
-
-    return render_program(program, stack=target.name)
-
-
 def git(repo: Path, *args: str) -> str:
     done = subprocess.run(["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True, text=True)
     return done.stdout.strip()
@@ -140,7 +123,7 @@ def test_a_kind_registered_in_a_test_is_observed_fingerprinted_reconciled_and_re
     )
     store = ObservationStore(layout.state_dir / "observations.json", registry=SITES)
     reconciler = make_reconciler(
-        OfflineDriver(layout.state_dir, render=render_sites), observations=store, registry=SITES
+        OfflineDriver(layout.state_dir, render=render_with(SITES)), observations=store, registry=SITES
     )
     loaded = {name: inputs.documents for name, inputs in reconciler.load_inputs().items() if inputs.documents}
     git_source = GitSource(loaded, store, client=GitClient(timeout=20))

@@ -42,8 +42,9 @@ def test_a_registry_refusing_its_credentials_holds_the_stack_until_they_are_acce
     assert [o.state for o in reconciler.cycle()] == ["unchanged"]
     assert stack()["phase"] == "NotReady"
     assert ready()["reason"] == "ComponentsNotReady"
-    assert "Registry/harbor (False, VerificationFailed): harbor.corp.com refused the credentials (401)" in (
-        ready()["message"]
+    assert (
+        "Registry/harbor (False, VerificationFailed): harbor.corp.com refused the credentials (401)"
+        in (ready()["message"])
     )
     assert stack()["checks"] == [
         {
