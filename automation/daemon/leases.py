@@ -381,11 +381,12 @@ class StackLeases:
 
 def _publishable(status: dict[str, Any]) -> str:
     """The annotation's value: the status as compact JSON, cut to its summary when too large."""
-    text = json.dumps(status, sort_keys=True, separators=(",", ":"))
-    if len(text) <= PUBLISHED_STATUS_LIMIT:
-        return text
-    summary = {key: status[key] for key in SUMMARY_FIELDS if key in status}
-    return json.dumps(summary, sort_keys=True, separators=(",", ":"))[:PUBLISHED_STATUS_LIMIT]
+    for fields in (None, SUMMARY_FIELDS, ("name", "phase")):
+        shown = status if fields is None else {key: status[key] for key in fields if key in status}
+        text = json.dumps(shown, sort_keys=True, separators=(",", ":"))
+        if len(text) <= PUBLISHED_STATUS_LIMIT:
+            break
+    return text  # cut to fewer fields, never mid-way: a reader gets valid JSON or nothing
 
 
 def _published_status(lease: _Lease) -> dict[str, Any] | None:
