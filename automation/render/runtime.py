@@ -10,6 +10,8 @@ instead, through :class:`OfflineMocks`.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -17,13 +19,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pulumi
+from pulumi.output import Unknown
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.proto import resource_pb2, source_pb2
-from pulumi.runtime.settings import ROOT, SETTINGS
+from pulumi.runtime.settings import ROOT, SETTINGS, get_project, get_stack
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
+
+from components.common import live
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -92,6 +98,9 @@ class OfflineMocks(mocks.Mocks):
 
     def answers(self, token: str) -> bool:
         return token in self._calls
+
+    def has_outputs_for(self, type_token: str) -> bool:
+        return type_token in self._outputs
 
     def call(self, args: mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         answer = self._calls.get(args.token)
@@ -170,6 +179,103 @@ class RecordingMonitor(mocks.MockMonitor):
             self.recording.resources.append(resource)
 
 
+@dataclass(frozen=True)
+class _PendingRead:
+    name: str
+    type: str
+    id: Any
+    properties: Mapping[str, Any]
+    parent: pulumi.Resource | None
+    depends_on: Any  # the ``depends_on`` option as given
+
+
+class _UnansweredReads:
+    """The reads of live objects that nothing offline answers, recorded as the monitor would have
+    received them (:func:`components.common.live.reads_recorded_by`).
+
+    Under a preview with no realistic outputs for a type, the monitor's answer could only be
+    unknown: the read is kept aside instead of registered, and its URN, id and inputs are settled
+    once the program is done, when every Output they come from is resolved.
+    """
+
+    def __init__(self, mock: OfflineMocks, recording: Recording):
+        self._mock = mock
+        self._recording = recording
+        self._pending: list[_PendingRead] = []
+
+    def answers(self, type_token: str) -> bool:
+        return self._mock.has_outputs_for(type_token)
+
+    def record(
+        self,
+        resource_name: str,
+        type_token: str,
+        id: pulumi.Input[str],
+        properties: Mapping[str, Any],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        self._pending.append(
+            _PendingRead(resource_name, type_token, id, properties, opts.parent, opts.depends_on)
+        )
+
+    def settle(self) -> None:
+        if self._pending:
+            _sync_await(asyncio.gather(*(self._settle(read) for read in self._pending)))
+        self._pending.clear()
+
+    async def _settle(self, read: _PendingRead) -> None:
+        parent_urn = await _resolved(read.parent.urn) if read.parent is not None else ""
+        object_id = await _resolved(read.id)
+        inputs = {key: await _resolved(value) for key, value in read.properties.items()}
+        # As the SDK sends them: the resources named in ``depends_on`` and those its inputs come from.
+        depended_on = await _resources_of(read.depends_on)
+        for value in read.properties.values():
+            depended_on |= await pulumi.Output.from_input(value).resources()
+        dependencies = sorted({await _resolved(resource.urn) for resource in depended_on})
+        resource = RecordedResource(
+            type=read.type,
+            name=read.name,
+            urn=_urn(parent_urn, read.type, read.name),
+            parent_urn=parent_urn or None,
+            custom=True,
+            inputs=inputs,
+            read_id=rpc.UNKNOWN if isinstance(object_id, Unknown) else str(object_id),
+            dependencies=tuple(dependencies),
+        )
+        self._recording.resources.append(resource)  # the program is done: no monitor thread is left
+
+
+async def _resources_of(depends_on: Any) -> set[pulumi.Resource]:
+    """The resources a ``depends_on`` option names, in any of the forms the option takes."""
+    if depends_on is None:
+        return set()
+    if isinstance(depends_on, pulumi.Output):
+        depends_on = await depends_on.future()
+    elif inspect.isawaitable(depends_on):
+        depends_on = await depends_on
+    items = [depends_on] if isinstance(depends_on, pulumi.Resource) else list(depends_on or ())
+    found: set[pulumi.Resource] = set()
+    for item in items:
+        if isinstance(item, pulumi.Output):
+            item = await item.future()
+        elif inspect.isawaitable(item):
+            item = await item
+        if isinstance(item, pulumi.Resource):
+            found.add(item)
+    return found
+
+
+async def _resolved(value: Any) -> Any:
+    """An input's value, unknowns kept as :class:`pulumi.output.Unknown`."""
+    return await pulumi.Output.from_input(value).future(with_unknowns=True)
+
+
+def _urn(parent_urn: str, type_token: str, name: str) -> str:
+    """The URN the mock monitor gives: the parent's own type, then this one's, as the engine does."""
+    qualified = f"{parent_urn.split('::')[2].split('$')[-1]}${type_token}" if parent_urn else type_token
+    return f"urn:pulumi:{get_stack()}::{get_project()}::{qualified}::{name}"
+
+
 def run_program(
     program: Callable[[], None],
     *,
@@ -196,14 +302,26 @@ def run_program(
     ROOT.set(None)
     SETTINGS.rpc_manager.clear()
     SETTINGS.outputs.clear()
+    unanswered = _UnansweredReads(mock, recording) if preview and isinstance(mock, OfflineMocks) else None
     try:
-        with _no_source_positions():
+        with _no_source_positions(), _reads_kept_by(unanswered):
             _sync_await(run_in_stack(program))
+        if unanswered is not None:
+            unanswered.settle()
     finally:
         ROOT.set(None)
         SETTINGS.rpc_manager.clear()
         SETTINGS.outputs.clear()
     return recording
+
+
+@contextmanager
+def _reads_kept_by(reads: _UnansweredReads | None) -> Iterator[None]:
+    if reads is None:
+        yield
+        return
+    with live.reads_recorded_by(reads):
+        yield
 
 
 @contextmanager

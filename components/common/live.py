@@ -25,14 +25,21 @@ Only public API is used:
   nothing at all. The resource here declares ``status`` (never sent: a ``None`` property is left
   out of the request) and pins the provider version the ``pulumi_kubernetes`` package is built
   for, as that package's own resources do, so the read goes through the same default provider.
+
+Offline, under a renderer's mock runtime, nothing can answer a read. A renderer then installs an
+:class:`OfflineReads` with :func:`reads_recorded_by`: a read it cannot answer is handed to it to
+record, and comes back unknown, as the engine's preview would report it, without the Output chain of
+a registration that could only end unknown.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -40,6 +47,39 @@ import pulumi_kubernetes as k8s
 from components.common.objects import normalize
 
 _PARTS = ("metadata", "spec", "status")
+
+
+class OfflineReads(Protocol):
+    """Where a renderer takes the reads nothing offline can answer."""
+
+    def answers(self, type_token: str) -> bool:
+        """Whether a read of this type can be answered (a test's realistic live object)."""
+        ...
+
+    def record(
+        self,
+        resource_name: str,
+        type_token: str,
+        id: pulumi.Input[str],
+        properties: Mapping[str, Any],
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """Keep the read as the engine would have received it."""
+        ...
+
+
+_offline_reads: OfflineReads | None = None
+
+
+@contextmanager
+def reads_recorded_by(reads: OfflineReads) -> Iterator[None]:
+    """While a renderer runs the program, reads go to ``reads`` instead of Pulumi."""
+    global _offline_reads
+    previous, _offline_reads = _offline_reads, reads
+    try:
+        yield
+    finally:
+        _offline_reads = previous
 
 
 def read_live(
@@ -56,11 +96,38 @@ def read_live(
     the read a child of the component. ``up`` fails, naming the object, when it does not exist.
     """
     typed = _typed_class(api_version, kind)
+    type_token = f"kubernetes:{api_version}:{kind}"
+    if _offline_reads is not None and not _offline_reads.answers(type_token):
+        # A typed class's read sends no properties; a custom resource's sends its identity.
+        properties = {} if typed is not None else _custom_resource_identity(api_version, kind, id)
+        _offline_reads.record(resource_name, type_token, id, properties, opts)
+        return _unknown()
     if typed is None:
         found = _LiveCustomResource(resource_name, api_version=api_version, kind=kind, id=id, opts=opts)
         return pulumi.Output.all(found.metadata, found.spec, found.status).apply(_parts)
     live: Any = typed.get(resource_name, id, opts=opts)
     return pulumi.Output.all(*(getattr(live, part).apply(normalize) for part in _PARTS)).apply(_parts)
+
+
+def _unknown() -> pulumi.Output[Any]:
+    async def nothing() -> None:
+        return None
+
+    async def not_known() -> bool:
+        return False
+
+    return pulumi.Output(set(), nothing(), not_known())
+
+
+def _custom_resource_identity(api_version: str, kind: str, id: pulumi.Input[str]) -> dict[str, Any]:
+    """What a read of a custom resource sends: the name and namespace go in ``metadata`` as well as
+    in the id. Given an ``apiVersion`` and ``kind``, the provider takes the namespace from the
+    inputs only, and would look for a namespaced object outside its namespace (and report it gone)."""
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": pulumi.Output.from_input(id).apply(_metadata_of),
+    }
 
 
 def _parts(values: list[Any]) -> dict[str, Any]:
@@ -105,13 +172,8 @@ class _LiveCustomResource(pulumi.CustomResource):
         id: pulumi.Input[str],
         opts: pulumi.ResourceOptions,
     ):
-        # The name and namespace go in ``metadata`` as well as in the id: given an ``apiVersion``
-        # and ``kind``, the provider takes the namespace from the inputs only, and would look for a
-        # namespaced object outside its namespace (and report it gone).
         properties = {
-            "apiVersion": api_version,
-            "kind": kind,
-            "metadata": pulumi.Output.from_input(id).apply(_metadata_of),
+            **_custom_resource_identity(api_version, kind, id),
             "spec": None,  # outputs only: declared so that they are resolved, never sent
             "status": None,
         }
