@@ -230,7 +230,8 @@ class _UnansweredReads:
         # As the SDK sends them: the resources named in ``depends_on`` and those its inputs come from.
         depended_on = await _resources_of(read.depends_on)
         for value in read.properties.values():
-            depended_on |= await pulumi.Output.from_input(value).resources()
+            if isinstance(value, pulumi.Output):
+                depended_on |= await value.resources()
         dependencies = sorted({await _resolved(resource.urn) for resource in depended_on})
         resource = RecordedResource(
             type=read.type,
@@ -267,6 +268,8 @@ async def _resources_of(depends_on: Any) -> set[pulumi.Resource]:
 
 async def _resolved(value: Any) -> Any:
     """An input's value, unknowns kept as :class:`pulumi.output.Unknown`."""
+    if isinstance(value, str | int | float | bool | None):
+        return value
     return await pulumi.Output.from_input(value).future(with_unknowns=True)
 
 
