@@ -33,7 +33,10 @@ WIDGET_SCHEMA = {
                 "mode": {"$ref": "#/definitions/Mode"},
                 "owner": {"type": "string", "maxLength": 12},
                 "zones": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
-                "ports": {"type": "object", "additionalProperties": {"type": "string", "pattern": "^[0-9]+$"}},
+                "ports": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string", "pattern": "^[0-9]+$"},
+                },
                 "description": {"type": "string"},
             },
         },
