@@ -307,7 +307,7 @@ def run_program(
     SETTINGS.outputs.clear()
     unanswered = _UnansweredReads(mock, recording) if preview and isinstance(mock, OfflineMocks) else None
     try:
-        with _no_source_positions(), _reads_kept_by(unanswered):
+        with _no_source_positions(), _no_debug_log(), _reads_kept_by(unanswered):
             _sync_await(run_in_stack(program))
         if unanswered is not None:
             unanswered.settle()
@@ -325,6 +325,26 @@ def _reads_kept_by(reads: _UnansweredReads | None) -> Iterator[None]:
         return
     with live.reads_recorded_by(reads):
         yield
+
+
+@contextmanager
+def _no_debug_log() -> Iterator[None]:
+    """Skip the SDK's debug messages while a render runs.
+
+    The SDK builds and sends a debug message to the engine for most steps of every registration
+    (several per resource); under the mock runtime they reach a log that keeps warnings only, so
+    each was built for nothing. Warnings and errors still reach the render.
+    """
+    original = pulumi.log.debug
+    pulumi.log.debug = _ignore_debug
+    try:
+        yield
+    finally:
+        pulumi.log.debug = original
+
+
+def _ignore_debug(msg: str, resource: Any = None, stream_id: Any = None, ephemeral: Any = None) -> None:
+    return None
 
 
 @contextmanager
