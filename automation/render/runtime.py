@@ -66,6 +66,8 @@ class Recording:
     # URN -> outputs registered with register_outputs (components and the stack itself)
     outputs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     calls: list[mocks.MockCallArgs] = field(default_factory=list)
+    # the program's stack transforms: kept, never run (the engine runs them, the mock monitor does not)
+    transforms: list[pulumi.ResourceTransform] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # the program's pulumi.log.warn messages
 
     def stack_outputs(self) -> Mapping[str, Any]:
@@ -307,7 +309,7 @@ def run_program(
     SETTINGS.outputs.clear()
     unanswered = _UnansweredReads(mock, recording) if preview and isinstance(mock, OfflineMocks) else None
     try:
-        with _no_source_positions(), _no_debug_log(), _reads_kept_by(unanswered):
+        with _no_source_positions(), _no_debug_log(), _transforms_kept(recording), _reads_kept_by(unanswered):
             _sync_await(run_in_stack(program))
         if unanswered is not None:
             unanswered.settle()
@@ -325,6 +327,26 @@ def _reads_kept_by(reads: _UnansweredReads | None) -> Iterator[None]:
         return
     with live.reads_recorded_by(reads):
         yield
+
+
+@contextmanager
+def _transforms_kept(recording: Recording) -> Iterator[None]:
+    """Keep the program's stack transforms in the recording instead of serving them.
+
+    Registering a transform makes the SDK start a gRPC server, for the engine to call the transform
+    back, and keep it for the rest of the program. The mock monitor never runs a transform, so
+    nothing would call; that idle server still made every render about a tenth slower.
+    """
+
+    def keep(t: pulumi.ResourceTransform) -> None:  # the SDK's own signature
+        recording.transforms.append(t)
+
+    original = pulumi.runtime.register_resource_transform
+    pulumi.runtime.register_resource_transform = keep
+    try:
+        yield
+    finally:
+        pulumi.runtime.register_resource_transform = original
 
 
 @contextmanager
