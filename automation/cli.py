@@ -170,6 +170,13 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="reconcile against the offline render, not Pulumi"
     )
     run.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        help="with --dry-run: stacks rendered at once, on worker processes beyond the first "
+        "(default: one per CPU)",
+    )
+    run.add_argument(
         "--no-sources", action="store_true", help="with --once: do not poll git, Vault, registries"
     )
     run.add_argument(
@@ -339,7 +346,15 @@ def _app_options(args: argparse.Namespace) -> AppOptions:
         backend_url=getattr(args, "backend_url", None),
         secrets_provider=getattr(args, "secrets_provider", "passphrase"),
         pulumi_home=getattr(args, "pulumi_home", None),
+        render_jobs=_render_jobs(args),
     )
+
+
+def _render_jobs(args: argparse.Namespace) -> int:
+    jobs = getattr(args, "jobs", None)
+    if args.command != "run" or not getattr(args, "dry_run", False):
+        return 1
+    return default_jobs() if jobs is None else jobs
 
 
 def _logging(args: argparse.Namespace) -> EventLog:
@@ -426,6 +441,9 @@ def _pulumi_operation(
 
 def _run(args: argparse.Namespace) -> int:
     """The daemon: ``--once`` for one cycle, otherwise until SIGINT/SIGTERM."""
+    if args.jobs is not None and (args.jobs < 1 or not args.dry_run):
+        print("error: --jobs is a number of renders at once, at least 1, for --dry-run", file=sys.stderr)
+        return EXIT_USAGE
     holder = "run" + (" --once" if args.once else "") + (" --dry-run" if args.dry_run else "")
     return _with_state_lock(args, holder, _run_locked)
 

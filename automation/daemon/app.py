@@ -52,6 +52,7 @@ class AppOptions:
     secrets_provider: str | None = "passphrase"
     pulumi_home: str | None = None
     extra_config: Mapping[str, str] = field(default_factory=dict)
+    render_jobs: int = 1  # --dry-run: stacks rendered at once (this process, and worker processes beyond one)
 
     def layout(self) -> ProjectLayout:
         base = ProjectLayout.at(self.project_dir, stacks_dir=self.stacks_dir, state_dir=self.state_dir)
@@ -65,7 +66,7 @@ class AppOptions:
 
 def build_driver(options: AppOptions, layout: ProjectLayout, settings: DaemonSettings) -> Driver:
     if options.dry_run:
-        return OfflineDriver(layout.state_dir)
+        return OfflineDriver(layout.state_dir, jobs=options.render_jobs)
     return AutomationDriver(
         AutomationOptions(
             project_dir=layout.project_dir,

@@ -10,9 +10,10 @@ it holds a lock file (owner pid and host) and a pending-operation marker, both r
 operation finishes. A process that dies mid-``up`` leaves both behind, exactly like an interrupted
 ``pulumi up`` leaves a lock and pending operations; :meth:`OfflineDriver.recover` clears them.
 
-The Pulumi runtime keeps process-wide state and wants an asyncio event loop, so every render runs
-on one dedicated thread that owns a loop (renders are serialized; the daemon's pool still bounds
-and overlaps everything else).
+The Pulumi runtime keeps process-wide state and wants an asyncio event loop, so a render in this
+process runs on one dedicated thread that owns a loop. With ``jobs`` above one, renders that come
+while that thread is busy (the daemon runs several operations at once) go to up to ``jobs - 1``
+worker processes instead, so a cycle with many stacks to render uses every CPU.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +46,7 @@ from automation.daemon.driver import (
 )
 from automation.daemon.fingerprint import ProgramSource
 from automation.files import atomic_write, hostname, lock_holder, process_start
+from automation.render.batch import BatchSettings, RenderPool, StackToRender
 from automation.render.diff import diff_renders
 from automation.render.render import PROJECT_DIR, RenderOptions, RenderResult, render_stack
 from automation.render.schemas import SchemaValidator
@@ -76,11 +79,29 @@ class OfflineDriver:
         render: RenderFunction | None = None,
         validator: SchemaValidator | None = None,
         project_dir: Path = PROJECT_DIR,
+        jobs: int = 1,
     ):
         self.root = state_dir / "offline"
-        self._validator = validator
-        self._render = render or self._render_program
+        # One validator for every render of this process: it judges each shape of object once.
+        self._validator = validator or SchemaValidator()
+        self._render = render
         self.project_dir = project_dir
+        self._in_process = threading.Lock()  # the render thread of this process is busy
+        self._workers = (
+            RenderPool(
+                BatchSettings(
+                    project_dir=project_dir,
+                    kubernetes_version=self._validator.kubernetes_version,
+                    crd_schema_dir=self._validator.crd_schema_dir,
+                ),
+                jobs - 1,
+                # While this process renders, ``__main__`` is the program: a worker started then
+                # would run it as it starts.
+                starting=self._in_process,
+            )
+            if jobs > 1 and render is None
+            else None
+        )
         # The source as this process imports it (the domain modules load with the first stack).
         self._program = ProgramSource(project_dir)
         self._loaded_program = self._program.digest()
@@ -203,8 +224,16 @@ class OfflineDriver:
         finally:
             lock.unlink(missing_ok=True)
 
+    def close(self) -> None:
+        """Stop the render worker processes, if any."""
+        if self._workers is not None:
+            self._workers.close()
+
     def _rendered(self, target: StackTarget) -> dict[str, Any]:
-        result = _RENDERER.submit(self._render, target).result()
+        if self._render is not None:
+            result = _RENDERER.submit(self._render, target).result()
+        else:
+            result = self._render_program(target)
         if not result.ok:
             problems = [str(p) for p in result.problems]
             message = f"{len(problems)} problem(s): {problems[0]}"
@@ -220,6 +249,20 @@ class OfflineDriver:
     def _render_program(self, target: StackTarget) -> RenderResult:
         if self.program_changed():
             return self.render_in_subprocess(target)
+        if self._in_process.acquire(blocking=self._workers is None):
+            try:
+                return _RENDERER.submit(self._render_here, target).result()
+            finally:
+                self._in_process.release()
+        assert self._workers is not None
+        rendered = self._workers.render(
+            StackToRender(target.name, target.stack_file, target.observations_file)
+        )
+        result = RenderResult.from_json(json.loads(rendered.text))
+        result.stack = target.name
+        return result
+
+    def _render_here(self, target: StackTarget) -> RenderResult:
         return render_stack(
             target.stack_file,
             stack=target.name,
@@ -241,10 +284,9 @@ class OfflineDriver:
         command += ["--format", "json"]
         if target.observations_file is not None:
             command += ["--observations", str(target.observations_file)]
-        if self._validator is not None:
-            command += ["--kubernetes-version", self._validator.kubernetes_version]
-            if self._validator.crd_schema_dir is not None:
-                command += ["--crd-schemas", str(self._validator.crd_schema_dir)]
+        command += ["--kubernetes-version", self._validator.kubernetes_version]
+        if self._validator.crd_schema_dir is not None:
+            command += ["--crd-schemas", str(self._validator.crd_schema_dir)]
         done = subprocess.run(
             command, cwd=self.project_dir, capture_output=True, text=True, timeout=600, check=False
         )

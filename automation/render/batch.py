@@ -16,10 +16,11 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import suppress
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -34,7 +35,15 @@ from automation.stack_inputs import StackSet
 from components.documents import SpecError
 from components.registry import KindRegistry
 
-__all__ = ["BatchSettings", "StackRender", "StackToRender", "render_many", "render_one", "stacks_in"]
+__all__ = [
+    "BatchSettings",
+    "RenderPool",
+    "StackRender",
+    "StackToRender",
+    "render_many",
+    "render_one",
+    "stacks_in",
+]
 
 # What a worker imports before it forks off renderers: the renderer and every domain.
 _PRELOAD = ["automation.render.batch", "automation.render.preload"]
@@ -285,17 +294,113 @@ def _render_in_workers(
                 if pending:
                     workers.append(start())
     finally:
-        # Said in so many words: a forked worker holds a copy of this end of its pipe, so it would
-        # never see the end of its input.
-        for worker in workers:
-            with suppress(OSError):
-                worker.connection.send(None)
-            worker.connection.close()
-        for worker in workers:
+        _stop(workers)
+
+
+class RenderPool:
+    """Worker processes that render stacks one at a time each, for callers on many threads.
+
+    The daemon's offline driver renders through it while several operations run at once: each
+    call takes an idle worker (starting one, up to ``jobs``, or waiting for one), sends it the stack
+    and waits for the render. A worker that dies fails the stack it was rendering, and only that
+    one; the next call starts a new worker in its place. Workers start from a fork server, as in a
+    process with threads they must (see :func:`_context`), so the first render pays for one.
+    """
+
+    def __init__(
+        self,
+        settings: BatchSettings,
+        jobs: int,
+        render: RenderOne = render_one,
+        starting: AbstractContextManager[Any] | None = None,
+    ):
+        """``starting`` is held while a worker starts: a process that also renders in-process must
+        not start one mid-render, when ``__main__`` is the program (a new process would run it)."""
+        if jobs < 1:
+            raise ValueError("a render pool needs at least one worker")
+        self._settings = settings
+        self._render = render
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._free_slots = threading.Semaphore(jobs)  # workers not busy rendering, started or not
+        self._lock = threading.Lock()
+        self._workers: list[_Worker] = []
+        self._context: Any = None
+        self._closed = False
+        self._starting = starting if starting is not None else nullcontext()
+
+    def render(self, stack: StackToRender) -> StackRender:
+        self._free_slots.acquire()
+        try:
+            worker = self._take()
+            answer = self._ask(worker, stack)
+            if answer is not None:
+                self._idle.put(worker)
+                return answer
             worker.process.join(_STOP_SECONDS)
+            self._forget(worker)
+            return _crash_render(stack.name, worker.process.exitcode)
+        finally:
+            self._free_slots.release()
+
+    def close(self) -> None:
+        """Stop every worker (each finishes the stack it is rendering first)."""
+        with self._lock:
+            self._closed = True
+            workers, self._workers = self._workers, []
+        _stop(workers)
+
+    def _take(self) -> _Worker:
+        while True:
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                break
             if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join()
+                return worker
+            self._forget(worker)  # it died between two stacks: nothing of ours is lost
+        with self._starting, self._lock:
+            if self._closed:
+                raise RuntimeError("the render pool is closed")
+            if self._context is None:
+                self._context = _context()
+            ours, theirs = self._context.Pipe()
+            process = self._context.Process(
+                target=_serve,
+                args=(theirs, self._settings, self._render),
+                name="driftless-render",
+                daemon=True,
+            )
+            process.start()
+            theirs.close()
+            worker = _Worker(process, ours)
+            self._workers.append(worker)
+            return worker
+
+    def _ask(self, worker: _Worker, stack: StackToRender) -> StackRender | None:
+        with suppress(OSError):  # it died idle: found through its sentinel
+            worker.connection.send(stack)
+        wait([worker.connection, worker.process.sentinel])
+        return _answer(worker)
+
+    def _forget(self, worker: _Worker) -> None:
+        worker.connection.close()
+        with self._lock:
+            if worker in self._workers:
+                self._workers.remove(worker)
+
+
+def _stop(workers: Sequence[_Worker]) -> None:
+    # Said in so many words: a forked worker holds a copy of this end of its pipe, so it would
+    # never see the end of its input.
+    for worker in workers:
+        with suppress(OSError):
+            worker.connection.send(None)
+        worker.connection.close()
+    for worker in workers:
+        worker.process.join(_STOP_SECONDS)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
 
 
 def _answer(worker: _Worker) -> StackRender | None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,45 @@ def test_reads_are_neither_created_nor_counted(tmp_path, target):
     assert [(c.op, c.name) for c in first.resources] == [("create", "settings")]
     assert "  read kubernetes:core/v1:Secret tls" in lines
     assert again.changes.to_json() == {"create": 0, "update": 0, "delete": 0, "same": 1}
+
+
+def test_operations_at_once_render_on_worker_processes_as_they_render_alone(tmp_path):
+    from tests.automation.render.stacks import DOMAIN_POOL, REGISTRY, project
+    from tests.automation.render.stacks import write_stack as write_stack_file
+
+    stacks = tmp_path / "stacks"
+    targets = [
+        StackTarget(name, write_stack_file(stacks, name, DOMAIN_POOL, REGISTRY, project(name)))
+        for name in ("shop", "blog", "wiki")
+    ]
+    broken = {**project("bad"), "spec": {**project("bad")["spec"], "port": "eighty"}}
+    invalid = StackTarget("bad", write_stack_file(stacks, "bad", DOMAIN_POOL, REGISTRY, broken))
+    alone = OfflineDriver(tmp_path / "alone")
+    at_once = OfflineDriver(tmp_path / "at-once", jobs=2)
+    outcomes: dict[str, object] = {}
+
+    def up(target: StackTarget) -> None:
+        try:
+            outcomes[target.name] = at_once.up(target).changes.to_json()
+        except InvalidSpecError as exc:
+            outcomes[target.name] = exc
+
+    try:
+        threads = [threading.Thread(target=up, args=(t,)) for t in [*targets, invalid]]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+    finally:
+        at_once.close()
+
+    for target in targets:
+        assert outcomes[target.name] == alone.up(target).changes.to_json()
+        rendered = tmp_path / "at-once" / "offline" / target.name / "last-render.json"
+        assert (
+            rendered.read_bytes()
+            == (tmp_path / "alone" / "offline" / target.name / "last-render.json").read_bytes()
+        )
+    assert isinstance(outcomes["bad"], InvalidSpecError)
+    assert "bad.yaml:" in outcomes["bad"].detail
+    assert "spec.port" in outcomes["bad"].detail
