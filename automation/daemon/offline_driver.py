@@ -43,6 +43,7 @@ from automation.daemon.driver import (
     ResourceChange,
     StackLockedError,
     StackTarget,
+    UpdateFailedError,
 )
 from automation.daemon.fingerprint import ProgramSource
 from automation.files import atomic_write, hostname, lock_holder, process_start
@@ -259,6 +260,8 @@ class OfflineDriver:
             StackToRender(target.name, target.stack_file, target.observations_file)
         )
         result = RenderResult.from_json(json.loads(rendered.text))
+        if rendered.worker_died:  # not the stack's fault (killed, out of memory): retried with backoff
+            raise UpdateFailedError(str(result.problems[0]))
         result.stack = target.name
         return result
 
