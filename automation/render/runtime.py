@@ -27,7 +27,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.settings import ROOT, SETTINGS, get_project, get_stack
 from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from components.common import live
 
@@ -96,13 +96,20 @@ class OfflineMocks(mocks.Mocks):
         extra = self._outputs.get(args.typ)
         if extra is not None:
             state.update(extra(args))
-        return args.resource_id or f"{args.name}-id", state
+        return self.id_for(args.name, args.resource_id), state
+
+    @staticmethod
+    def id_for(name: str, import_id: str | None) -> str:
+        """The id a resource gets: the one it is imported with, else one made from its name."""
+        return import_id or f"{name}-id"
 
     def answers(self, token: str) -> bool:
         return token in self._calls
 
-    def has_outputs_for(self, type_token: str) -> bool:
-        return type_token in self._outputs
+    def adds_nothing_to(self, type_token: str) -> bool:
+        """Whether the answer for a resource of this type is exactly its inputs: no outputs are
+        given for the type, and no subclass answers in a way of its own."""
+        return type_token not in self._outputs and type(self).new_resource is OfflineMocks.new_resource
 
     def call(self, args: mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         answer = self._calls.get(args.token)
@@ -130,9 +137,27 @@ class RecordingMonitor(mocks.MockMonitor):
         self._lock = threading.Lock()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
-        if request.type != STACK_TYPE:
-            self._record(request, response.urn, read_id=None)
+        if request.type == STACK_TYPE:
+            return super().RegisterResource(request)
+        _ensure_event_loop()  # deserializing a resource reference needs one on this thread
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        mock = self.mocks
+        # The mocks' answer is exactly the inputs when they add no outputs of their own to the type
+        # and no input is unknown (the mock monitor would drop it from the answer).
+        if (
+            isinstance(mock, OfflineMocks)
+            and mock.adds_nothing_to(request.type)
+            and not rpc.contains_unknowns(inputs)
+        ):
+            # What the mock monitor answers (the inputs, as they came) without turning them into
+            # Python values and back once more: the same bytes, for a third less of a registration.
+            urn = self.make_urn(request.parent, request.type, request.name)
+            id_ = mock.id_for(request.name, request.importId)
+            self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, id_, inputs)
+            response = resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=request.object)
+        else:
+            response = super().RegisterResource(request)
+        self._record(request, response.urn, read_id=None, inputs=inputs)
         return response
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802
@@ -161,9 +186,12 @@ class RecordingMonitor(mocks.MockMonitor):
             )
         return response
 
-    def _record(self, request: Any, urn: str, read_id: str | None) -> None:
-        source = request.properties if read_id is not None else request.object
-        inputs = rpc.deserialize_properties(source, keep_unknowns=True)
+    def _record(
+        self, request: Any, urn: str, read_id: str | None, inputs: Mapping[str, Any] | None = None
+    ) -> None:
+        if inputs is None:
+            source = request.properties if read_id is not None else request.object
+            inputs = rpc.deserialize_properties(source, keep_unknowns=True)
         resource = RecordedResource(
             type=request.type,
             name=request.name,
@@ -206,7 +234,7 @@ class _UnansweredReads:
         self._pending: list[_PendingRead] = []
 
     def answers(self, type_token: str) -> bool:
-        return self._mock.has_outputs_for(type_token)
+        return not self._mock.adds_nothing_to(type_token)
 
     def record(
         self,
