@@ -174,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs",
         type=int,
         help="with --dry-run: stacks rendered at once, on worker processes beyond the first "
-        "(default: one per CPU)",
+        "(default: one per CPU from 16 stacks on, else 1)",
     )
     run.add_argument(
         "--no-sources", action="store_true", help="with --once: do not poll git, Vault, registries"
@@ -350,11 +350,11 @@ def _app_options(args: argparse.Namespace) -> AppOptions:
     )
 
 
-def _render_jobs(args: argparse.Namespace) -> int:
-    jobs = getattr(args, "jobs", None)
+def _render_jobs(args: argparse.Namespace) -> int | None:
     if args.command != "run" or not getattr(args, "dry_run", False):
         return 1
-    return default_jobs() if jobs is None else jobs
+    jobs: int | None = getattr(args, "jobs", None)
+    return jobs  # None: by the number of stacks
 
 
 def _logging(args: argparse.Namespace) -> EventLog:

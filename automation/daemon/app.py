@@ -31,6 +31,7 @@ from automation.daemon.status import READY, StackStatus, iso
 from automation.daemon.store import StatusStore, read_statuses
 from automation.files import atomic_write
 from automation.observation_store import ObservationStore
+from automation.render.batch import default_jobs
 from automation.stack_inputs import StackSet
 from components.documents import SpecError, StackFileError, load_stack_file
 
@@ -52,7 +53,9 @@ class AppOptions:
     secrets_provider: str | None = "passphrase"
     pulumi_home: str | None = None
     extra_config: Mapping[str, str] = field(default_factory=dict)
-    render_jobs: int = 1  # --dry-run: stacks rendered at once (this process, and worker processes beyond one)
+    # --dry-run: stacks rendered at once (this process, and worker processes beyond one); None: by
+    # the number of stacks (see ``render_jobs_for``)
+    render_jobs: int | None = 1
 
     def layout(self) -> ProjectLayout:
         base = ProjectLayout.at(self.project_dir, stacks_dir=self.stacks_dir, state_dir=self.state_dir)
@@ -64,9 +67,20 @@ class AppOptions:
         return load_settings(self.config_file or self.project_dir / SETTINGS_FILE)
 
 
+# Below this many stacks a dry run renders them one at a time: starting a worker process (a fresh
+# interpreter importing the program, about 1.5 s) costs more than rendering the few stacks it would take.
+RENDER_WORKERS_FROM_STACKS = 16
+
+
+def render_jobs_for(stacks: int) -> int:
+    """How many stacks a dry run renders at once by default: one per CPU for a large set."""
+    return default_jobs() if stacks >= RENDER_WORKERS_FROM_STACKS else 1
+
+
 def build_driver(options: AppOptions, layout: ProjectLayout, settings: DaemonSettings) -> Driver:
     if options.dry_run:
-        return OfflineDriver(layout.state_dir, jobs=options.render_jobs)
+        jobs = options.render_jobs or render_jobs_for(len(layout.stack_names()))
+        return OfflineDriver(layout.state_dir, jobs=jobs)
     return AutomationDriver(
         AutomationOptions(
             project_dir=layout.project_dir,
