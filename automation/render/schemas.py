@@ -89,7 +89,7 @@ class SchemaValidator:
                     "warning",
                 )
             ]
-        shape = _canonical(_shape(obj, schema.strings_checked))
+        shape = _canonical(_shape(obj, schema.strings_checked, checked=schema.every_string_checked))
         if shape in self._valid_shapes:
             return []
         errors = sorted(schema.validator.iter_errors(obj), key=lambda e: [str(p) for p in e.absolute_path])
@@ -118,6 +118,7 @@ class _Schema:
 
     validator: jsonschema.protocols.Validator
     strings_checked: frozenset[str]
+    every_string_checked: bool = False  # the schema's root itself checks strings: no shape is shared
 
 
 def _canonical(value: Any) -> str:
@@ -275,7 +276,7 @@ def _builtin_schema(version: str, strict: bool, api_version: str, kind: str) -> 
     validator = jsonschema.Draft202012Validator(schema, registry=registry)
     definitions = _definitions_contents(schema_dir)
     checked = _fields_checking_strings(schema, definitions) | _definitions_checking_strings(schema_dir)
-    return _Schema(validator, checked)
+    return _Schema(validator, checked, _checks_strings(schema, schema, definitions, set()))
 
 
 def _declares(schema: Mapping[str, Any], api_version: str, kind: str) -> bool:
@@ -293,7 +294,11 @@ def _crd_schema_for(path: str, strict: bool) -> _Schema:
     if strict:
         schema = _forbid_unknown_fields(schema)
     validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    return _Schema(validator_class(schema), _fields_checking_strings(schema, schema))
+    return _Schema(
+        validator_class(schema),
+        _fields_checking_strings(schema, schema),
+        _checks_strings(schema, schema, schema, set()),
+    )
 
 
 def _forbid_unknown_fields(schema: Any) -> Any:

@@ -99,3 +99,14 @@ def test_each_invalid_object_is_reported_with_its_own_values(validator: SchemaVa
 def test_a_layout_the_schema_rejects_is_rejected_every_time(validator: SchemaValidator) -> None:
     assert paths(validator, widget("first", extra=1)) == paths(validator, widget("second", extra=2))
     assert paths(validator, widget("third", zones="not-a-list")) == ["spec.zones"]
+
+
+def test_a_schema_whose_root_reads_strings_shares_no_shape(tmp_path: Path) -> None:
+    """A kind whose every field's values are checked (the root's own map-value rule) is judged whole."""
+    schema = {"type": "object", "additionalProperties": {"type": ["string", "object"], "minLength": 3}}
+    (tmp_path / f"example.driftless.dev_v1_{KIND}.json").write_text(json.dumps(schema))
+    validator = SchemaValidator(crd_schema_dir=tmp_path)
+    valid = {"apiVersion": API_VERSION, "kind": KIND, "owner": "team-a"}
+
+    assert paths(validator, valid) == []
+    assert paths(validator, {**valid, "owner": "ab"}) == ["owner"]
