@@ -15,7 +15,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -337,7 +337,8 @@ def run_program(
     SETTINGS.outputs.clear()
     unanswered = _UnansweredReads(mock, recording) if preview and isinstance(mock, OfflineMocks) else None
     try:
-        with _no_source_positions(), _no_debug_log(), _transforms_kept(recording), _reads_kept_by(unanswered):
+        reads = live.reads_recorded_by(unanswered) if unanswered is not None else nullcontext()
+        with _offline_sdk(recording), reads:
             _sync_await(run_in_stack(program))
         if unanswered is not None:
             unanswered.settle()
@@ -349,69 +350,44 @@ def run_program(
 
 
 @contextmanager
-def _reads_kept_by(reads: _UnansweredReads | None) -> Iterator[None]:
-    if reads is None:
+def _replaced(owner: Any, name: str, value: Any) -> Iterator[None]:
+    """``owner.name`` is ``value`` while a render runs, and what it was afterwards.
+
+    Renders are the only programs this process runs under the mock runtime, one at a time, so the
+    SDK's own function is back as soon as the program is done.
+    """
+    original = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
         yield
-        return
-    with live.reads_recorded_by(reads):
-        yield
+    finally:
+        setattr(owner, name, original)
 
 
-@contextmanager
-def _transforms_kept(recording: Recording) -> Iterator[None]:
-    """Keep the program's stack transforms in the recording instead of serving them.
+def _offline_sdk(recording: Recording) -> ExitStack:
+    """What the SDK does for an engine, and nothing offline needs, left out while a render runs.
 
-    Registering a transform makes the SDK start a gRPC server, for the engine to call the transform
-    back, and keep it for the rest of the program. The mock monitor never runs a transform, so
-    nothing would call; that idle server still made every render about a tenth slower.
+    - **Source positions**: the SDK walks and formats the whole Python stack of every resource it
+      registers; nothing offline reads them, and on a component's deep stacks that walk was a
+      fifth of a render.
+    - **Debug messages**: built and sent for most steps of every registration, to a log that keeps
+      warnings only. Warnings and errors still reach the render.
+    - **Serving stack transforms**: registering one makes the SDK start a gRPC server for the engine
+      to call the transform back, for the rest of the program. The mock monitor never runs a
+      transform, so nothing would call; that idle server made every render about a tenth slower.
+      The transforms are kept in the recording instead.
     """
 
     def keep(t: pulumi.ResourceTransform) -> None:  # the SDK's own signature
         recording.transforms.append(t)
 
-    original = pulumi.runtime.register_resource_transform
-    pulumi.runtime.register_resource_transform = keep
-    try:
-        yield
-    finally:
-        pulumi.runtime.register_resource_transform = original
-
-
-@contextmanager
-def _no_debug_log() -> Iterator[None]:
-    """Skip the SDK's debug messages while a render runs.
-
-    The SDK builds and sends a debug message to the engine for most steps of every registration
-    (several per resource); under the mock runtime they reach a log that keeps warnings only, so
-    each was built for nothing. Warnings and errors still reach the render.
-    """
-    original = pulumi.log.debug
-    pulumi.log.debug = _ignore_debug
-    try:
-        yield
-    finally:
-        pulumi.log.debug = original
+    skipped = ExitStack()
+    if hasattr(pulumi_resource, "_get_stack_trace"):  # an SDK without it: nothing to skip
+        skipped.enter_context(_replaced(pulumi_resource, "_get_stack_trace", source_pb2.StackTrace))
+    skipped.enter_context(_replaced(pulumi.log, "debug", _ignore_debug))
+    skipped.enter_context(_replaced(pulumi.runtime, "register_resource_transform", keep))
+    return skipped
 
 
 def _ignore_debug(msg: str, resource: Any = None, stream_id: Any = None, ephemeral: Any = None) -> None:
     return None
-
-
-@contextmanager
-def _no_source_positions() -> Iterator[None]:
-    """Skip the SDK's call-stack capture for each registration while a render runs.
-
-    The SDK walks and formats the whole Python stack of every resource it registers, for the
-    engine's source positions; nothing offline reads them, and on a component's deep stacks that
-    walk was a fifth of a render. Renders are the only programs this process runs under the mock
-    runtime, one at a time, so the SDK's own function is back as soon as the program is done.
-    """
-    original = getattr(pulumi_resource, "_get_stack_trace", None)
-    if original is None:  # an SDK without it: nothing to skip
-        yield
-        return
-    pulumi_resource._get_stack_trace = source_pb2.StackTrace
-    try:
-        yield
-    finally:
-        pulumi_resource._get_stack_trace = original

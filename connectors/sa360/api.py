@@ -137,8 +137,9 @@ class Sa360Api:
         A 401 (the access token expired or was revoked early) renews the token and asks once more.
         """
         body = {"query": query}
-        try:
-            answer = http.request(
+
+        def ask() -> Any:
+            return http.request(
                 self._session,
                 "POST",
                 self.search_url,
@@ -146,18 +147,14 @@ class Sa360Api:
                 json_body=body,
                 timeout=self._timeout,
             )
+
+        try:
+            answer = ask()
         except PermanentError as error:
             if error.status != 401:
                 raise
             self._access_token = None
-            answer = http.request(
-                self._session,
-                "POST",
-                self.search_url,
-                headers=self._bearer(),
-                json_body=body,
-                timeout=self._timeout,
-            )
+            answer = ask()
         return self._batches(answer, http.payload_text(body))
 
     def _batches(self, answer: Any, payload: str | None) -> list[dict[str, Any]]:
